@@ -1,0 +1,125 @@
+//! Target tables as ClickHouse describes them, and the provenance columns that make resumes exact.
+
+use super::ident::{TableRef, quote};
+use super::{ChError, Server};
+use serde::Deserialize;
+
+/// Content hash of the file a row came from (blake3, hex).
+pub const PROVENANCE_HASH: &str = "_ingest_file_hash";
+/// Ordinal of the row's record in its file, from 0.
+pub const PROVENANCE_ROW: &str = "_ingest_row";
+
+/// "Cannot add column: already exists" (15 on current servers, 44 on 18.x).
+const DUPLICATE_COLUMN: [u32; 2] = [15, 44];
+
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct TableColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub default_kind: String,
+    pub default_expression: String,
+}
+
+impl TableColumn {
+    /// MATERIALIZED and ALIAS columns are computed by the server and cannot be inserted.
+    pub fn is_insertable(&self) -> bool {
+        !matches!(self.default_kind.as_str(), "MATERIALIZED" | "ALIAS")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TableSchema {
+    pub table: TableRef,
+    pub engine: String,
+    pub columns: Vec<TableColumn>,
+}
+
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct EngineRow {
+    engine: String,
+}
+
+impl TableSchema {
+    pub fn column(&self, name: &str) -> Option<&TableColumn> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn has_provenance(&self) -> bool {
+        self.column(PROVENANCE_HASH).is_some() && self.column(PROVENANCE_ROW).is_some()
+    }
+
+    /// Columns a data file may fill: insertable, and not the provenance columns.
+    pub fn data_columns(&self) -> impl Iterator<Item = &TableColumn> {
+        self.columns
+            .iter()
+            .filter(|c| c.is_insertable() && c.name != PROVENANCE_HASH && c.name != PROVENANCE_ROW)
+    }
+
+    /// Loads a table's columns, or `None` if the table does not exist.
+    pub async fn load(server: &Server, table: &TableRef) -> Result<Option<TableSchema>, ChError> {
+        let engines: Vec<EngineRow> = server
+            .fetch_all("look up table", |c| {
+                c.query("SELECT engine FROM system.tables WHERE database = ? AND name = ?")
+                    .bind(&table.database)
+                    .bind(&table.table)
+            })
+            .await?;
+        let Some(engine) = engines.into_iter().next() else {
+            return Ok(None);
+        };
+        let columns: Vec<TableColumn> = server
+            .fetch_all("read table columns", |c| {
+                c.query(
+                    "SELECT name, type, default_kind, default_expression \
+                     FROM system.columns WHERE database = ? AND table = ?",
+                )
+                .bind(&table.database)
+                .bind(&table.table)
+            })
+            .await?;
+        Ok(Some(TableSchema {
+            table: table.clone(),
+            engine: engine.engine,
+            columns,
+        }))
+    }
+
+    /// Adds the provenance columns this table lacks. A metadata-only change on MergeTree tables.
+    pub async fn add_provenance(&mut self, server: &Server) -> Result<(), ChError> {
+        for (name, ty) in [(PROVENANCE_HASH, "String"), (PROVENANCE_ROW, "UInt64")] {
+            if self.column(name).is_some() {
+                continue;
+            }
+            // `IF NOT EXISTS` is newer than 18.16; a column added meanwhile by another run is fine.
+            let sql = format!(
+                "ALTER TABLE {} ADD COLUMN {} {ty}",
+                self.table.sql(),
+                quote(name)
+            );
+            match server
+                .execute("add provenance column", |c| c.query_raw(&sql))
+                .await
+            {
+                Err(e) if e.code().is_some_and(|c| DUPLICATE_COLUMN.contains(&c)) => {}
+                other => other?,
+            }
+            self.columns.push(TableColumn {
+                name: name.to_owned(),
+                type_name: ty.to_owned(),
+                default_kind: String::new(),
+                default_expression: String::new(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Column definitions for the provenance columns in a `CREATE TABLE`.
+pub fn provenance_column_ddl() -> String {
+    format!(
+        "{} String, {} UInt64",
+        quote(PROVENANCE_HASH),
+        quote(PROVENANCE_ROW)
+    )
+}

@@ -1,0 +1,80 @@
+//! The optional TOML config file: the same settings as the flags, plus routes from globs to tables.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub database: Option<String>,
+    pub manifest_table: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub allow_insecure_http: Option<bool>,
+    pub table: Option<String>,
+    pub batch_rows: Option<u64>,
+    pub settle: Option<String>,
+    pub lock_file: Option<PathBuf>,
+    pub dry_run: Option<bool>,
+    pub limit: Option<u64>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `[[route]]`: files whose path under the data folder matches `glob` go to `table`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub glob: String,
+    pub table: String,
+}
+
+impl FileConfig {
+    /// Reads a config file; relative paths in it are taken relative to the file's folder.
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
+            format!(
+                "config file {}: {}",
+                path.display(),
+                e.to_string().trim_end().replace('\n', " ")
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.data_dir, &mut cfg.lock_file]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<FileConfig>("urll = 'x'").unwrap_err();
+        assert!(err.to_string().contains("unknown field `urll`"), "{err}");
+    }
+
+    #[test]
+    fn routes_parse() {
+        let cfg: FileConfig = toml::from_str(
+            "table = 'events'\n[[route]]\nglob = 'reviews/**'\ntable = 'shop.reviews'\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.routes.len(), 1);
+        assert_eq!(cfg.routes[0].table, "shop.reviews");
+    }
+}

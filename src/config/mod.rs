@@ -1,0 +1,267 @@
+//! One validated `Config` built from flags, environment and the config file, in that order of
+//! precedence; everything a command needs is checked here, before any work starts.
+
+mod file;
+mod routes;
+
+pub use file::{FileConfig, RouteConfig};
+pub use routes::Routes;
+
+use crate::ch::ident::{TableRef, check_name};
+use crate::ch::{ConnectOptions, RetryPolicy};
+use crate::cli::{CommonArgs, RunArgs, StatusArgs};
+use crate::exit::Fatal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_URL: &str = "http://localhost:8123";
+pub const DEFAULT_BATCH_ROWS: u64 = 50_000;
+/// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
+pub const MAX_BATCH_ROWS: u64 = 1_000_000;
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
+pub const DEFAULT_MANIFEST: &str = "ingest_manifest";
+
+/// Settings every command shares.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub data_dir: PathBuf,
+    pub connect: ConnectOptions,
+    pub database: String,
+    pub manifest: TableRef,
+}
+
+/// Settings for `ingest run`.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub common: Common,
+    pub routes: Routes,
+    pub batch_rows: u64,
+    pub settle: Duration,
+    pub lock_file: PathBuf,
+    pub dry_run: bool,
+}
+
+/// Settings for `ingest status`.
+#[derive(Debug, Clone)]
+pub struct StatusConfig {
+    pub common: Common,
+    pub limit: u64,
+}
+
+fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
+    match &args.config {
+        Some(path) => FileConfig::load(path).map_err(Fatal::Config),
+        None => Ok(FileConfig::default()),
+    }
+}
+
+impl Common {
+    fn build(args: &CommonArgs, file: &FileConfig) -> Result<Common, Fatal> {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let url = args
+            .url
+            .clone()
+            .or_else(|| file.url.clone())
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let insecure = args.allow_insecure_http || file.allow_insecure_http.unwrap_or(false);
+        check_url(&url, insecure)?;
+        let database = args
+            .database
+            .clone()
+            .or_else(|| file.database.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        check_name(&database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
+        let manifest = args
+            .manifest_table
+            .clone()
+            .or_else(|| file.manifest_table.clone())
+            .unwrap_or_else(|| DEFAULT_MANIFEST.to_owned());
+        let manifest = TableRef::parse(&manifest, &database)
+            .map_err(|e| Fatal::config(format!("--manifest-table: {e}")))?;
+        let timeout = match args.timeout.as_ref().or(file.timeout.as_ref()) {
+            Some(t) => parse_duration(t).map_err(|e| Fatal::config(format!("--timeout: {e}")))?,
+            None => Duration::from_secs(300),
+        };
+        let retries = args.retries.or(file.retries).unwrap_or(5);
+        Ok(Common {
+            data_dir,
+            connect: ConnectOptions {
+                url,
+                user: args.user.clone().or_else(|| file.user.clone()),
+                password: args.password.clone().or_else(|| file.password.clone()),
+                query_timeout: timeout,
+                insert_timeout: timeout,
+                retry: RetryPolicy {
+                    retries,
+                    base_delay: Duration::from_millis(250),
+                    max_delay: Duration::from_secs(15),
+                },
+            },
+            database,
+            manifest,
+        })
+    }
+
+    /// The data folder, which must exist, made absolute.
+    fn existing_data_dir(&self) -> Result<PathBuf, Fatal> {
+        let dir = &self.data_dir;
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => dir
+                .canonicalize()
+                .map_err(|e| Fatal::config(format!("data folder {}: {e}", dir.display()))),
+            Ok(_) => Err(Fatal::config(format!(
+                "data folder {} is not a folder",
+                dir.display()
+            ))),
+            Err(e) => Err(Fatal::config(format!("data folder {}: {e}", dir.display()))),
+        }
+    }
+}
+
+impl RunConfig {
+    pub fn build(args: &RunArgs) -> Result<RunConfig, Fatal> {
+        let file = load_file(&args.common)?;
+        let mut common = Common::build(&args.common, &file)?;
+        common.data_dir = common.existing_data_dir()?;
+        let default_table = args
+            .table
+            .as_ref()
+            .or(file.table.as_ref())
+            .map(|t| TableRef::parse(t, &common.database))
+            .transpose()
+            .map_err(|e| Fatal::config(format!("--table: {e}")))?;
+        let routes =
+            Routes::build(&file.routes, default_table, &common.database).map_err(Fatal::Config)?;
+        let batch_rows = args
+            .batch_rows
+            .or(file.batch_rows)
+            .unwrap_or(DEFAULT_BATCH_ROWS);
+        if !(1..=MAX_BATCH_ROWS).contains(&batch_rows) {
+            return Err(Fatal::config(format!(
+                "--batch-rows must be between 1 and {MAX_BATCH_ROWS}, not {batch_rows}"
+            )));
+        }
+        let settle = match args.settle.as_ref().or(file.settle.as_ref()) {
+            Some(s) => parse_duration(s).map_err(|e| Fatal::config(format!("--settle: {e}")))?,
+            None => DEFAULT_SETTLE,
+        };
+        let lock_file = args
+            .lock_file
+            .clone()
+            .or_else(|| file.lock_file.clone())
+            .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+        Ok(RunConfig {
+            common,
+            routes,
+            batch_rows,
+            settle,
+            lock_file,
+            dry_run: args.dry_run || file.dry_run.unwrap_or(false),
+        })
+    }
+}
+
+impl StatusConfig {
+    pub fn build(args: &StatusArgs) -> Result<StatusConfig, Fatal> {
+        let file = load_file(&args.common)?;
+        Ok(StatusConfig {
+            common: Common::build(&args.common, &file)?,
+            limit: args.limit.or(file.limit).unwrap_or(20),
+        })
+    }
+}
+
+/// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another
+/// machine unless explicitly allowed.
+fn check_url(url: &str, allow_insecure: bool) -> Result<(), Fatal> {
+    let bad = |why: &str| Fatal::config(format!("--url {}: {why}", crate::ch::display_url(url)));
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(bad("the scheme must be http or https"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(bad(
+            "credentials do not belong in the URL; use --user and CLICKHOUSE_PASSWORD",
+        ));
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if scheme == "http" && !loopback && !allow_insecure {
+        return Err(bad(
+            "plain HTTP to another machine sends credentials in clear; use https:// or pass --allow-insecure-http",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `250ms`, `3s`, `2m`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 3s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "" | "s" | "sec" | "secs" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// A path shown relative to the data folder when it is inside it.
+pub fn relative_to<'a>(path: &'a Path, base: &Path) -> &'a Path {
+    path.strip_prefix(base).unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(check_url("http://localhost:8123", false).is_ok());
+        assert!(check_url("http://127.0.0.1:8123/", false).is_ok());
+        assert!(check_url("http://[::1]:8123", false).is_ok());
+        assert!(check_url("https://ch.example.com:8443", false).is_ok());
+        assert!(check_url("http://ch.example.com:8123", true).is_ok());
+        let err = check_url("http://ch.example.com:8123", false).unwrap_err();
+        assert!(err.to_string().contains("plain HTTP"), "{err}");
+        let err = check_url("http://user:secret@localhost:8123", false).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(check_url("ftp://x", false).is_err());
+        assert!(check_url("localhost:8123", false).is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! `ingest`: keeps a ClickHouse database in step with a folder of arriving data files, exactly once.
+
+/// A place where the crash tests end the process as abruptly as SIGKILL would; compiled in only
+/// with `--features failpoints` and armed through the `FAILPOINTS` environment variable.
+#[macro_export]
+macro_rules! crash_point {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| { std::process::exit(137) })
+    };
+}
+
+pub mod ch;
+pub mod cli;
+pub mod config;
+pub mod convert;
+pub mod exit;
+pub mod formats;
+pub mod hash;
+pub mod lock;
+pub mod manifest;
+pub mod native;
+pub mod run;
+pub mod scan;
+pub mod status;
+pub mod value;

@@ -1,0 +1,49 @@
+//! The `ingest` command: parse, build a validated config, run, and turn the outcome into an exit code.
+
+use clap::Parser;
+use ingest::cli::{Cli, Command};
+use ingest::config::{RunConfig, StatusConfig};
+use ingest::exit::{Exit, Fatal};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::Internal(e.into()))
+        .and_then(|rt| rt.block_on(dispatch(cli)));
+    match result {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(fatal) => {
+            eprintln!("ingest: error: {}", one_line(&fatal.to_string()));
+            ExitCode::from(fatal.exit().code())
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Run(args) => {
+            let cfg = RunConfig::build(&args)?;
+            let report = ingest::run::run(&cfg).await?;
+            ingest::run::print_report(&report, &mut stdout).map_err(anyhow::Error::from)?;
+            Ok(report.exit)
+        }
+        Command::Status(args) => {
+            let cfg = StatusConfig::build(&args)?;
+            ingest::status::status(&cfg, &mut stdout).await?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn one_line(msg: &str) -> String {
+    msg.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
+}

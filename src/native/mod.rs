@@ -1,0 +1,185 @@
+//! Builds ClickHouse `Native` blocks column by column from converted values, reusing buffers.
+//!
+//! ClickHouse 18.16 does not convert types on `Native` input, so every column is encoded exactly as
+//! the table declares it (including `LowCardinality`), and sent under the type name the server gave.
+
+mod column;
+
+use crate::ch::types::ChType;
+use crate::convert::{ConvResult, write_string, write_varint};
+use crate::value::Value;
+use chrono_tz::Tz;
+use column::Enc;
+
+/// A column to fill: its name, the type as the server spells it, and its parsed type.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub type_name: String,
+    pub ty: ChType,
+    /// The encoded value an empty field takes in a non-nullable column (the column's constant
+    /// `DEFAULT`), or `None` for the type's zero value.
+    pub default: Option<Vec<u8>>,
+}
+
+impl ColumnSpec {
+    pub fn new(name: &str, type_name: &str) -> Result<ColumnSpec, String> {
+        let ty = ChType::parse(type_name).map_err(|e| e.to_string())?;
+        Ok(ColumnSpec {
+            name: name.to_owned(),
+            type_name: type_name.to_owned(),
+            ty,
+            default: None,
+        })
+    }
+
+    /// Sets the value empty fields take from the text of a constant default expression's result.
+    pub fn with_default_text(mut self, text: &[u8], server_tz: Tz) -> Result<ColumnSpec, String> {
+        if !self.ty.is_nullable() && !matches!(self.ty, ChType::Array(_)) {
+            self.default = Some(column::encode_default(&self.ty, text, server_tz)?);
+        }
+        Ok(self)
+    }
+}
+
+struct Column {
+    name: String,
+    type_name: String,
+    default: Option<Vec<u8>>,
+    enc: Enc,
+}
+
+/// A block under construction. Rows are appended field by field; a row is complete after
+/// [`BlockBuilder::finish_row`] and can be taken back with [`BlockBuilder::abort_row`].
+pub struct BlockBuilder {
+    columns: Vec<Column>,
+    rows: usize,
+}
+
+impl BlockBuilder {
+    pub fn new(specs: &[ColumnSpec], server_tz: Tz) -> Result<BlockBuilder, String> {
+        let columns = specs
+            .iter()
+            .map(|s| {
+                Ok(Column {
+                    name: s.name.clone(),
+                    type_name: s.type_name.clone(),
+                    default: s.default.clone(),
+                    enc: Enc::new(&s.ty, server_tz)
+                        .map_err(|e| format!("column `{}`: {e}", s.name))?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(BlockBuilder { columns, rows: 0 })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Approximate size of the encoded block in bytes.
+    pub fn byte_size(&self) -> usize {
+        self.columns.iter().map(|c| c.enc.byte_size()).sum()
+    }
+
+    /// Sets column `col` of the current row. Setting a column twice in one row is a caller bug.
+    pub fn push(&mut self, col: usize, value: &Value<'_>) -> ConvResult {
+        let c = &mut self.columns[col];
+        debug_assert_eq!(c.enc.rows(), self.rows, "column set twice in one row");
+        c.enc.push(value, c.default.as_deref())
+    }
+
+    /// Whether column `col` already has a value in the current row.
+    pub fn is_set(&self, col: usize) -> bool {
+        self.columns[col].enc.rows() > self.rows
+    }
+
+    /// Completes the row: columns not set take NULL or their default.
+    pub fn finish_row(&mut self) {
+        let rows = self.rows;
+        for c in &mut self.columns {
+            if c.enc.rows() == rows {
+                // An empty value never fails to encode.
+                let _ = c.enc.push(&Value::Null, c.default.as_deref());
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Takes back whatever the current, unfinished row has set.
+    pub fn abort_row(&mut self) {
+        self.truncate(self.rows);
+    }
+
+    /// Takes back complete rows so that `rows` remain (and any unfinished row).
+    pub fn truncate(&mut self, rows: usize) {
+        for c in &mut self.columns {
+            c.enc.truncate(rows);
+        }
+        self.rows = self.rows.min(rows);
+    }
+
+    /// Appends the block in `Native` format to `out` and empties the builder for reuse.
+    pub fn write_native(&mut self, out: &mut Vec<u8>) {
+        write_varint(out, self.columns.len() as u64);
+        write_varint(out, self.rows as u64);
+        for c in &mut self.columns {
+            write_string(out, c.name.as_bytes());
+            write_string(out, c.type_name.as_bytes());
+            c.enc.write_and_clear(out);
+        }
+        self.rows = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(cols: &[(&str, &str)]) -> BlockBuilder {
+        let specs: Vec<ColumnSpec> = cols
+            .iter()
+            .map(|(n, t)| ColumnSpec::new(n, t).unwrap())
+            .collect();
+        BlockBuilder::new(&specs, Tz::UTC).unwrap()
+    }
+
+    #[test]
+    fn block_layout_matches_clickhouse() {
+        // `SELECT toString(number) AS s, toInt64(number) AS i FROM numbers(2) FORMAT Native`
+        let mut b = builder(&[("s", "String"), ("i", "Int64")]);
+        for n in 0..2u8 {
+            let text = [b'0' + n];
+            b.push(0, &Value::Str(&text)).unwrap();
+            b.push(1, &Value::Int(i64::from(n))).unwrap();
+            b.finish_row();
+        }
+        let mut out = Vec::new();
+        b.write_native(&mut out);
+        let mut expected = vec![2, 2, 1, b's', 6];
+        expected.extend(b"String\x010\x011\x01i\x05Int64");
+        expected.extend([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(out, expected);
+        assert_eq!(b.rows(), 0);
+    }
+
+    #[test]
+    fn unset_columns_take_defaults_and_rows_can_be_taken_back() {
+        let mut b = builder(&[("a", "Int32"), ("b", "Nullable(String)")]);
+        b.push(0, &Value::Int(1)).unwrap();
+        b.finish_row();
+        b.push(1, &Value::Str(b"x")).unwrap();
+        assert!(b.push(0, &Value::Text(b"nope")).is_err());
+        b.abort_row();
+        assert_eq!(b.rows(), 1);
+        let mut out = Vec::new();
+        b.write_native(&mut out);
+        let mut expected = vec![2, 1, 1, b'a', 5];
+        expected.extend(b"Int32\x01\0\0\0\x01b\x10Nullable(String)\x01\0");
+        assert_eq!(out, expected);
+    }
+}

@@ -1,0 +1,193 @@
+//! Turning a file's records into rows of a target table's `Native` block: which columns a file
+//! fills, converting each field, and stamping every row with its provenance.
+
+use crate::ch::ident::{TableRef, quote};
+use crate::ch::schema::{PROVENANCE_HASH, PROVENANCE_ROW, TableSchema};
+use crate::convert::ConvError;
+use crate::formats::{FieldSink, ReadError, RecordSource};
+use crate::native::{BlockBuilder, ColumnSpec};
+use crate::value::Value;
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+/// A target table ready for ingestion.
+#[derive(Debug)]
+pub struct Target {
+    pub table: TableRef,
+    pub schema: TableSchema,
+    /// Data columns (insertable, not provenance), with their encoders' specs.
+    pub data_specs: Vec<ColumnSpec>,
+    pub server_tz: Tz,
+    /// The manifest has no entries for this table although it holds ingested rows: every file
+    /// is checked against the table's provenance before its rows are sent.
+    pub recovery: bool,
+}
+
+impl Target {
+    pub fn new(schema: TableSchema, server_tz: Tz) -> Result<Target, String> {
+        let data_specs = schema
+            .data_columns()
+            .map(|c| ColumnSpec::new(&c.name, &c.type_name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("table {}: {e}", schema.table))?;
+        Ok(Target {
+            table: schema.table.clone(),
+            schema,
+            data_specs,
+            server_tz,
+            recovery: false,
+        })
+    }
+}
+
+/// The columns one file fills, in block order, and how its fields find them.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    pub specs: Vec<ColumnSpec>,
+    by_name: HashMap<String, usize>,
+    by_field: Vec<Option<usize>>,
+    hash_col: usize,
+    row_col: usize,
+    table: String,
+}
+
+impl ColumnPlan {
+    /// For formats whose fields are known up front: exactly these fields, in this order, so
+    /// columns the file lacks take the table's own defaults.
+    pub fn for_fields(target: &Target, fields: &[String]) -> Result<ColumnPlan, String> {
+        let mut specs = Vec::with_capacity(fields.len() + 2);
+        for f in fields {
+            if f == PROVENANCE_HASH || f == PROVENANCE_ROW {
+                return Err(format!("field `{f}` is reserved for provenance"));
+            }
+            match target.data_specs.iter().find(|s| &s.name == f) {
+                Some(spec) => specs.push(spec.clone()),
+                None => {
+                    return Err(match target.schema.column(f) {
+                        Some(c) => format!(
+                            "field `{f}` is a {} column of table {} and cannot be inserted",
+                            c.default_kind, target.table
+                        ),
+                        None => format!("field `{f}` has no column in table {}", target.table),
+                    });
+                }
+            }
+        }
+        Ok(Self::with_provenance(specs, &target.table))
+    }
+
+    /// For formats whose fields appear record by record: every data column of the table.
+    pub fn for_table(target: &Target) -> ColumnPlan {
+        Self::with_provenance(target.data_specs.clone(), &target.table)
+    }
+
+    fn with_provenance(mut specs: Vec<ColumnSpec>, table: &TableRef) -> ColumnPlan {
+        let by_name = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        let hash_col = specs.len();
+        specs.push(ColumnSpec {
+            name: PROVENANCE_HASH.to_owned(),
+            type_name: "String".to_owned(),
+            ty: crate::ch::types::ChType::String,
+            default: None,
+        });
+        specs.push(ColumnSpec {
+            name: PROVENANCE_ROW.to_owned(),
+            type_name: "UInt64".to_owned(),
+            ty: crate::ch::types::ChType::UInt64,
+            default: None,
+        });
+        ColumnPlan {
+            specs,
+            by_name,
+            by_field: Vec::new(),
+            hash_col,
+            row_col: hash_col + 1,
+            table: table.to_string(),
+        }
+    }
+
+    /// The `(col, …)` list of the INSERT; files with the same list can share an insert.
+    pub fn column_list(&self) -> String {
+        let cols: Vec<String> = self.specs.iter().map(|s| quote(&s.name)).collect();
+        format!("({})", cols.join(", "))
+    }
+
+    pub fn new_block(&self, server_tz: Tz) -> Result<BlockBuilder, String> {
+        BlockBuilder::new(&self.specs, server_tz)
+    }
+
+    fn resolve(&mut self, index: usize, name: &str) -> Option<usize> {
+        if let Some(Some(col)) = self.by_field.get(index) {
+            return Some(*col);
+        }
+        let col = self.by_name.get(name).copied();
+        if self.by_field.len() <= index {
+            self.by_field.resize(index + 1, None);
+        }
+        self.by_field[index] = col;
+        col
+    }
+
+    /// Forgets the per-file field cache before the plan serves another file.
+    pub fn reset_fields(&mut self) {
+        self.by_field.clear();
+    }
+}
+
+struct RowWriter<'a> {
+    plan: &'a mut ColumnPlan,
+    block: &'a mut BlockBuilder,
+}
+
+impl FieldSink for RowWriter<'_> {
+    fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
+        let col = self.plan.resolve(index, name).ok_or_else(|| {
+            ConvError::new(format!(
+                "field `{name}` has no column in table {}",
+                self.plan.table
+            ))
+        })?;
+        if self.block.is_set(col) {
+            return Err(ConvError::new(format!("field `{name}` appears twice")));
+        }
+        self.block.push(col, &value).map_err(|e| {
+            ConvError::new(format!(
+                "cannot convert {:?} to {}: {}",
+                value.preview(60),
+                self.plan.specs[col].type_name,
+                e.0
+            ))
+        })
+    }
+}
+
+/// Reads the next record into `block` as a complete row stamped with `hash` and `ordinal`.
+/// On a bad record the block is left as it was.
+pub fn read_row(
+    source: &mut dyn RecordSource,
+    plan: &mut ColumnPlan,
+    block: &mut BlockBuilder,
+    hash: &str,
+    ordinal: u64,
+) -> Result<bool, ReadError> {
+    let mut writer = RowWriter { plan, block };
+    match source.next_record(&mut writer) {
+        Ok(true) => {
+            let (hash_col, row_col) = (plan.hash_col, plan.row_col);
+            // Provenance values always fit their String and UInt64 columns.
+            let _ = block.push(hash_col, &Value::Str(hash.as_bytes()));
+            let _ = block.push(row_col, &Value::UInt(ordinal));
+            block.finish_row();
+            Ok(true)
+        }
+        Ok(false) => Ok(false),
+        Err(e) => {
+            block.abort_row();
+            Err(e)
+        }
+    }
+}

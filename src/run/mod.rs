@@ -1,0 +1,243 @@
+//! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
+//! reading thread and a writing task working side by side; the exit code is decided at the end.
+
+pub mod encode;
+pub mod outcome;
+mod plan;
+mod prepare;
+mod provenance;
+mod read;
+mod report;
+mod send;
+mod stream;
+
+use crate::ch::ident::TableRef;
+use crate::ch::schema::TableSchema;
+use crate::ch::{ChError, Server};
+use crate::config::RunConfig;
+use crate::exit::{Exit, Fatal};
+use crate::formats::Limits;
+use crate::manifest::{Manifest, State};
+use crate::scan;
+use anyhow::Context;
+use encode::Target;
+use outcome::{FileOutcome, Status};
+use plan::{Known, Plan};
+use prepare::{Candidate, Prepare, Settings};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use report::print_report;
+
+/// Everything a run did, for the summary and the exit code.
+#[derive(Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub dry_run: bool,
+    pub outcomes: Vec<FileOutcome>,
+    pub stopped: Option<String>,
+    pub exit: Exit,
+    pub elapsed: std::time::Duration,
+}
+
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        fastrand::u16(..)
+    )
+}
+
+/// A short stable id for this data folder and manifest, used in query ids.
+fn folder_id(cfg: &RunConfig) -> String {
+    let key = format!("{}\n{}", cfg.common.data_dir.display(), cfg.common.manifest);
+    blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
+}
+
+pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
+    let started = Instant::now();
+    let _lock = match cfg.dry_run {
+        true => None,
+        false => Some(crate::lock::acquire(&cfg.lock_file)?),
+    };
+    let server = Server::connect(cfg.common.connect.clone()).await?;
+    let manifest = Manifest::new(server.clone(), cfg.common.manifest.clone(), new_run_id());
+    let manifest_exists = manifest.exists().await?;
+    if !cfg.dry_run {
+        manifest.ensure().await?;
+    }
+    let state = if manifest_exists {
+        manifest.load_state().await?
+    } else {
+        State::default()
+    };
+
+    let scanned_at = Instant::now();
+    let found = scan::scan(&cfg.common.data_dir, &[])
+        .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
+    let mut outcomes: Vec<FileOutcome> = found
+        .ignored
+        .iter()
+        .map(|i| FileOutcome::new(&i.rel, Status::Ignored).detail(i.reason.clone()))
+        .collect();
+    let mut checks = Vec::new();
+    for entry in found.files {
+        let Some(table) = cfg.routes.table_for(&entry.rel) else {
+            outcomes.push(
+                FileOutcome::new(&entry.rel, Status::Ignored)
+                    .detail("no route matches it and no --table is set"),
+            );
+            continue;
+        };
+        match plan::plan(&entry, &table.to_string(), &state) {
+            Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known)),
+            Plan::Check { previous } => checks.push((entry, table.clone(), previous)),
+        }
+    }
+
+    let tables: HashSet<&TableRef> = checks.iter().map(|(_, t, _)| t).collect();
+    let targets = prepare_targets(&server, tables, &state, cfg.dry_run).await?;
+    let candidates: Vec<Candidate> = checks
+        .into_iter()
+        .map(|(entry, table, previous)| Candidate {
+            entry,
+            target: targets[&table].clone(),
+            previous,
+        })
+        .collect();
+    let expected: Vec<(String, String)> = candidates
+        .iter()
+        .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
+        .collect();
+
+    let settings = Settings {
+        batch_rows: cfg.batch_rows,
+        settle: cfg.settle,
+        scanned_at,
+        limits: Limits::default(),
+        dry_run: cfg.dry_run,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx);
+    let reader = std::thread::spawn(move || prepare.run(candidates));
+    let mut sender = send::Sender::new(
+        server,
+        manifest.clone(),
+        &folder_id(cfg),
+        Limits::default(),
+        cfg.dry_run,
+    );
+    sender.run(rx).await;
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+
+    let seen: HashSet<&str> = sender.outcomes.iter().map(|o| o.rel.as_str()).collect();
+    let mut missing = Vec::new();
+    for (rel, table) in &expected {
+        if !seen.contains(rel.as_str()) {
+            let mut o = FileOutcome::new(rel, Status::Interrupted)
+                .detail("not reached: the run stopped early");
+            o.table = table.clone();
+            missing.push(o);
+        }
+    }
+    outcomes.extend(sender.outcomes);
+    outcomes.extend(missing);
+    outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
+    let exit = exit_code(&outcomes, sender.stopped.as_ref());
+    Ok(RunReport {
+        run_id: manifest.run_id.clone(),
+        dry_run: cfg.dry_run,
+        outcomes,
+        stopped: sender.stopped.map(|e| e.to_string()),
+        exit,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>) -> Exit {
+    if let Some(e) = stopped {
+        return if e.is_unreachable() {
+            Exit::Unreachable
+        } else {
+            Exit::Config
+        };
+    }
+    let any = |s: Status| outcomes.iter().any(|o| o.status == s);
+    if any(Status::Failed) {
+        Exit::FilesFailed
+    } else if any(Status::Changed) {
+        Exit::Changed
+    } else {
+        Exit::Ok
+    }
+}
+
+fn known_outcome(entry: &scan::FileEntry, table: &TableRef, known: Known) -> FileOutcome {
+    let (status, detail) = match known {
+        Known::Ingested => (Status::AlreadyIngested, ""),
+        Known::Duplicate => (Status::Duplicate, "recorded as a duplicate before"),
+        Known::FailedBefore => (
+            Status::FailedBefore,
+            "failed for its content before; change the file to try again",
+        ),
+        Known::HeldBack => (
+            Status::ChangedBefore,
+            "changed since ingested; held back earlier",
+        ),
+    };
+    FileOutcome {
+        rel: entry.rel.clone(),
+        status,
+        table: table.to_string(),
+        format: entry.detected.to_string(),
+        rows: 0,
+        bytes: entry.size,
+        detail: detail.to_owned(),
+    }
+}
+
+/// Loads each target table, adding provenance columns where missing (and saying so).
+async fn prepare_targets(
+    server: &Server,
+    tables: HashSet<&TableRef>,
+    state: &State,
+    dry_run: bool,
+) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
+    let mut targets = BTreeMap::new();
+    for table in tables {
+        let mut schema = TableSchema::load(server, table).await?.ok_or_else(|| {
+            Fatal::config(format!(
+                "target table {table} does not exist; create it first"
+            ))
+        })?;
+        if !schema.has_provenance() {
+            if dry_run {
+                log::warn!(
+                    "table {table} has no provenance columns; a run would add them \
+                     (ALTER TABLE ADD COLUMN, metadata only)"
+                );
+            } else {
+                schema.add_provenance(server).await?;
+                log::warn!(
+                    "added provenance columns {} and {} to table {table}",
+                    crate::ch::schema::PROVENANCE_HASH,
+                    crate::ch::schema::PROVENANCE_ROW
+                );
+            }
+        }
+        let recovery = schema.has_provenance()
+            && !state.tables.contains(&table.to_string())
+            && provenance::has_provenance_rows(server, table).await?;
+        if recovery {
+            log::warn!(
+                "the manifest has no record of table {table}, which holds ingested rows; \
+                 checking every file against the table before sending it"
+            );
+        }
+        let mut target = Target::new(schema, server.caps.timezone).map_err(Fatal::Config)?;
+        target.recovery = recovery;
+        targets.insert(table.clone(), Arc::new(target));
+    }
+    Ok(targets)
+}

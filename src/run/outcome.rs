@@ -1,0 +1,86 @@
+//! What happened to each file in a run (or would happen, in a dry run), for reports and exit codes.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// Dry run: would be ingested.
+    New,
+    /// Dry run: an interrupted ingestion would be resumed.
+    Resume,
+    Ingested,
+    AlreadyIngested,
+    Duplicate,
+    /// Changed since it was ingested; held back.
+    Changed,
+    /// Held back in an earlier run and still unchanged since.
+    ChangedBefore,
+    Failed,
+    /// Failed for its content in an earlier run; not retried until it changes.
+    FailedBefore,
+    /// Still being written (size or time moved during the settle interval).
+    Unsettled,
+    /// Not a data file, or not allowed (temporary name, symlink out of the folder, …).
+    Ignored,
+    /// Not finished because ClickHouse became unreachable; the next run continues it.
+    Interrupted,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Resume => "resume",
+            Status::Ingested => "ingested",
+            Status::AlreadyIngested => "already-ingested",
+            Status::Duplicate => "duplicate",
+            Status::Changed => "changed",
+            Status::ChangedBefore => "changed-before",
+            Status::Failed => "failed",
+            Status::FailedBefore => "failed-before",
+            Status::Unsettled => "unsettled",
+            Status::Ignored => "ignored",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileOutcome {
+    pub rel: String,
+    pub status: Status,
+    /// Target table (`db.table`), when routed.
+    pub table: String,
+    /// Detected format and compression, e.g. `csv.gz`.
+    pub format: String,
+    /// Rows read from the file (or inserted, for ingested files).
+    pub rows: u64,
+    pub bytes: u64,
+    /// Why, for anything but a plain success: the error, the original of a duplicate, …
+    pub detail: String,
+}
+
+impl FileOutcome {
+    pub fn new(rel: &str, status: Status) -> FileOutcome {
+        FileOutcome {
+            rel: rel.to_owned(),
+            status,
+            table: String::new(),
+            format: String::new(),
+            rows: 0,
+            bytes: 0,
+            detail: String::new(),
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> FileOutcome {
+        self.detail = detail.into();
+        self
+    }
+}

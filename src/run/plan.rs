@@ -1,0 +1,237 @@
+//! Deciding what to do with each file: first from the manifest alone (path, size, modification
+//! time), then, for files that must be read, from their content hash.
+
+use crate::manifest::{Event, KIND_DATA, PathState, State};
+use crate::scan::FileEntry;
+
+/// A decision made without reading the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Known {
+    /// Ingested before (or same content as ingested): nothing to do.
+    Ingested,
+    /// Recorded as a duplicate of another file before.
+    Duplicate,
+    /// Failed for its content before; retried only when it changes or on `ingest retry`.
+    FailedBefore,
+    /// Changed after ingestion and held back before.
+    HeldBack,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Known(Known),
+    /// Read and hash the file; `previous` is the path's last recorded state, if any.
+    Check {
+        previous: Option<PathState>,
+    },
+}
+
+/// Plans a file from the manifest alone. Unchanged files are never read or hashed.
+pub fn plan(entry: &FileEntry, table: &str, state: &State) -> Plan {
+    let Some(prev) = state.by_path.get(&entry.rel) else {
+        return Plan::Check { previous: None };
+    };
+    let same =
+        prev.size == entry.size && prev.mtime_ns == entry.mtime_ns && prev.target_table == table;
+    if same {
+        match prev.event {
+            Event::Done | Event::Touched => return Plan::Known(Known::Ingested),
+            Event::Duplicate => return Plan::Known(Known::Duplicate),
+            Event::Changed => return Plan::Known(Known::HeldBack),
+            Event::Failed | Event::Quarantined if prev.error_kind == KIND_DATA => {
+                return Plan::Known(Known::FailedBefore);
+            }
+            _ => {}
+        }
+    }
+    Plan::Check {
+        previous: Some(prev.clone()),
+    }
+}
+
+/// A decision made from the file's content hash.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Ingest; `resume` carries the batch size the content was first claimed with, when some of
+    /// its batches may already be in the table.
+    Ingest { resume: Option<u64> },
+    /// The same content is already in the table from `of`.
+    Duplicate { of: String },
+    /// The path changed on disk but its content is what was ingested.
+    Touched,
+    /// The path was ingested with other content (`old_hash`); this content is held back.
+    Changed { old_hash: String },
+    /// This content failed for its data before (possibly under another name).
+    FailedBefore { error: String },
+}
+
+/// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
+pub fn decide(
+    rel: &str,
+    hash: &str,
+    table: &str,
+    previous: Option<&PathState>,
+    state: &State,
+    claimed_in_run: Option<&str>,
+) -> Decision {
+    if let Some(of) = claimed_in_run {
+        return Decision::Duplicate { of: of.to_owned() };
+    }
+    if let Some(content) = state.content(table, hash) {
+        match content.event {
+            Event::Done => {
+                return if content.path == rel {
+                    Decision::Touched
+                } else {
+                    Decision::Duplicate {
+                        of: content.path.clone(),
+                    }
+                };
+            }
+            Event::Failed | Event::Quarantined if content.error_kind == KIND_DATA => {
+                return Decision::FailedBefore {
+                    error: content.error.clone(),
+                };
+            }
+            Event::Forgotten => return Decision::Ingest { resume: None },
+            _ if content.batch_rows > 0 => {
+                return Decision::Ingest {
+                    resume: Some(content.batch_rows),
+                };
+            }
+            _ => {}
+        }
+    }
+    if let Some(prev) = previous
+        && matches!(prev.event, Event::Done | Event::Touched | Event::Changed)
+        && prev.file_hash != hash
+        && prev.target_table == table
+    {
+        return Decision::Changed {
+            old_hash: prev.file_hash.clone(),
+        };
+    }
+    Decision::Ingest { resume: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::detect;
+    use crate::manifest::ContentState;
+
+    fn entry(rel: &str, size: u64, mtime: i64) -> FileEntry {
+        FileEntry {
+            rel: rel.into(),
+            path: rel.into(),
+            size,
+            mtime_ns: mtime,
+            detected: detect(rel).unwrap(),
+        }
+    }
+
+    fn path_state(event: Event, hash: &str, kind: &str) -> PathState {
+        PathState {
+            event,
+            size: 10,
+            mtime_ns: 5,
+            file_hash: hash.into(),
+            target_table: "db.t".into(),
+            error_kind: kind.into(),
+        }
+    }
+
+    fn content(event: Event, path: &str, batch_rows: u64, kind: &str) -> ContentState {
+        ContentState {
+            event,
+            path: path.into(),
+            batch_rows,
+            rows: 0,
+            error: "bad".into(),
+            error_kind: kind.into(),
+        }
+    }
+
+    #[test]
+    fn unchanged_files_are_known_without_reading() {
+        let mut state = State::default();
+        state
+            .by_path
+            .insert("a.csv".into(), path_state(Event::Done, "h1", ""));
+        assert_eq!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state),
+            Plan::Known(Known::Ingested)
+        );
+        assert!(matches!(
+            plan(&entry("a.csv", 11, 5), "db.t", &state),
+            Plan::Check { previous: Some(_) }
+        ));
+        assert!(matches!(
+            plan(&entry("a.csv", 10, 5), "db.other", &state),
+            Plan::Check { .. }
+        ));
+        assert_eq!(
+            plan(&entry("b.csv", 10, 5), "db.t", &state),
+            Plan::Check { previous: None }
+        );
+    }
+
+    #[test]
+    fn failures_are_retried_only_when_transient() {
+        let mut state = State::default();
+        state
+            .by_path
+            .insert("a.csv".into(), path_state(Event::Failed, "h1", KIND_DATA));
+        state
+            .by_path
+            .insert("b.csv".into(), path_state(Event::Failed, "h2", "transient"));
+        assert_eq!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state),
+            Plan::Known(Known::FailedBefore)
+        );
+        assert!(matches!(
+            plan(&entry("b.csv", 10, 5), "db.t", &state),
+            Plan::Check { .. }
+        ));
+    }
+
+    #[test]
+    fn content_decides_duplicates_changes_and_resumes() {
+        let mut state = State::default();
+        state.by_content.insert(
+            ("db.t".into(), "h1".into()),
+            content(Event::Done, "a.csv", 100, ""),
+        );
+        state.by_content.insert(
+            ("db.t".into(), "h2".into()),
+            content(Event::Batch, "c.csv", 100, ""),
+        );
+        assert_eq!(
+            decide("b.csv", "h1", "db.t", None, &state, None),
+            Decision::Duplicate { of: "a.csv".into() }
+        );
+        assert_eq!(
+            decide("a.csv", "h1", "db.t", None, &state, None),
+            Decision::Touched
+        );
+        assert_eq!(
+            decide("b.csv", "h1", "db.other", None, &state, None),
+            Decision::Ingest { resume: None }
+        );
+        assert_eq!(
+            decide("renamed.csv", "h2", "db.t", None, &state, None),
+            Decision::Ingest { resume: Some(100) }
+        );
+        let prev = path_state(Event::Done, "h1", "");
+        assert_eq!(
+            decide("a.csv", "h9", "db.t", Some(&prev), &state, None),
+            Decision::Changed {
+                old_hash: "h1".into()
+            }
+        );
+        assert_eq!(
+            decide("x.csv", "h9", "db.t", None, &state, Some("y.csv")),
+            Decision::Duplicate { of: "y.csv".into() }
+        );
+    }
+}

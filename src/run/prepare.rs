@@ -1,0 +1,465 @@
+//! The reading side of a run, on its own thread: settle check, hashing, the decision by content,
+//! and converting rows — small files coalesced into shared inserts, large ones checked in a first
+//! pass so that a bad row is found before any of the file's rows are sent.
+
+use super::encode::{ColumnPlan, Target, read_row};
+use super::outcome::{FileOutcome, Status};
+use super::plan::{Decision, decide};
+use super::read::{self, MAX_REPORTED_ERRORS, Pass};
+use crate::formats::{Limits, ReadError};
+use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
+use crate::native::BlockBuilder;
+use crate::scan::{self, FileEntry};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Files up to this size are read once into memory, hashed and converted in one pass.
+pub const SMALL_FILE_BYTES: u64 = 8 << 20;
+/// A coalesced insert is sent once its encoded body reaches this size.
+const GROUP_BODY_BYTES: usize = 32 << 20;
+/// Encoded rows are cut into `Native` blocks of about this size.
+pub const SUB_BLOCK_BYTES: usize = 8 << 20;
+
+/// A file that must be read to decide what to do with it.
+pub struct Candidate {
+    pub entry: FileEntry,
+    pub target: Arc<Target>,
+    pub previous: Option<PathState>,
+}
+
+/// A unit of work for the sending side, in file order.
+pub enum Work {
+    /// A decision that needs no insert: report `outcome`, record `event`.
+    Note {
+        outcome: FileOutcome,
+        event: Option<EventRow>,
+    },
+    /// Small files of one table and column list, coalesced into one insert.
+    Group(Group),
+    /// A file sent batch by batch, after its first pass found no error.
+    Large(LargeFile),
+}
+
+pub struct Group {
+    pub target: Arc<Target>,
+    pub columns: String,
+    /// Every file of the group is one batch of this size (its rows never exceed it).
+    pub batch_rows: u64,
+    pub files: Vec<GroupFile>,
+    /// The insert body: one or more `Native` blocks.
+    pub body: Vec<u8>,
+}
+
+pub struct GroupFile {
+    pub entry: FileEntry,
+    pub hash: String,
+    pub rows: u64,
+}
+
+pub struct LargeFile {
+    pub entry: FileEntry,
+    pub target: Arc<Target>,
+    pub hash: String,
+    pub rows: u64,
+    pub batch_rows: u64,
+    /// Some batches may already be in the table: ask it before sending.
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub batch_rows: u64,
+    pub settle: Duration,
+    pub scanned_at: Instant,
+    pub limits: Limits,
+    pub dry_run: bool,
+}
+
+/// The receiving side went away (it stopped the run); stop reading.
+struct Closed;
+
+struct GroupBuilder {
+    target: Arc<Target>,
+    key: String,
+    plan: ColumnPlan,
+    block: BlockBuilder,
+    files: Vec<GroupFile>,
+    rows: u64,
+    body: Vec<u8>,
+}
+
+pub struct Prepare {
+    settings: Settings,
+    state: Arc<State>,
+    manifest: Manifest,
+    tx: mpsc::Sender<Work>,
+    claimed: HashMap<(String, String), String>,
+    group: Option<GroupBuilder>,
+}
+
+impl Prepare {
+    pub fn new(
+        settings: Settings,
+        state: Arc<State>,
+        manifest: Manifest,
+        tx: mpsc::Sender<Work>,
+    ) -> Prepare {
+        Prepare {
+            settings,
+            state,
+            manifest,
+            tx,
+            claimed: HashMap::new(),
+            group: None,
+        }
+    }
+
+    /// Processes the candidates in order, then sends what is left in the last group.
+    pub fn run(mut self, candidates: Vec<Candidate>) {
+        if !candidates.is_empty() {
+            let waited = self.settings.scanned_at.elapsed();
+            if waited < self.settings.settle {
+                std::thread::sleep(self.settings.settle - waited);
+            }
+        }
+        for c in candidates {
+            if self.process(c).is_err() {
+                return;
+            }
+        }
+        let _ = self.flush_group();
+    }
+
+    fn send(&self, work: Work) -> Result<(), Closed> {
+        self.tx.blocking_send(work).map_err(|_| Closed)
+    }
+
+    fn outcome(&self, c: &Candidate, status: Status) -> FileOutcome {
+        FileOutcome {
+            rel: c.entry.rel.clone(),
+            status,
+            table: c.target.table.to_string(),
+            format: c.entry.detected.to_string(),
+            rows: 0,
+            bytes: c.entry.size,
+            detail: String::new(),
+        }
+    }
+
+    fn file_event(&self, event: Event, c: &Candidate, hash: &str) -> EventRow {
+        let mut ev = self.manifest.event(event);
+        ev.path = c.entry.rel.clone();
+        ev.size = c.entry.size;
+        ev.mtime_ns = c.entry.mtime_ns;
+        ev.file_hash = hash.to_owned();
+        ev.target_table = c.target.table.to_string();
+        ev.format = c.entry.detected.to_string();
+        ev
+    }
+
+    fn note(&self, outcome: FileOutcome, event: Option<EventRow>) -> Result<(), Closed> {
+        self.send(Work::Note { outcome, event })
+    }
+
+    fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {
+        let text = errors.join("\n");
+        let mut ev = self.file_event(Event::Failed, c, hash);
+        ev.error = text.clone();
+        ev.error_kind = kind.to_owned();
+        self.note(self.outcome(c, Status::Failed).detail(text), Some(ev))
+    }
+
+    fn process(&mut self, c: Candidate) -> Result<(), Closed> {
+        match scan::restat(&c.entry) {
+            None => {
+                return self.note(
+                    self.outcome(&c, Status::Ignored)
+                        .detail("disappeared before it could be read"),
+                    None,
+                );
+            }
+            Some(now) if now != (c.entry.size, c.entry.mtime_ns) => return self.unsettled(&c),
+            Some(_) => {}
+        }
+        if !self.settings.dry_run && c.entry.size <= SMALL_FILE_BYTES {
+            let bytes = match read_small(&c.entry) {
+                Ok(Some(b)) => b,
+                Ok(None) => return self.unsettled(&c),
+                Err(e) => {
+                    return self.fail(&c, "", KIND_TRANSIENT, &[format!("{}: {e}", c.entry.rel)]);
+                }
+            };
+            let hash = crate::hash::of_bytes(&bytes);
+            match self.decide(&c, &hash) {
+                Decision::Ingest { resume: None } if !c.target.recovery => {
+                    return self.add_small(c, hash, bytes, true);
+                }
+                Decision::Ingest { .. } => {}
+                other => return self.note_decision(&c, &hash, other),
+            }
+        }
+        let pass = match read::first_pass(
+            &c.entry.path,
+            &c.entry.rel,
+            c.entry.size,
+            c.entry.detected,
+            self.settings.limits,
+            &c.target,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                return self.fail(&c, "", KIND_TRANSIENT, &[format!("{}: {e}", c.entry.rel)]);
+            }
+        };
+        self.ingest_large(c, pass)
+    }
+
+    fn unsettled(&self, c: &Candidate) -> Result<(), Closed> {
+        self.note(
+            self.outcome(c, Status::Unsettled)
+                .detail("still being written: size or time changed while settling"),
+            None,
+        )
+    }
+
+    fn decide(&self, c: &Candidate, hash: &str) -> Decision {
+        let table = c.target.table.to_string();
+        let in_run = self
+            .claimed
+            .get(&(table.clone(), hash.to_owned()))
+            .map(String::as_str);
+        decide(
+            &c.entry.rel,
+            hash,
+            &table,
+            c.previous.as_ref(),
+            &self.state,
+            in_run,
+        )
+    }
+
+    fn claim(&mut self, c: &Candidate, hash: &str) {
+        self.claimed.insert(
+            (c.target.table.to_string(), hash.to_owned()),
+            c.entry.rel.clone(),
+        );
+    }
+
+    fn note_decision(&self, c: &Candidate, hash: &str, decision: Decision) -> Result<(), Closed> {
+        let (outcome, event) = match decision {
+            Decision::Duplicate { of } => {
+                let mut ev = self.file_event(Event::Duplicate, c, hash);
+                ev.detail = of.clone();
+                (
+                    self.outcome(c, Status::Duplicate)
+                        .detail(format!("same content as {of}")),
+                    ev,
+                )
+            }
+            Decision::Touched => (
+                self.outcome(c, Status::AlreadyIngested)
+                    .detail("modified on disk, content unchanged"),
+                self.file_event(Event::Touched, c, hash),
+            ),
+            Decision::Changed { old_hash } => {
+                let mut ev = self.file_event(Event::Changed, c, hash);
+                ev.detail = old_hash;
+                (
+                    self.outcome(c, Status::Changed)
+                        .detail("content changed since it was ingested; held back"),
+                    ev,
+                )
+            }
+            Decision::FailedBefore { error } => {
+                let mut ev = self.file_event(Event::Failed, c, hash);
+                ev.error = error.clone();
+                ev.error_kind = KIND_DATA.to_owned();
+                (
+                    self.outcome(c, Status::FailedBefore)
+                        .detail(format!("same content failed before: {error}")),
+                    ev,
+                )
+            }
+            Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
+        };
+        self.note(outcome, Some(event))
+    }
+
+    fn ingest_large(&mut self, c: Candidate, pass: Pass) -> Result<(), Closed> {
+        let resume = match self.decide(&c, &pass.hash) {
+            Decision::Ingest { resume } => resume,
+            other => return self.note_decision(&c, &pass.hash, other),
+        };
+        if !pass.errors.is_empty() {
+            return self.fail(&c, &pass.hash, KIND_DATA, &pass.errors);
+        }
+        let resume = resume.or(c.target.recovery.then_some(self.settings.batch_rows));
+        self.claim(&c, &pass.hash);
+        if self.settings.dry_run {
+            let status = if resume.is_some() {
+                Status::Resume
+            } else {
+                Status::New
+            };
+            let mut outcome = self.outcome(&c, status);
+            outcome.rows = pass.rows;
+            return self.note(outcome, None);
+        }
+        self.flush_group()?;
+        self.send(Work::Large(LargeFile {
+            batch_rows: resume.unwrap_or(self.settings.batch_rows),
+            resume: resume.is_some(),
+            entry: c.entry,
+            target: c.target,
+            hash: pass.hash,
+            rows: pass.rows,
+        }))
+    }
+
+    /// Converts a small file into the current group. `retry` allows one more attempt in a fresh
+    /// group when the file does not fit the current one.
+    fn add_small(
+        &mut self,
+        c: Candidate,
+        hash: String,
+        bytes: bytes::Bytes,
+        retry: bool,
+    ) -> Result<(), Closed> {
+        let detected = c.entry.detected;
+        let mut source = match read::open_bytes(bytes.clone(), detected, self.settings.limits) {
+            Ok(s) => s,
+            Err(e) => return self.fail(&c, &hash, KIND_DATA, &[e.describe(&c.entry.rel)]),
+        };
+        let plan = match read::column_plan(&c.target, detected.format, &*source) {
+            Ok(p) => p,
+            Err(e) => return self.fail(&c, &hash, KIND_DATA, &[format!("{}: {e}", c.entry.rel)]),
+        };
+        let key = format!("{} {}", c.target.table, plan.column_list());
+        if self.group.as_ref().is_some_and(|g| g.key != key) {
+            self.flush_group()?;
+        }
+        if self.group.is_none() {
+            let block = match plan.new_block(c.target.server_tz) {
+                Ok(b) => b,
+                Err(e) => {
+                    return self.fail(&c, &hash, KIND_DATA, &[format!("{}: {e}", c.entry.rel)]);
+                }
+            };
+            self.group = Some(GroupBuilder {
+                target: c.target.clone(),
+                key,
+                plan,
+                block,
+                files: Vec::new(),
+                rows: 0,
+                body: Vec::new(),
+            });
+        }
+        let batch_rows = self.settings.batch_rows;
+        let Some(g) = self.group.as_mut() else {
+            unreachable!("a group was just ensured")
+        };
+        g.plan.reset_fields();
+        let mark = g.block.rows();
+        let mut ordinal = 0u64;
+        let mut errors = Vec::new();
+        loop {
+            match read_row(&mut *source, &mut g.plan, &mut g.block, &hash, ordinal) {
+                Ok(true) => ordinal += 1,
+                Ok(false) => break,
+                Err(e) => {
+                    let fatal = matches!(e, ReadError::File { .. });
+                    errors.push(e.describe(&c.entry.rel));
+                    ordinal += 1;
+                    if fatal || errors.len() >= MAX_REPORTED_ERRORS {
+                        break;
+                    }
+                }
+            }
+            if ordinal > batch_rows {
+                break;
+            }
+        }
+        if !errors.is_empty() {
+            g.block.truncate(mark);
+            return self.fail(&c, &hash, KIND_DATA, &errors);
+        }
+        if ordinal > batch_rows {
+            // More rows than one batch: this file goes batch by batch.
+            g.block.truncate(mark);
+            return match read::first_pass(
+                &c.entry.path,
+                &c.entry.rel,
+                c.entry.size,
+                detected,
+                self.settings.limits,
+                &c.target,
+            ) {
+                Ok(p) if p.hash == hash => self.ingest_large(c, p),
+                Ok(_) => self.unsettled(&c),
+                Err(e) => self.fail(
+                    &c,
+                    &hash,
+                    KIND_TRANSIENT,
+                    &[format!("{}: {e}", c.entry.rel)],
+                ),
+            };
+        }
+        if g.rows + ordinal > batch_rows && !g.files.is_empty() && retry {
+            g.block.truncate(mark);
+            self.flush_group()?;
+            return self.add_small(c, hash, bytes, false);
+        }
+        g.rows += ordinal;
+        if g.block.byte_size() >= SUB_BLOCK_BYTES {
+            g.block.write_native(&mut g.body);
+        }
+        let full = g.rows >= batch_rows || g.body.len() >= GROUP_BODY_BYTES;
+        self.claim(&c, &hash);
+        if let Some(g) = self.group.as_mut() {
+            g.files.push(GroupFile {
+                entry: c.entry,
+                hash,
+                rows: ordinal,
+            });
+        }
+        if full {
+            self.flush_group()?;
+        }
+        Ok(())
+    }
+
+    fn flush_group(&mut self) -> Result<(), Closed> {
+        let Some(mut g) = self.group.take() else {
+            return Ok(());
+        };
+        if g.files.is_empty() {
+            return Ok(());
+        }
+        if g.block.rows() > 0 {
+            g.block.write_native(&mut g.body);
+        }
+        let columns = g.plan.column_list();
+        self.send(Work::Group(Group {
+            target: g.target,
+            columns,
+            batch_rows: self.settings.batch_rows,
+            files: g.files,
+            body: g.body,
+        }))
+    }
+}
+
+/// Reads a small file whole. `None` if its size changed since it was observed.
+fn read_small(entry: &FileEntry) -> std::io::Result<Option<bytes::Bytes>> {
+    let file = std::fs::File::open(&entry.path)?;
+    let mut buf = Vec::with_capacity(entry.size as usize);
+    file.take(entry.size + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 != entry.size {
+        return Ok(None);
+    }
+    Ok(Some(bytes::Bytes::from(buf)))
+}

@@ -1,0 +1,158 @@
+//! Reading a file's records: opening it through hashing and the format reader, and the first
+//! pass over a large file that hashes, converts and counts every record without keeping them.
+
+use super::encode::{ColumnPlan, Target, read_row};
+use crate::formats::{self, Detected, Format, Limits, ReadError, RecordSource};
+use crate::hash::HashingReader;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A bad file stops being read after this many errors; the first ones are what gets reported.
+pub const MAX_REPORTED_ERRORS: usize = 5;
+
+/// Opens records over bytes already in memory.
+pub fn open_bytes(
+    bytes: bytes::Bytes,
+    detected: Detected,
+    limits: Limits,
+) -> Result<Box<dyn RecordSource>, ReadError> {
+    formats::open(Box::new(std::io::Cursor::new(bytes)), detected, limits)
+}
+
+/// The columns a file fills: its own fields where the format names them up front, else all.
+pub fn column_plan(
+    target: &Target,
+    format: Format,
+    source: &dyn RecordSource,
+) -> Result<ColumnPlan, String> {
+    if format.fields_known_up_front() {
+        ColumnPlan::for_fields(target, source.fields())
+    } else {
+        Ok(ColumnPlan::for_table(target))
+    }
+}
+
+/// Counts bytes read through it, so a reader can tell whether a consumer saw the whole file.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A file opened for a streaming pass, hashing its raw bytes on the way.
+pub struct HashedSource {
+    pub source: Box<dyn RecordSource>,
+    hasher: Arc<std::sync::Mutex<blake3::Hasher>>,
+    count: Arc<AtomicU64>,
+}
+
+impl HashedSource {
+    pub fn open(
+        path: &Path,
+        detected: Detected,
+        limits: Limits,
+    ) -> Result<HashedSource, ReadError> {
+        let file = File::open(path).map_err(|e| ReadError::io(&e, None))?;
+        let count = Arc::new(AtomicU64::new(0));
+        let counting = Counting {
+            inner: BufReader::with_capacity(256 * 1024, file),
+            count: count.clone(),
+        };
+        let (reader, hasher) = HashingReader::new(counting);
+        let source = formats::open(Box::new(reader), detected, limits)?;
+        Ok(HashedSource {
+            source,
+            hasher,
+            count,
+        })
+    }
+
+    /// The content hash, once reading is over: of every byte if the reader saw them all,
+    /// otherwise of the whole file read again.
+    pub fn finish(self, path: &Path, size: u64) -> std::io::Result<String> {
+        drop(self.source);
+        if self.count.load(Ordering::Relaxed) == size {
+            Ok(crate::hash::finish(&self.hasher))
+        } else {
+            hash_file(path)
+        }
+    }
+}
+
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(File::open(path)?)?;
+    Ok(crate::hash::hex(&hasher.finalize()))
+}
+
+/// What a full pass over a file found.
+#[derive(Debug, Default)]
+pub struct Pass {
+    pub hash: String,
+    /// Records that converted cleanly.
+    pub rows: u64,
+    /// Descriptions (`file:line:column: reason`) of the first errors.
+    pub errors: Vec<String>,
+}
+
+/// Hashes and checks every record of a file without keeping the rows.
+pub fn first_pass(
+    path: &Path,
+    rel: &str,
+    size: u64,
+    detected: Detected,
+    limits: Limits,
+    target: &Target,
+) -> std::io::Result<Pass> {
+    let mut pass = Pass::default();
+    let mut opened = match HashedSource::open(path, detected, limits) {
+        Ok(s) => s,
+        Err(e) => {
+            pass.errors.push(e.describe(rel));
+            pass.hash = hash_file(path)?;
+            return Ok(pass);
+        }
+    };
+    let plan = column_plan(target, detected.format, &*opened.source);
+    match plan {
+        Err(e) => pass.errors.push(format!("{rel}: {e}")),
+        Ok(mut plan) => {
+            let mut block = plan
+                .new_block(target.server_tz)
+                .map_err(std::io::Error::other)?;
+            let mut ordinal = 0u64;
+            loop {
+                match read_row(&mut *opened.source, &mut plan, &mut block, "", ordinal) {
+                    Ok(true) => {
+                        pass.rows += 1;
+                        ordinal += 1;
+                        if block.rows() >= 4096 {
+                            block.truncate(0);
+                        }
+                    }
+                    Ok(false) => break,
+                    Err(e) => {
+                        let fatal = matches!(e, ReadError::File { .. });
+                        pass.errors.push(e.describe(rel));
+                        ordinal += 1;
+                        if fatal || pass.errors.len() >= MAX_REPORTED_ERRORS {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    pass.hash = opened.finish(path, size)?;
+    Ok(pass)
+}

@@ -1,0 +1,506 @@
+//! The writing side of a run: claims, inserts, acknowledgements and read-back, in that order, so
+//! that whatever instant the process dies at, the next run can tell exactly what landed.
+
+use super::outcome::{FileOutcome, Status};
+use super::prepare::{Group, LargeFile, Work};
+use super::provenance;
+use super::stream::{self, BatchPlan, Msg};
+use crate::ch::ident::TableRef;
+use crate::ch::{ChError, Server};
+use crate::formats::Limits;
+use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest};
+use crate::scan::FileEntry;
+use clickhouse::insert_formatted::InsertFormatted;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Why one file could not be finished.
+enum Trouble {
+    /// The server or network; the file is retried (now, then by the next run).
+    Server(ChError),
+    /// The content: recorded as failed, not retried until it changes.
+    Data(String),
+    /// The file changed under us; recorded and retried by the next run.
+    Changed(String),
+}
+
+impl From<ChError> for Trouble {
+    fn from(e: ChError) -> Trouble {
+        if e.is_transient() {
+            Trouble::Server(e)
+        } else {
+            Trouble::Data(e.to_string())
+        }
+    }
+}
+
+pub struct Sender {
+    server: Server,
+    manifest: Manifest,
+    query_id_prefix: String,
+    limits: Limits,
+    dry_run: bool,
+    events: Vec<EventRow>,
+    pub outcomes: Vec<FileOutcome>,
+    /// Set when ClickHouse became unreachable; the rest of the run is abandoned.
+    pub stopped: Option<ChError>,
+}
+
+const EVENT_FLUSH: usize = 1000;
+
+impl Sender {
+    pub fn new(
+        server: Server,
+        manifest: Manifest,
+        folder_id: &str,
+        limits: Limits,
+        dry_run: bool,
+    ) -> Sender {
+        Sender {
+            server,
+            manifest,
+            query_id_prefix: format!("ingest-{folder_id}-"),
+            limits,
+            dry_run,
+            events: Vec::new(),
+            outcomes: Vec::new(),
+            stopped: None,
+        }
+    }
+
+    pub async fn run(&mut self, mut rx: mpsc::Receiver<Work>) {
+        while let Some(work) = rx.recv().await {
+            if self.stopped.is_some() {
+                rx.close();
+                self.interrupted(work);
+                continue;
+            }
+            match work {
+                Work::Note { outcome, event } => {
+                    log_outcome(&outcome);
+                    self.outcomes.push(outcome);
+                    if let Some(ev) = event
+                        && !self.dry_run
+                    {
+                        self.events.push(ev);
+                        if self.events.len() >= EVENT_FLUSH {
+                            self.flush_events().await;
+                        }
+                    }
+                }
+                Work::Group(g) => self.group(g).await,
+                Work::Large(lf) => self.large(lf).await,
+            }
+        }
+        self.flush_events().await;
+    }
+
+    fn interrupted(&mut self, work: Work) {
+        let files: Vec<(String, String)> = match work {
+            Work::Note { outcome, .. } => {
+                self.outcomes.push(outcome);
+                return;
+            }
+            Work::Group(g) => g
+                .files
+                .into_iter()
+                .map(|f| (f.entry.rel, g.target.table.to_string()))
+                .collect(),
+            Work::Large(lf) => vec![(lf.entry.rel, lf.target.table.to_string())],
+        };
+        for (rel, table) in files {
+            let mut o = FileOutcome::new(&rel, Status::Interrupted)
+                .detail("not finished: ClickHouse became unreachable");
+            o.table = table;
+            self.outcomes.push(o);
+        }
+    }
+
+    async fn flush_events(&mut self) {
+        if self.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        if let Err(e) = self.manifest.write(&events).await {
+            // Lost notes are found again by the next run; only reachability matters here.
+            log::error!("cannot record {} manifest events: {e}", events.len());
+            if e.is_unreachable() {
+                self.stopped.get_or_insert(e);
+            }
+        }
+    }
+
+    fn file_event(
+        &self,
+        event: Event,
+        entry: &FileEntry,
+        table: &TableRef,
+        hash: &str,
+    ) -> EventRow {
+        let mut ev = self.manifest.event(event);
+        ev.path = entry.rel.clone();
+        ev.size = entry.size;
+        ev.mtime_ns = entry.mtime_ns;
+        ev.file_hash = hash.to_owned();
+        ev.target_table = table.to_string();
+        ev.format = entry.detected.to_string();
+        ev
+    }
+
+    fn start_insert(&self, table: &TableRef, columns: &str, query_id: &str) -> InsertFormatted {
+        let sql = format!("INSERT INTO {} {columns} FORMAT Native", table.sql());
+        let timeout = Some(self.server.insert_timeout());
+        let caps = &self.server.caps;
+        let mut insert = self
+            .server
+            .client()
+            .insert_formatted_with(sql)
+            .with_timeouts(timeout, timeout)
+            .with_setting("query_id", query_id);
+        if caps.has_setting("async_insert") {
+            insert = insert.with_setting("async_insert", "0");
+        }
+        if caps.has_setting("insert_deduplication_token") {
+            insert = insert
+                .with_setting("insert_deduplicate", "1")
+                .with_setting("insert_deduplication_token", query_id);
+        }
+        insert
+    }
+
+    fn finish(&mut self, outcome: FileOutcome) {
+        log_outcome(&outcome);
+        self.outcomes.push(outcome);
+    }
+
+    fn outcome(entry: &FileEntry, table: &TableRef, status: Status, rows: u64) -> FileOutcome {
+        FileOutcome {
+            rel: entry.rel.clone(),
+            status,
+            table: table.to_string(),
+            format: entry.detected.to_string(),
+            rows,
+            bytes: entry.size,
+            detail: String::new(),
+        }
+    }
+
+    /// Records a file that could not be finished and decides whether the run goes on.
+    async fn trouble(&mut self, entry: &FileEntry, table: &TableRef, hash: &str, t: Trouble) {
+        let (kind, error) = match t {
+            Trouble::Server(e) if e.is_unreachable() => {
+                self.finish(
+                    Self::outcome(entry, table, Status::Interrupted, 0)
+                        .detail(format!("not finished: {e}")),
+                );
+                self.stopped.get_or_insert(e);
+                return;
+            }
+            Trouble::Server(e) => (KIND_TRANSIENT, format!("{}: {e}", entry.rel)),
+            Trouble::Data(msg) => (KIND_DATA, format!("{}: {msg}", entry.rel)),
+            Trouble::Changed(msg) => (
+                KIND_TRANSIENT,
+                format!(
+                    "{msg}; the file changed while it was being ingested, so rows of its \
+                     earlier content may be in {table} with {} = '{hash}'",
+                    crate::ch::schema::PROVENANCE_HASH
+                ),
+            ),
+        };
+        let mut ev = self.file_event(Event::Failed, entry, table, hash);
+        ev.error = error.clone();
+        ev.error_kind = kind.to_owned();
+        self.events.push(ev);
+        self.finish(Self::outcome(entry, table, Status::Failed, 0).detail(error));
+    }
+
+    async fn group(&mut self, g: Group) {
+        let table = g.target.table.clone();
+        let claims: Vec<EventRow> = g
+            .files
+            .iter()
+            .map(|f| {
+                let mut ev = self.file_event(Event::Claimed, &f.entry, &table, &f.hash);
+                ev.rows = f.rows;
+                ev.batch_rows = g.batch_rows;
+                ev
+            })
+            .collect();
+        if let Err(e) = self.manifest.write(&claims).await {
+            self.stopped.get_or_insert(e);
+            return self.interrupted(Work::Group(g));
+        }
+        crate::crash_point!("before-insert");
+        let digest = blake3::hash(
+            g.files
+                .iter()
+                .map(|f| f.hash.as_str())
+                .collect::<String>()
+                .as_bytes(),
+        );
+        let query_id = format!("{}g{}", self.query_id_prefix, &digest.to_hex()[..16]);
+        let mut insert = self.start_insert(&table, &g.columns, &query_id);
+        let sent = async {
+            insert.send(bytes::Bytes::from(g.body)).await?;
+            crate::crash_point!("mid-insert");
+            insert.end().await
+        }
+        .await;
+        if let Err(e) = sent {
+            let e = self.server.classify(e);
+            log::warn!("insert of {} files into {table} failed: {e}", g.files.len());
+            // Whatever landed is found by provenance: each file is finished on its own.
+            return self
+                .files_one_by_one(g.files, &g.target, g.batch_rows)
+                .await;
+        }
+        crate::crash_point!("after-insert");
+        let hashes: Vec<&str> = g.files.iter().map(|f| f.hash.as_str()).collect();
+        let counts = match provenance::row_counts(&self.server, &table, &hashes).await {
+            Ok(c) => c,
+            Err(_) => {
+                return self
+                    .files_one_by_one(g.files, &g.target, g.batch_rows)
+                    .await;
+            }
+        };
+        let mut events = Vec::new();
+        let mut outcomes = Vec::new();
+        let mut again = Vec::new();
+        for f in g.files {
+            let (n, u) = counts.get(&f.hash).copied().unwrap_or((0, 0));
+            if n == f.rows && u == f.rows {
+                let mut ev = self.file_event(Event::Done, &f.entry, &table, &f.hash);
+                ev.rows = f.rows;
+                ev.batch_rows = g.batch_rows;
+                events.push(ev);
+                outcomes.push(Self::outcome(&f.entry, &table, Status::Ingested, f.rows));
+            } else {
+                again.push(f);
+            }
+        }
+        if let Err(e) = self.manifest.write(&events).await {
+            self.events.extend(events);
+            if e.is_unreachable() {
+                self.stopped.get_or_insert(e);
+            }
+        }
+        crate::crash_point!("after-done");
+        for o in outcomes {
+            self.finish(o);
+        }
+        self.files_one_by_one(again, &g.target, g.batch_rows).await;
+    }
+
+    /// Finishes files of a coalesced insert that failed or did not fully land, each on its own
+    /// through the resume path, so a bad file cannot take the others down with it.
+    async fn files_one_by_one(
+        &mut self,
+        files: Vec<super::prepare::GroupFile>,
+        target: &Arc<super::encode::Target>,
+        batch_rows: u64,
+    ) {
+        for f in files {
+            let lf = LargeFile {
+                entry: f.entry,
+                target: target.clone(),
+                hash: f.hash,
+                rows: f.rows,
+                batch_rows,
+                resume: true,
+            };
+            if self.stopped.is_some() {
+                self.interrupted(Work::Large(lf));
+            } else {
+                self.large(lf).await;
+            }
+        }
+    }
+
+    /// A file sent batch by batch, retried with backoff through the resume path.
+    async fn large(&mut self, lf: LargeFile) {
+        let policy = self.server.retry_policy();
+        let mut resume = lf.resume;
+        let mut attempt = 0;
+        loop {
+            match self.try_large(&lf, resume).await {
+                Ok(outcome) => return self.finish(outcome),
+                Err(Trouble::Server(e)) if attempt < policy.retries => {
+                    let delay = policy.delay(attempt);
+                    log::warn!(
+                        "{}: {e}; checking what landed and retrying in {delay:.1?}",
+                        lf.entry.rel
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                    resume = true;
+                }
+                Err(t) => {
+                    let table = lf.target.table.clone();
+                    return self.trouble(&lf.entry, &table, &lf.hash, t).await;
+                }
+            }
+        }
+    }
+
+    async fn plan_batches(&self, lf: &LargeFile, resume: bool) -> Result<Vec<BatchPlan>, Trouble> {
+        let b = lf.batch_rows;
+        let batches = lf.rows.div_ceil(b) as usize;
+        let expected = |k: u64| b.min(lf.rows - k * b);
+        if !resume {
+            return Ok(vec![BatchPlan::Full; batches]);
+        }
+        provenance::wait_for_inflight(
+            &self.server,
+            &self.query_id_prefix,
+            self.server.insert_timeout(),
+        )
+        .await?;
+        let table = &lf.target.table;
+        let landed = provenance::landed_batches(&self.server, table, &lf.hash, b).await?;
+        if let Some(k) = landed.keys().find(|&&k| k as usize >= batches) {
+            return Err(Trouble::Data(format!(
+                "{table} holds rows of batch {k} of this file, which has only {batches} batches \
+                 of {b} rows; was it ingested with another --batch-rows?"
+            )));
+        }
+        let mut plans = Vec::with_capacity(batches);
+        for k in 0..batches as u64 {
+            let n = landed.get(&k).copied().unwrap_or(0);
+            let want = expected(k);
+            plans.push(if n == 0 {
+                BatchPlan::Full
+            } else if n == want {
+                BatchPlan::Skip
+            } else {
+                let have =
+                    provenance::landed_ordinals(&self.server, table, &lf.hash, k * b, (k + 1) * b)
+                        .await?;
+                if have.len() as u64 != n || n > want {
+                    return Err(Trouble::Data(format!(
+                        "{table} holds {n} rows of batch {k} of this file, {} distinct, but the \
+                         batch has {want}: duplicate rows",
+                        have.len()
+                    )));
+                }
+                BatchPlan::Fill(have)
+            });
+        }
+        Ok(plans)
+    }
+
+    async fn try_large(&mut self, lf: &LargeFile, resume: bool) -> Result<FileOutcome, Trouble> {
+        let table = &lf.target.table;
+        let plans = self.plan_batches(lf, resume).await?;
+        let mut claim = self.file_event(Event::Claimed, &lf.entry, table, &lf.hash);
+        claim.rows = lf.rows;
+        claim.batch_rows = lf.batch_rows;
+        self.manifest.write(&[claim]).await?;
+        if plans.iter().any(|p| *p != BatchPlan::Skip) {
+            self.stream_batches(lf, plans).await?;
+        }
+        crate::crash_point!("before-read-back");
+        let counts = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
+        let (n, u) = counts.get(&lf.hash).copied().unwrap_or((0, 0));
+        if n != u {
+            return Err(Trouble::Data(format!(
+                "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
+            )));
+        }
+        if n != lf.rows {
+            return Err(Trouble::Server(ChError::Server {
+                code: 0,
+                message: format!("read back {n} of {} rows", lf.rows),
+            }));
+        }
+        let mut done = self.file_event(Event::Done, &lf.entry, table, &lf.hash);
+        done.rows = n;
+        done.batch_rows = lf.batch_rows;
+        self.manifest.write(&[done]).await?;
+        crate::crash_point!("after-done");
+        Ok(Self::outcome(&lf.entry, table, Status::Ingested, n))
+    }
+
+    async fn stream_batches(
+        &mut self,
+        lf: &LargeFile,
+        plans: Vec<BatchPlan>,
+    ) -> Result<(), Trouble> {
+        let table = &lf.target.table;
+        let mut columns = String::new();
+        let fills: Vec<bool> = plans
+            .iter()
+            .map(|p| matches!(p, BatchPlan::Fill(_)))
+            .collect();
+        let (tx, mut rx) = mpsc::channel(2);
+        let job = stream::Job {
+            entry: lf.entry.clone(),
+            target: lf.target.clone(),
+            hash: lf.hash.clone(),
+            batch_rows: lf.batch_rows,
+            plans,
+            limits: self.limits,
+        };
+        let handle = stream::spawn(job, tx);
+        let mut insert: Option<InsertFormatted> = None;
+        let result = async {
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    Msg::Columns(list) => columns = list,
+                    Msg::Begin { batch } => {
+                        crate::crash_point!("before-insert");
+                        let fill = if fills.get(batch as usize) == Some(&true) {
+                            "-fill"
+                        } else {
+                            ""
+                        };
+                        let query_id =
+                            format!("{}{}-b{batch}{fill}", self.query_id_prefix, &lf.hash[..16]);
+                        insert = Some(self.start_insert(table, &columns, &query_id));
+                    }
+                    Msg::Data(bytes) => {
+                        if let Some(ins) = insert.as_mut() {
+                            ins.send(bytes).await.map_err(|e| self.server.classify(e))?;
+                            crate::crash_point!("mid-insert");
+                        }
+                    }
+                    Msg::End { batch, rows } => {
+                        if let Some(ins) = insert.take() {
+                            ins.end().await.map_err(|e| self.server.classify(e))?;
+                        }
+                        crate::crash_point!("after-insert");
+                        let mut ev = self.file_event(Event::Batch, &lf.entry, table, &lf.hash);
+                        ev.batch = batch;
+                        ev.rows = rows;
+                        ev.batch_rows = lf.batch_rows;
+                        self.manifest.write(&[ev]).await?;
+                        crate::crash_point!("after-batch-event");
+                    }
+                    Msg::Error(e) => return Err(Trouble::Changed(e)),
+                    Msg::Done { hash } => {
+                        if hash != lf.hash {
+                            return Err(Trouble::Changed(format!(
+                                "{}: content hash is now {hash}",
+                                lf.entry.rel
+                            )));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(insert);
+        drop(rx);
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        result
+    }
+}
+
+fn log_outcome(o: &FileOutcome) {
+    if o.detail.is_empty() {
+        log::info!("{} {} → {} ({} rows)", o.status, o.rel, o.table, o.rows);
+    } else {
+        log::info!("{} {}: {}", o.status, o.rel, o.detail);
+    }
+}
