@@ -305,7 +305,7 @@ impl Server {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_transient() && attempt < policy.retries => {
                     let delay = policy.delay(attempt);
-                    log::warn!("{what}: {e}; retrying in {delay:.1?}");
+                    log::info!("{what}: {e}; retrying in {delay:.1?}");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }

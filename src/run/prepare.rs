@@ -35,7 +35,7 @@ pub enum Work {
     /// A decision that needs no insert: report `outcome`, record `event`.
     Note {
         outcome: FileOutcome,
-        event: Option<EventRow>,
+        event: Option<Box<EventRow>>,
     },
     /// Small files of one table and column list, coalesced into one insert.
     Group(Group),
@@ -161,7 +161,10 @@ impl Prepare {
     }
 
     fn note(&self, outcome: FileOutcome, event: Option<EventRow>) -> Result<(), Closed> {
-        self.send(Work::Note { outcome, event })
+        self.send(Work::Note {
+            outcome,
+            event: event.map(Box::new),
+        })
     }
 
     fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {

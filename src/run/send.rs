@@ -82,7 +82,7 @@ impl Sender {
                     if let Some(ev) = event
                         && !self.dry_run
                     {
-                        self.events.push(ev);
+                        self.events.push(*ev);
                         if self.events.len() >= EVENT_FLUSH {
                             self.flush_events().await;
                         }

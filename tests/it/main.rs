@@ -1,0 +1,8 @@
+//! Integration tests against a real ClickHouse server (see `server.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod basics;
+mod cli;
+mod server;
+mod util;
