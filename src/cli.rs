@@ -96,6 +96,37 @@ pub struct RunArgs {
     /// Report what a run would do with each file, writing nothing to ClickHouse
     #[arg(long, env = "INGEST_DRY_RUN")]
     pub dry_run: bool,
+
+    /// A file with bad records: fail-file (none of its rows are inserted) or skip-row (insert
+    /// the good rows, record each bad one in the rejects table) [default: fail-file]
+    #[arg(long, env = "INGEST_ON_ERROR", value_name = "POLICY")]
+    pub on_error: Option<String>,
+
+    /// With skip-row: a file with more bad records than this fails as a whole [default: 1000]
+    #[arg(long, env = "INGEST_MAX_ERRORS", value_name = "N")]
+    pub max_errors: Option<u64>,
+
+    /// With skip-row: a file whose share of bad records exceeds this fails as a whole (0 to 1)
+    #[arg(long, env = "INGEST_MAX_ERROR_RATIO", value_name = "RATIO")]
+    pub max_error_ratio: Option<f64>,
+
+    /// A path ingested before whose content changed: report (hold it back, exit code 6) or
+    /// ingest (add the new content; the old rows stay) [default: report]
+    #[arg(long, env = "INGEST_ON_CHANGE", value_name = "POLICY")]
+    pub on_change: Option<String>,
+
+    /// After a file's rows are confirmed in ClickHouse: keep, move (to --done-dir) or delete it
+    /// [default: keep]
+    #[arg(long, env = "INGEST_AFTER", value_name = "ACTION")]
+    pub after: Option<String>,
+
+    /// Folder that `--after move` moves ingested files into, keeping their relative paths
+    #[arg(long, env = "INGEST_DONE_DIR", value_name = "DIR")]
+    pub done_dir: Option<PathBuf>,
+
+    /// Move files that fail for their content here, with an `.error.txt` report beside each
+    #[arg(long, env = "INGEST_QUARANTINE_DIR", value_name = "DIR")]
+    pub quarantine_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

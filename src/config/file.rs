@@ -20,6 +20,13 @@ pub struct FileConfig {
     pub settle: Option<String>,
     pub lock_file: Option<PathBuf>,
     pub dry_run: Option<bool>,
+    pub on_error: Option<String>,
+    pub max_errors: Option<u64>,
+    pub max_error_ratio: Option<f64>,
+    pub on_change: Option<String>,
+    pub after: Option<String>,
+    pub done_dir: Option<PathBuf>,
+    pub quarantine_dir: Option<PathBuf>,
     pub limit: Option<u64>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,

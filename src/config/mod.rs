@@ -11,6 +11,8 @@ use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
 use crate::cli::{CommonArgs, RunArgs, StatusArgs};
 use crate::exit::Fatal;
+use crate::run::dispose::{After, Disposal};
+use crate::run::records::ErrorPolicy;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +41,10 @@ pub struct RunConfig {
     pub settle: Duration,
     pub lock_file: PathBuf,
     pub dry_run: bool,
+    pub on_error: ErrorPolicy,
+    /// Ingest the new content of a path whose content changed (instead of holding it back).
+    pub ingest_changed: bool,
+    pub disposal: Disposal,
 }
 
 /// Settings for `ingest status`.
@@ -154,6 +160,7 @@ impl RunConfig {
             .clone()
             .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+        let disposal = disposal(args, &file, &common.data_dir)?;
         Ok(RunConfig {
             common,
             routes,
@@ -161,7 +168,82 @@ impl RunConfig {
             settle,
             lock_file,
             dry_run: args.dry_run || file.dry_run.unwrap_or(false),
+            on_error: error_policy(args, &file)?,
+            ingest_changed: match args.on_change.as_deref().or(file.on_change.as_deref()) {
+                None | Some("report") => false,
+                Some("ingest") => true,
+                Some(other) => {
+                    return Err(Fatal::config(format!(
+                        "--on-change must be report or ingest, not `{other}`"
+                    )));
+                }
+            },
+            disposal,
         })
+    }
+}
+
+fn disposal(args: &RunArgs, file: &FileConfig, data_dir: &Path) -> Result<Disposal, Fatal> {
+    let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
+        let p = std::path::absolute(&p)
+            .map_err(|e| Fatal::config(format!("{flag} {}: {e}", p.display())))?;
+        if p == data_dir {
+            return Err(Fatal::config(format!(
+                "{flag} cannot be the data folder itself"
+            )));
+        }
+        Ok(p)
+    };
+    let done_dir = args.done_dir.clone().or_else(|| file.done_dir.clone());
+    let after = match (args.after.as_deref().or(file.after.as_deref()), done_dir) {
+        (None | Some("keep"), None) => After::Keep,
+        (Some("delete"), None) => After::Delete,
+        (Some("move"), Some(dir)) => After::Move(absolute("--done-dir", dir)?),
+        (Some("move"), None) => return Err(Fatal::config("--after move needs --done-dir")),
+        (None | Some("keep" | "delete"), Some(_)) => {
+            return Err(Fatal::config("--done-dir is only for --after move"));
+        }
+        (Some(other), _) => {
+            return Err(Fatal::config(format!(
+                "--after must be keep, move or delete, not `{other}`"
+            )));
+        }
+    };
+    let quarantine = args
+        .quarantine_dir
+        .clone()
+        .or_else(|| file.quarantine_dir.clone())
+        .map(|d| absolute("--quarantine-dir", d))
+        .transpose()?;
+    Ok(Disposal { after, quarantine })
+}
+
+fn error_policy(args: &RunArgs, file: &FileConfig) -> Result<ErrorPolicy, Fatal> {
+    let max_errors = args.max_errors.or(file.max_errors);
+    let max_ratio = args.max_error_ratio.or(file.max_error_ratio);
+    if let Some(r) = max_ratio
+        && !(0.0..=1.0).contains(&r)
+    {
+        return Err(Fatal::config(format!(
+            "--max-error-ratio must be between 0 and 1, not {r}"
+        )));
+    }
+    match args.on_error.as_deref().or(file.on_error.as_deref()) {
+        None | Some("fail-file") => {
+            if max_errors.is_some() || max_ratio.is_some() {
+                return Err(Fatal::config(
+                    "--max-errors and --max-error-ratio apply to --on-error skip-row",
+                ));
+            }
+            Ok(ErrorPolicy::FailFile)
+        }
+        Some("skip-row") => Ok(ErrorPolicy::SkipRow {
+            max_errors: max_errors.unwrap_or(1000),
+            max_ratio,
+        }),
+        Some(other) => Err(Fatal::config(format!(
+            "--on-error must be fail-file or skip-row, not `{other}`"
+        ))),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The manifest: an append-only table of file events inside ClickHouse, and the current state of
 //! every path and every (table, content hash) derived from it in two queries.
 
+mod rejects;
 mod state;
 
+pub use rejects::RejectRow;
 pub use state::{ContentState, PathState, State};
 
 use crate::ch::ident::TableRef;
@@ -144,7 +146,7 @@ impl Manifest {
         }
     }
 
-    /// Creates the manifest table and its `_files` view if missing (idempotent).
+    /// Creates the manifest table, its `_files` view and the rejects table if missing (idempotent).
     pub async fn ensure(&self) -> Result<(), ChError> {
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {} ({DDL_COLUMNS}) ENGINE = MergeTree \
@@ -167,7 +169,8 @@ impl Manifest {
         );
         self.server
             .execute("create manifest view", |c| c.query_raw(&ddl))
-            .await
+            .await?;
+        self.ensure_rejects().await
     }
 
     pub async fn exists(&self) -> Result<bool, ChError> {

@@ -4,7 +4,7 @@
 use crate::ch::ident::{TableRef, quote};
 use crate::ch::schema::{PROVENANCE_HASH, PROVENANCE_ROW, TableSchema};
 use crate::convert::ConvError;
-use crate::formats::{FieldSink, ReadError, RecordSource};
+use crate::formats::FieldSink;
 use crate::native::{BlockBuilder, ColumnSpec};
 use crate::value::Value;
 use chrono_tz::Tz;
@@ -136,11 +136,36 @@ impl ColumnPlan {
     pub fn reset_fields(&mut self) {
         self.by_field.clear();
     }
+
+    /// Completes the block's current row with its provenance.
+    pub fn stamp(&self, block: &mut BlockBuilder, hash: &str, ordinal: u64) {
+        // Provenance values always fit their String and UInt64 columns.
+        let _ = block.push(self.hash_col, &Value::Str(hash.as_bytes()));
+        let _ = block.push(self.row_col, &Value::UInt(ordinal));
+        block.finish_row();
+    }
 }
 
-struct RowWriter<'a> {
+/// Receives one record's fields into a block's current row.
+pub struct RowWriter<'a> {
     plan: &'a mut ColumnPlan,
     block: &'a mut BlockBuilder,
+    bad_value: Option<String>,
+}
+
+impl<'a> RowWriter<'a> {
+    pub fn new(plan: &'a mut ColumnPlan, block: &'a mut BlockBuilder) -> RowWriter<'a> {
+        RowWriter {
+            plan,
+            block,
+            bad_value: None,
+        }
+    }
+
+    /// The value that did not convert, if that is why the record failed.
+    pub fn take_bad_value(&mut self) -> Option<String> {
+        self.bad_value.take()
+    }
 }
 
 impl FieldSink for RowWriter<'_> {
@@ -155,39 +180,13 @@ impl FieldSink for RowWriter<'_> {
             return Err(ConvError::new(format!("field `{name}` appears twice")));
         }
         self.block.push(col, &value).map_err(|e| {
-            ConvError::new(format!(
-                "cannot convert {:?} to {}: {}",
-                value.preview(60),
-                self.plan.specs[col].type_name,
-                e.0
-            ))
+            let shown = value.preview(60);
+            let msg = format!(
+                "cannot convert {shown:?} to {}: {}",
+                self.plan.specs[col].type_name, e.0
+            );
+            self.bad_value = Some(shown);
+            ConvError::new(msg)
         })
-    }
-}
-
-/// Reads the next record into `block` as a complete row stamped with `hash` and `ordinal`.
-/// On a bad record the block is left as it was.
-pub fn read_row(
-    source: &mut dyn RecordSource,
-    plan: &mut ColumnPlan,
-    block: &mut BlockBuilder,
-    hash: &str,
-    ordinal: u64,
-) -> Result<bool, ReadError> {
-    let mut writer = RowWriter { plan, block };
-    match source.next_record(&mut writer) {
-        Ok(true) => {
-            let (hash_col, row_col) = (plan.hash_col, plan.row_col);
-            // Provenance values always fit their String and UInt64 columns.
-            let _ = block.push(hash_col, &Value::Str(hash.as_bytes()));
-            let _ = block.push(row_col, &Value::UInt(ordinal));
-            block.finish_row();
-            Ok(true)
-        }
-        Ok(false) => Ok(false),
-        Err(e) => {
-            block.abort_row();
-            Err(e)
-        }
     }
 }

@@ -1,12 +1,14 @@
 //! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
 //! reading thread and a writing task working side by side; the exit code is decided at the end.
 
+pub mod dispose;
 pub mod encode;
 pub mod outcome;
 mod plan;
 mod prepare;
 mod provenance;
 mod read;
+pub mod records;
 mod report;
 mod send;
 mod stream;
@@ -74,7 +76,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
     };
 
     let scanned_at = Instant::now();
-    let found = scan::scan(&cfg.common.data_dir, &[])
+    let found = scan::scan(&cfg.common.data_dir, &cfg.disposal.folders())
         .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
     let mut outcomes: Vec<FileOutcome> = found
         .ignored
@@ -91,7 +93,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
             continue;
         };
         match plan::plan(&entry, &table.to_string(), &state) {
-            Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known)),
+            Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
             Plan::Check { previous } => checks.push((entry, table.clone(), previous)),
         }
     }
@@ -116,6 +118,8 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
         settle: cfg.settle,
         scanned_at,
         limits: Limits::default(),
+        policy: cfg.on_error,
+        ingest_changed: cfg.ingest_changed,
         dry_run: cfg.dry_run,
     };
     let (tx, rx) = tokio::sync::mpsc::channel(2);
@@ -126,6 +130,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
         manifest.clone(),
         &folder_id(cfg),
         Limits::default(),
+        cfg.on_error,
         cfg.dry_run,
     );
     sender.run(rx).await;
@@ -144,6 +149,14 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
     outcomes.extend(sender.outcomes);
     outcomes.extend(missing);
     outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
+    if !cfg.dry_run && sender.stopped.is_none() {
+        let events = cfg
+            .disposal
+            .apply(&cfg.common.data_dir, &manifest, &mut outcomes);
+        if let Err(e) = manifest.write(&events).await {
+            log::error!("cannot record {} quarantine events: {e}", events.len());
+        }
+    }
     let exit = exit_code(&outcomes, sender.stopped.as_ref());
     Ok(RunReport {
         run_id: manifest.run_id.clone(),
@@ -173,28 +186,31 @@ fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>) -> Exit {
     }
 }
 
-fn known_outcome(entry: &scan::FileEntry, table: &TableRef, known: Known) -> FileOutcome {
+fn known_outcome(
+    entry: &scan::FileEntry,
+    table: &TableRef,
+    known: Known,
+    state: &State,
+) -> FileOutcome {
     let (status, detail) = match known {
         Known::Ingested => (Status::AlreadyIngested, ""),
         Known::Duplicate => (Status::Duplicate, "recorded as a duplicate before"),
         Known::FailedBefore => (
             Status::FailedBefore,
-            "failed for its content before; change the file to try again",
+            "failed for its content before; change the file or run `ingest retry`",
         ),
         Known::HeldBack => (
             Status::ChangedBefore,
             "changed since ingested; held back earlier",
         ),
     };
-    FileOutcome {
-        rel: entry.rel.clone(),
-        status,
-        table: table.to_string(),
-        format: entry.detected.to_string(),
-        rows: 0,
-        bytes: entry.size,
-        detail: detail.to_owned(),
-    }
+    let hash = state
+        .by_path
+        .get(&entry.rel)
+        .map_or("", |p| p.file_hash.as_str());
+    FileOutcome::of(entry, table, status)
+        .detail(detail)
+        .hash(hash)
 }
 
 /// Loads each target table, adding provenance columns where missing (and saying so).

@@ -1,5 +1,7 @@
 //! What happened to each file in a run (or would happen, in a dry run), for reports and exit codes.
 
+use crate::ch::ident::TableRef;
+use crate::scan::FileEntry;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,8 +64,14 @@ pub struct FileOutcome {
     /// Rows read from the file (or inserted, for ingested files).
     pub rows: u64,
     pub bytes: u64,
+    /// Modification time as observed when the file was planned.
+    pub mtime_ns: i64,
+    /// Content hash, where the file was hashed (now or in an earlier run).
+    pub hash: String,
     /// Why, for anything but a plain success: the error, the original of a duplicate, …
     pub detail: String,
+    /// A failure that can pass (server, I/O) rather than one about the content.
+    pub transient: bool,
 }
 
 impl FileOutcome {
@@ -75,12 +83,36 @@ impl FileOutcome {
             format: String::new(),
             rows: 0,
             bytes: 0,
+            mtime_ns: 0,
+            hash: String::new(),
             detail: String::new(),
+            transient: false,
+        }
+    }
+
+    /// An outcome for a scanned file routed to `table`.
+    pub fn of(entry: &FileEntry, table: &TableRef, status: Status) -> FileOutcome {
+        FileOutcome {
+            table: table.to_string(),
+            format: entry.detected.to_string(),
+            bytes: entry.size,
+            mtime_ns: entry.mtime_ns,
+            ..FileOutcome::new(&entry.rel, status)
         }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> FileOutcome {
         self.detail = detail.into();
+        self
+    }
+
+    pub fn hash(mut self, hash: &str) -> FileOutcome {
+        self.hash = hash.to_owned();
+        self
+    }
+
+    pub fn rows(mut self, rows: u64) -> FileOutcome {
+        self.rows = rows;
         self
     }
 }

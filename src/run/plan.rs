@@ -33,10 +33,17 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State) -> Plan {
     };
     let same =
         prev.size == entry.size && prev.mtime_ns == entry.mtime_ns && prev.target_table == table;
+    // A duplicate or touched path is known only while its content is still ingested.
+    let content_done = || {
+        state
+            .content(table, &prev.file_hash)
+            .is_some_and(|c| c.event == Event::Done)
+    };
     if same {
         match prev.event {
-            Event::Done | Event::Touched => return Plan::Known(Known::Ingested),
-            Event::Duplicate => return Plan::Known(Known::Duplicate),
+            Event::Done => return Plan::Known(Known::Ingested),
+            Event::Touched if content_done() => return Plan::Known(Known::Ingested),
+            Event::Duplicate if content_done() => return Plan::Known(Known::Duplicate),
             Event::Changed => return Plan::Known(Known::HeldBack),
             Event::Failed | Event::Quarantined if prev.error_kind == KIND_DATA => {
                 return Plan::Known(Known::FailedBefore);
@@ -173,6 +180,26 @@ mod tests {
         assert_eq!(
             plan(&entry("b.csv", 10, 5), "db.t", &state),
             Plan::Check { previous: None }
+        );
+    }
+
+    #[test]
+    fn a_duplicate_is_known_only_while_its_original_is_ingested() {
+        let mut state = State::default();
+        state
+            .by_path
+            .insert("copy.csv".into(), path_state(Event::Duplicate, "h1", ""));
+        assert!(matches!(
+            plan(&entry("copy.csv", 10, 5), "db.t", &state),
+            Plan::Check { .. }
+        ));
+        state.by_content.insert(
+            ("db.t".into(), "h1".into()),
+            content(Event::Done, "a.csv", 100, ""),
+        );
+        assert_eq!(
+            plan(&entry("copy.csv", 10, 5), "db.t", &state),
+            Plan::Known(Known::Duplicate)
         );
     }
 

@@ -2,11 +2,12 @@
 //! and converting rows — small files coalesced into shared inserts, large ones checked in a first
 //! pass so that a bad row is found before any of the file's rows are sent.
 
-use super::encode::{ColumnPlan, Target, read_row};
+use super::encode::{ColumnPlan, Target};
 use super::outcome::{FileOutcome, Status};
 use super::plan::{Decision, decide};
-use super::read::{self, MAX_REPORTED_ERRORS, Pass};
-use crate::formats::{Limits, ReadError};
+use super::read::{self, Pass};
+use super::records::{ErrorPolicy, Records, Reject};
+use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
 use crate::native::BlockBuilder;
 use crate::scan::{self, FileEntry};
@@ -56,17 +57,45 @@ pub struct Group {
 pub struct GroupFile {
     pub entry: FileEntry,
     pub hash: String,
-    pub rows: u64,
+    /// Records in the file, good and bad.
+    pub records: u64,
+    /// Bad records left out under `--on-error skip-row`.
+    pub rejects: Vec<Reject>,
 }
 
 pub struct LargeFile {
     pub entry: FileEntry,
     pub target: Arc<Target>,
     pub hash: String,
-    pub rows: u64,
+    pub records: u64,
+    pub rejects: Vec<Reject>,
     pub batch_rows: u64,
     /// Some batches may already be in the table: ask it before sending.
     pub resume: bool,
+}
+
+impl GroupFile {
+    pub fn rows(&self) -> u64 {
+        self.records - self.rejects.len() as u64
+    }
+}
+
+impl LargeFile {
+    pub fn rows(&self) -> u64 {
+        self.records - self.rejects.len() as u64
+    }
+
+    pub fn from_group(f: GroupFile, target: Arc<Target>, batch_rows: u64) -> LargeFile {
+        LargeFile {
+            entry: f.entry,
+            target,
+            hash: f.hash,
+            records: f.records,
+            rejects: f.rejects,
+            batch_rows,
+            resume: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +104,8 @@ pub struct Settings {
     pub settle: Duration,
     pub scanned_at: Instant,
     pub limits: Limits,
+    pub policy: ErrorPolicy,
+    pub ingest_changed: bool,
     pub dry_run: bool,
 }
 
@@ -138,15 +169,7 @@ impl Prepare {
     }
 
     fn outcome(&self, c: &Candidate, status: Status) -> FileOutcome {
-        FileOutcome {
-            rel: c.entry.rel.clone(),
-            status,
-            table: c.target.table.to_string(),
-            format: c.entry.detected.to_string(),
-            rows: 0,
-            bytes: c.entry.size,
-            detail: String::new(),
-        }
+        FileOutcome::of(&c.entry, &c.target.table, status)
     }
 
     fn file_event(&self, event: Event, c: &Candidate, hash: &str) -> EventRow {
@@ -172,7 +195,9 @@ impl Prepare {
         let mut ev = self.file_event(Event::Failed, c, hash);
         ev.error = text.clone();
         ev.error_kind = kind.to_owned();
-        self.note(self.outcome(c, Status::Failed).detail(text), Some(ev))
+        let mut outcome = self.outcome(c, Status::Failed).detail(text).hash(hash);
+        outcome.transient = kind == KIND_TRANSIENT;
+        self.note(outcome, Some(ev))
     }
 
     fn process(&mut self, c: Candidate) -> Result<(), Closed> {
@@ -211,6 +236,7 @@ impl Prepare {
             c.entry.detected,
             self.settings.limits,
             &c.target,
+            self.settings.policy,
         ) {
             Ok(p) => p,
             Err(e) => {
@@ -234,14 +260,19 @@ impl Prepare {
             .claimed
             .get(&(table.clone(), hash.to_owned()))
             .map(String::as_str);
-        decide(
+        match decide(
             &c.entry.rel,
             hash,
             &table,
             c.previous.as_ref(),
             &self.state,
             in_run,
-        )
+        ) {
+            Decision::Changed { .. } if self.settings.ingest_changed => {
+                Decision::Ingest { resume: None }
+            }
+            other => other,
+        }
     }
 
     fn claim(&mut self, c: &Candidate, hash: &str) {
@@ -288,7 +319,7 @@ impl Prepare {
             }
             Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
         };
-        self.note(outcome, Some(event))
+        self.note(outcome.hash(hash), Some(event))
     }
 
     fn ingest_large(&mut self, c: Candidate, pass: Pass) -> Result<(), Closed> {
@@ -296,8 +327,8 @@ impl Prepare {
             Decision::Ingest { resume } => resume,
             other => return self.note_decision(&c, &pass.hash, other),
         };
-        if !pass.errors.is_empty() {
-            return self.fail(&c, &pass.hash, KIND_DATA, &pass.errors);
+        if let Some(errors) = &pass.failure {
+            return self.fail(&c, &pass.hash, KIND_DATA, errors);
         }
         let resume = resume.or(c.target.recovery.then_some(self.settings.batch_rows));
         self.claim(&c, &pass.hash);
@@ -308,7 +339,14 @@ impl Prepare {
                 Status::New
             };
             let mut outcome = self.outcome(&c, status);
-            outcome.rows = pass.rows;
+            outcome.rows = pass.rows();
+            if let Some(first) = pass.rejects.first() {
+                outcome.detail = format!(
+                    "{} bad records would be left out, first: {}",
+                    pass.rejects.len(),
+                    first.error.describe(&c.entry.rel)
+                );
+            }
             return self.note(outcome, None);
         }
         self.flush_group()?;
@@ -318,7 +356,8 @@ impl Prepare {
             entry: c.entry,
             target: c.target,
             hash: pass.hash,
-            rows: pass.rows,
+            records: pass.records,
+            rejects: pass.rejects,
         }))
     }
 
@@ -365,32 +404,25 @@ impl Prepare {
         let Some(g) = self.group.as_mut() else {
             unreachable!("a group was just ensured")
         };
-        g.plan.reset_fields();
         let mark = g.block.rows();
-        let mut ordinal = 0u64;
-        let mut errors = Vec::new();
-        loop {
-            match read_row(&mut *source, &mut g.plan, &mut g.block, &hash, ordinal) {
-                Ok(true) => ordinal += 1,
-                Ok(false) => break,
-                Err(e) => {
-                    let fatal = matches!(e, ReadError::File { .. });
-                    errors.push(e.describe(&c.entry.rel));
-                    ordinal += 1;
-                    if fatal || errors.len() >= MAX_REPORTED_ERRORS {
-                        break;
-                    }
-                }
-            }
-            if ordinal > batch_rows {
+        let mut records = Records::new(
+            &mut *source,
+            &mut g.plan,
+            &hash,
+            self.settings.policy,
+            &c.entry.rel,
+        );
+        let mut rows = 0u64;
+        while records.next(&mut g.block).is_some() {
+            rows += 1;
+            if rows > batch_rows {
                 break;
             }
         }
-        if !errors.is_empty() {
-            g.block.truncate(mark);
-            return self.fail(&c, &hash, KIND_DATA, &errors);
-        }
-        if ordinal > batch_rows {
+        let verdict = records.verdict();
+        let total = records.records;
+        let rejects = std::mem::take(&mut records.rejects);
+        if rows > batch_rows {
             // More rows than one batch: this file goes batch by batch.
             g.block.truncate(mark);
             return match read::first_pass(
@@ -400,6 +432,7 @@ impl Prepare {
                 detected,
                 self.settings.limits,
                 &c.target,
+                self.settings.policy,
             ) {
                 Ok(p) if p.hash == hash => self.ingest_large(c, p),
                 Ok(_) => self.unsettled(&c),
@@ -411,12 +444,16 @@ impl Prepare {
                 ),
             };
         }
-        if g.rows + ordinal > batch_rows && !g.files.is_empty() && retry {
+        if let Err(errors) = verdict {
+            g.block.truncate(mark);
+            return self.fail(&c, &hash, KIND_DATA, &errors);
+        }
+        if g.rows + rows > batch_rows && !g.files.is_empty() && retry {
             g.block.truncate(mark);
             self.flush_group()?;
             return self.add_small(c, hash, bytes, false);
         }
-        g.rows += ordinal;
+        g.rows += rows;
         if g.block.byte_size() >= SUB_BLOCK_BYTES {
             g.block.write_native(&mut g.body);
         }
@@ -426,7 +463,8 @@ impl Prepare {
             g.files.push(GroupFile {
                 entry: c.entry,
                 hash,
-                rows: ordinal,
+                records: total,
+                rejects,
             });
         }
         if full {

@@ -1,7 +1,8 @@
 //! Reading a file's records: opening it through hashing and the format reader, and the first
 //! pass over a large file that hashes, converts and counts every record without keeping them.
 
-use super::encode::{ColumnPlan, Target, read_row};
+use super::encode::{ColumnPlan, Target};
+use super::records::{ErrorPolicy, Records, Reject};
 use crate::formats::{self, Detected, Format, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
 use std::fs::File;
@@ -9,9 +10,6 @@ use std::io::{BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// A bad file stops being read after this many errors; the first ones are what gets reported.
-pub const MAX_REPORTED_ERRORS: usize = 5;
 
 /// Opens records over bytes already in memory.
 pub fn open_bytes(
@@ -99,10 +97,19 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
 #[derive(Debug, Default)]
 pub struct Pass {
     pub hash: String,
-    /// Records that converted cleanly.
-    pub rows: u64,
-    /// Descriptions (`file:line:column: reason`) of the first errors.
-    pub errors: Vec<String>,
+    /// Records read, good and bad.
+    pub records: u64,
+    /// Bad records left out under `--on-error skip-row`.
+    pub rejects: Vec<Reject>,
+    /// Set when the file fails as a whole: the errors to report.
+    pub failure: Option<Vec<String>>,
+}
+
+impl Pass {
+    /// Rows the table receives from this file.
+    pub fn rows(&self) -> u64 {
+        self.records - self.rejects.len() as u64
+    }
 }
 
 /// Hashes and checks every record of a file without keeping the rows.
@@ -113,44 +120,32 @@ pub fn first_pass(
     detected: Detected,
     limits: Limits,
     target: &Target,
+    policy: ErrorPolicy,
 ) -> std::io::Result<Pass> {
     let mut pass = Pass::default();
     let mut opened = match HashedSource::open(path, detected, limits) {
         Ok(s) => s,
         Err(e) => {
-            pass.errors.push(e.describe(rel));
+            pass.failure = Some(vec![e.describe(rel)]);
             pass.hash = hash_file(path)?;
             return Ok(pass);
         }
     };
-    let plan = column_plan(target, detected.format, &*opened.source);
-    match plan {
-        Err(e) => pass.errors.push(format!("{rel}: {e}")),
+    match column_plan(target, detected.format, &*opened.source) {
+        Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
         Ok(mut plan) => {
             let mut block = plan
                 .new_block(target.server_tz)
                 .map_err(std::io::Error::other)?;
-            let mut ordinal = 0u64;
-            loop {
-                match read_row(&mut *opened.source, &mut plan, &mut block, "", ordinal) {
-                    Ok(true) => {
-                        pass.rows += 1;
-                        ordinal += 1;
-                        if block.rows() >= 4096 {
-                            block.truncate(0);
-                        }
-                    }
-                    Ok(false) => break,
-                    Err(e) => {
-                        let fatal = matches!(e, ReadError::File { .. });
-                        pass.errors.push(e.describe(rel));
-                        ordinal += 1;
-                        if fatal || pass.errors.len() >= MAX_REPORTED_ERRORS {
-                            break;
-                        }
-                    }
+            let mut records = Records::new(&mut *opened.source, &mut plan, "", policy, rel);
+            while records.next(&mut block).is_some() {
+                if block.rows() >= 4096 {
+                    block.truncate(0);
                 }
             }
+            pass.failure = records.verdict().err();
+            pass.records = records.records;
+            pass.rejects = std::mem::take(&mut records.rejects);
         }
     }
     pass.hash = opened.finish(path, size)?;

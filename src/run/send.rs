@@ -4,11 +4,12 @@
 use super::outcome::{FileOutcome, Status};
 use super::prepare::{Group, LargeFile, Work};
 use super::provenance;
+use super::records::{ErrorPolicy, Reject};
 use super::stream::{self, BatchPlan, Msg};
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use crate::formats::Limits;
-use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest};
+use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, RejectRow};
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ pub struct Sender {
     manifest: Manifest,
     query_id_prefix: String,
     limits: Limits,
+    policy: ErrorPolicy,
     dry_run: bool,
     events: Vec<EventRow>,
     pub outcomes: Vec<FileOutcome>,
@@ -54,6 +56,7 @@ impl Sender {
         manifest: Manifest,
         folder_id: &str,
         limits: Limits,
+        policy: ErrorPolicy,
         dry_run: bool,
     ) -> Sender {
         Sender {
@@ -61,6 +64,7 @@ impl Sender {
             manifest,
             query_id_prefix: format!("ingest-{folder_id}-"),
             limits,
+            policy,
             dry_run,
             events: Vec::new(),
             outcomes: Vec::new(),
@@ -168,21 +172,62 @@ impl Sender {
         insert
     }
 
+    /// The outcome of an ingested file, mentioning the records left out, if any.
+    fn ingested(
+        entry: &FileEntry,
+        table: &TableRef,
+        hash: &str,
+        rows: u64,
+        rejects: &[Reject],
+    ) -> FileOutcome {
+        let mut o = Self::outcome(entry, table, Status::Ingested, rows).hash(hash);
+        if let Some(first) = rejects.first() {
+            o.detail = format!(
+                "{} bad records left out (see the rejects table), first: {}",
+                rejects.len(),
+                first.error.describe(&entry.rel)
+            );
+        }
+        o
+    }
+
+    /// Records a file's rejected records once: a resumed file's may be recorded already.
+    async fn record_rejects(
+        &self,
+        entry: &FileEntry,
+        table: &TableRef,
+        hash: &str,
+        rejects: &[Reject],
+    ) -> Result<(), ChError> {
+        if rejects.is_empty() || self.manifest.rejects_recorded(table, hash).await? > 0 {
+            return Ok(());
+        }
+        let now = self.manifest.event(Event::Done).event_time;
+        let rows: Vec<RejectRow> = rejects
+            .iter()
+            .map(|r| RejectRow {
+                event_time: now,
+                run_id: self.manifest.run_id.clone(),
+                target_table: table.to_string(),
+                file_hash: hash.to_owned(),
+                path: entry.rel.clone(),
+                record: r.error.record,
+                line: r.error.line.unwrap_or(0),
+                column: r.error.column.clone().unwrap_or_default(),
+                value: r.value.clone(),
+                reason: r.error.reason.clone(),
+            })
+            .collect();
+        self.manifest.write_rejects(&rows).await
+    }
+
     fn finish(&mut self, outcome: FileOutcome) {
         log_outcome(&outcome);
         self.outcomes.push(outcome);
     }
 
     fn outcome(entry: &FileEntry, table: &TableRef, status: Status, rows: u64) -> FileOutcome {
-        FileOutcome {
-            rel: entry.rel.clone(),
-            status,
-            table: table.to_string(),
-            format: entry.detected.to_string(),
-            rows,
-            bytes: entry.size,
-            detail: String::new(),
-        }
+        FileOutcome::of(entry, table, status).rows(rows)
     }
 
     /// Records a file that could not be finished and decides whether the run goes on.
@@ -211,7 +256,11 @@ impl Sender {
         ev.error = error.clone();
         ev.error_kind = kind.to_owned();
         self.events.push(ev);
-        self.finish(Self::outcome(entry, table, Status::Failed, 0).detail(error));
+        let mut outcome = Self::outcome(entry, table, Status::Failed, 0)
+            .detail(error)
+            .hash(hash);
+        outcome.transient = kind == KIND_TRANSIENT;
+        self.finish(outcome);
     }
 
     async fn group(&mut self, g: Group) {
@@ -221,7 +270,8 @@ impl Sender {
             .iter()
             .map(|f| {
                 let mut ev = self.file_event(Event::Claimed, &f.entry, &table, &f.hash);
-                ev.rows = f.rows;
+                ev.rows = f.rows();
+                ev.rejected = f.rejects.len() as u64;
                 ev.batch_rows = g.batch_rows;
                 ev
             })
@@ -267,17 +317,37 @@ impl Sender {
         let mut events = Vec::new();
         let mut outcomes = Vec::new();
         let mut again = Vec::new();
+        let mut landed = Vec::new();
         for f in g.files {
             let (n, u) = counts.get(&f.hash).copied().unwrap_or((0, 0));
-            if n == f.rows && u == f.rows {
-                let mut ev = self.file_event(Event::Done, &f.entry, &table, &f.hash);
-                ev.rows = f.rows;
-                ev.batch_rows = g.batch_rows;
-                events.push(ev);
-                outcomes.push(Self::outcome(&f.entry, &table, Status::Ingested, f.rows));
+            if n == f.rows() && u == f.rows() {
+                landed.push(f);
             } else {
                 again.push(f);
             }
+        }
+        for f in &landed {
+            if let Err(e) = self
+                .record_rejects(&f.entry, &table, &f.hash, &f.rejects)
+                .await
+            {
+                self.stopped.get_or_insert(e);
+                return self.files_one_by_one(landed, &g.target, g.batch_rows).await;
+            }
+        }
+        for f in landed {
+            let mut ev = self.file_event(Event::Done, &f.entry, &table, &f.hash);
+            ev.rows = f.rows();
+            ev.rejected = f.rejects.len() as u64;
+            ev.batch_rows = g.batch_rows;
+            events.push(ev);
+            outcomes.push(Self::ingested(
+                &f.entry,
+                &table,
+                &f.hash,
+                f.rows(),
+                &f.rejects,
+            ));
         }
         if let Err(e) = self.manifest.write(&events).await {
             self.events.extend(events);
@@ -301,14 +371,7 @@ impl Sender {
         batch_rows: u64,
     ) {
         for f in files {
-            let lf = LargeFile {
-                entry: f.entry,
-                target: target.clone(),
-                hash: f.hash,
-                rows: f.rows,
-                batch_rows,
-                resume: true,
-            };
+            let lf = LargeFile::from_group(f, target.clone(), batch_rows);
             if self.stopped.is_some() {
                 self.interrupted(Work::Large(lf));
             } else {
@@ -345,10 +408,17 @@ impl Sender {
 
     async fn plan_batches(&self, lf: &LargeFile, resume: bool) -> Result<Vec<BatchPlan>, Trouble> {
         let b = lf.batch_rows;
-        let batches = lf.rows.div_ceil(b) as usize;
-        let expected = |k: u64| b.min(lf.rows - k * b);
+        let batches = lf.records.div_ceil(b) as usize;
         if !resume {
             return Ok(vec![BatchPlan::Full; batches]);
+        }
+        let mut expected: Vec<u64> = (0..batches as u64)
+            .map(|k| b.min(lf.records - k * b))
+            .collect();
+        for r in &lf.rejects {
+            if let Some(e) = expected.get_mut((r.error.record / b) as usize) {
+                *e -= 1;
+            }
         }
         provenance::wait_for_inflight(
             &self.server,
@@ -365,13 +435,13 @@ impl Sender {
             )));
         }
         let mut plans = Vec::with_capacity(batches);
-        for k in 0..batches as u64 {
+        for (k, &want) in expected.iter().enumerate() {
+            let k = k as u64;
             let n = landed.get(&k).copied().unwrap_or(0);
-            let want = expected(k);
-            plans.push(if n == 0 {
-                BatchPlan::Full
-            } else if n == want {
+            plans.push(if n == want {
                 BatchPlan::Skip
+            } else if n == 0 {
+                BatchPlan::Full
             } else {
                 let have =
                     provenance::landed_ordinals(&self.server, table, &lf.hash, k * b, (k + 1) * b)
@@ -393,7 +463,8 @@ impl Sender {
         let table = &lf.target.table;
         let plans = self.plan_batches(lf, resume).await?;
         let mut claim = self.file_event(Event::Claimed, &lf.entry, table, &lf.hash);
-        claim.rows = lf.rows;
+        claim.rows = lf.rows();
+        claim.rejected = lf.rejects.len() as u64;
         claim.batch_rows = lf.batch_rows;
         self.manifest.write(&[claim]).await?;
         if plans.iter().any(|p| *p != BatchPlan::Skip) {
@@ -407,18 +478,21 @@ impl Sender {
                 "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
             )));
         }
-        if n != lf.rows {
+        if n != lf.rows() {
             return Err(Trouble::Server(ChError::Server {
                 code: 0,
-                message: format!("read back {n} of {} rows", lf.rows),
+                message: format!("read back {n} of {} rows", lf.rows()),
             }));
         }
+        self.record_rejects(&lf.entry, table, &lf.hash, &lf.rejects)
+            .await?;
         let mut done = self.file_event(Event::Done, &lf.entry, table, &lf.hash);
         done.rows = n;
+        done.rejected = lf.rejects.len() as u64;
         done.batch_rows = lf.batch_rows;
         self.manifest.write(&[done]).await?;
         crate::crash_point!("after-done");
-        Ok(Self::outcome(&lf.entry, table, Status::Ingested, n))
+        Ok(Self::ingested(&lf.entry, table, &lf.hash, n, &lf.rejects))
     }
 
     async fn stream_batches(
@@ -440,6 +514,7 @@ impl Sender {
             batch_rows: lf.batch_rows,
             plans,
             limits: self.limits,
+            policy: self.policy,
         };
         let handle = stream::spawn(job, tx);
         let mut insert: Option<InsertFormatted> = None;

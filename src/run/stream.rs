@@ -1,9 +1,10 @@
 //! The second pass over a large file, on its own thread: convert the rows of the batches still to
 //! be sent into `Native` blocks and stream them to the sender while it inserts the previous ones.
 
-use super::encode::{Target, read_row};
+use super::encode::Target;
 use super::prepare::SUB_BLOCK_BYTES;
 use super::read::{HashedSource, column_plan};
+use super::records::{ErrorPolicy, Records, Step};
 use crate::formats::Limits;
 use crate::scan::FileEntry;
 use bytes::Bytes;
@@ -49,6 +50,7 @@ pub struct Job {
     pub batch_rows: u64,
     pub plans: Vec<BatchPlan>,
     pub limits: Limits,
+    pub policy: ErrorPolicy,
 }
 
 pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
@@ -71,35 +73,30 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
         .map_err(|e| format!("{rel}: {e}"))?;
     let mut block = plan.new_block(job.target.server_tz)?;
     send(Msg::Columns(plan.column_list()))?;
-    let mut ordinal = 0u64;
+    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
+    // The batch being sent, and its rows so far.
     let mut open: Option<(u64, u64)> = None;
     loop {
-        let batch = ordinal / job.batch_rows;
         if let Some((b, rows)) = open
-            && b != batch
+            && records.records % job.batch_rows == 0
         {
             flush(&mut block, &send)?;
             send(Msg::End { batch: b, rows })?;
             open = None;
         }
+        let before = block.rows();
+        let ordinal = match records.step(&mut block) {
+            Step::Row(ordinal) => ordinal,
+            Step::Skipped if job.policy == ErrorPolicy::FailFile => break,
+            Step::Skipped => continue,
+            Step::End => break,
+        };
+        let batch = ordinal / job.batch_rows;
         let keep = match job.plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
             BatchPlan::Skip => false,
             BatchPlan::Full => true,
             BatchPlan::Fill(landed) => !landed.contains(&ordinal),
         };
-        let before = block.rows();
-        match read_row(
-            &mut *opened.source,
-            &mut plan,
-            &mut block,
-            &job.hash,
-            ordinal,
-        ) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(e.describe(rel)),
-        }
-        ordinal += 1;
         if !keep {
             block.truncate(before);
             continue;
@@ -114,6 +111,9 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
         if block.byte_size() >= SUB_BLOCK_BYTES {
             flush(&mut block, &send)?;
         }
+    }
+    if let Err(errors) = records.verdict() {
+        return Err(errors.join("; "));
     }
     if let Some((b, rows)) = open {
         flush(&mut block, &send)?;

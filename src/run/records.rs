@@ -1,0 +1,193 @@
+//! Reading a file's records into rows under the error policy: by default one bad record fails the
+//! whole file; with `--on-error skip-row` bad records are set aside, up to a limit, and reported.
+
+use super::encode::{ColumnPlan, RowWriter};
+use crate::formats::{ReadError, RecordError, RecordSource};
+use crate::native::BlockBuilder;
+
+/// What to do with a file that has bad records.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ErrorPolicy {
+    /// Any bad record fails the file: none of its rows are inserted.
+    FailFile,
+    /// Bad records are left out and recorded; the file fails only past these limits.
+    SkipRow {
+        max_errors: u64,
+        max_ratio: Option<f64>,
+    },
+}
+
+/// How many errors a failing file reports.
+const REPORTED_ERRORS: usize = 5;
+
+impl ErrorPolicy {
+    fn keep_reading(&self, errors: usize) -> bool {
+        match self {
+            ErrorPolicy::FailFile => errors < REPORTED_ERRORS,
+            ErrorPolicy::SkipRow { max_errors, .. } => (errors as u64) <= *max_errors,
+        }
+    }
+}
+
+/// A record left out of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    pub error: RecordError,
+    /// The offending value, shortened, when one field was at fault.
+    pub value: String,
+}
+
+/// The result of reading one record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step {
+    /// A good record, appended as a row with this ordinal.
+    Row(u64),
+    /// A bad record, set aside.
+    Skipped,
+    /// The end of the file, or reading must stop.
+    End,
+}
+
+/// Rows read from one file so far.
+pub struct Records<'a> {
+    source: &'a mut dyn RecordSource,
+    plan: &'a mut ColumnPlan,
+    hash: &'a str,
+    policy: ErrorPolicy,
+    rel: &'a str,
+    /// Records consumed, good and bad: the next record's ordinal.
+    pub records: u64,
+    pub rejects: Vec<Reject>,
+    /// Why reading stopped before the end of the file, if it did.
+    pub broken: Option<ReadError>,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(
+        source: &'a mut dyn RecordSource,
+        plan: &'a mut ColumnPlan,
+        hash: &'a str,
+        policy: ErrorPolicy,
+        rel: &'a str,
+    ) -> Records<'a> {
+        plan.reset_fields();
+        Records {
+            source,
+            plan,
+            hash,
+            policy,
+            rel,
+            records: 0,
+            rejects: Vec::new(),
+            broken: None,
+        }
+    }
+
+    /// Reads one record: a good one is appended to `block` as a row.
+    pub fn step(&mut self, block: &mut BlockBuilder) -> Step {
+        if self.broken.is_some() {
+            return Step::End;
+        }
+        let ordinal = self.records;
+        let mut writer = RowWriter::new(self.plan, block);
+        let result = self.source.next_record(&mut writer);
+        let bad_value = writer.take_bad_value();
+        match result {
+            Ok(true) => {
+                self.records += 1;
+                self.plan.stamp(block, self.hash, ordinal);
+                Step::Row(ordinal)
+            }
+            Ok(false) => Step::End,
+            Err(ReadError::Record(mut error)) => {
+                block.abort_row();
+                error.record = ordinal;
+                self.records += 1;
+                self.rejects.push(Reject {
+                    error,
+                    value: bad_value.unwrap_or_default(),
+                });
+                if self.policy.keep_reading(self.rejects.len()) {
+                    Step::Skipped
+                } else {
+                    Step::End
+                }
+            }
+            Err(e) => {
+                block.abort_row();
+                self.broken = Some(e);
+                Step::End
+            }
+        }
+    }
+
+    /// Appends the next good record to `block` and returns its ordinal; `None` at the end of
+    /// the file or when reading must stop (a broken file, too many errors).
+    pub fn next(&mut self, block: &mut BlockBuilder) -> Option<u64> {
+        loop {
+            match self.step(block) {
+                Step::Row(ordinal) => return Some(ordinal),
+                Step::Skipped => {}
+                Step::End => return None,
+            }
+        }
+    }
+
+    /// After reading: `Err` with the errors to report if the file must fail as a whole.
+    pub fn verdict(&self) -> Result<(), Vec<String>> {
+        let describe = |n: usize| -> Vec<String> {
+            self.rejects
+                .iter()
+                .take(n)
+                .map(|r| r.error.describe(self.rel))
+                .collect()
+        };
+        if let Some(broken) = &self.broken {
+            let mut errors = describe(REPORTED_ERRORS - 1);
+            errors.push(broken.describe(self.rel));
+            return Err(errors);
+        }
+        let bad = self.rejects.len() as u64;
+        match self.policy {
+            ErrorPolicy::FailFile if bad > 0 => Err(describe(REPORTED_ERRORS)),
+            ErrorPolicy::SkipRow { max_errors, .. } if bad > max_errors => {
+                let mut errors = vec![format!(
+                    "{}: more than {max_errors} bad records (--max-errors); first ones:",
+                    self.rel
+                )];
+                errors.extend(describe(REPORTED_ERRORS));
+                Err(errors)
+            }
+            ErrorPolicy::SkipRow {
+                max_ratio: Some(ratio),
+                ..
+            } if self.records > 0 && bad as f64 / self.records as f64 > ratio => {
+                let mut errors = vec![format!(
+                    "{}: {bad} of {} records are bad, more than --max-error-ratio {ratio}; first ones:",
+                    self.rel, self.records
+                )];
+                errors.extend(describe(REPORTED_ERRORS));
+                Err(errors)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_file_reads_only_enough_errors_to_report() {
+        let p = ErrorPolicy::FailFile;
+        assert!(p.keep_reading(4));
+        assert!(!p.keep_reading(5));
+        let s = ErrorPolicy::SkipRow {
+            max_errors: 10,
+            max_ratio: None,
+        };
+        assert!(s.keep_reading(10));
+        assert!(!s.keep_reading(11));
+    }
+}
