@@ -78,7 +78,7 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
     let mut open: Option<(u64, u64)> = None;
     loop {
         if let Some((b, rows)) = open
-            && records.records % job.batch_rows == 0
+            && records.records.is_multiple_of(job.batch_rows)
         {
             flush(&mut block, &send)?;
             send(Msg::End { batch: b, rows })?;
