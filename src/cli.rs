@@ -28,6 +28,12 @@ pub enum Command {
     /// Show recent files, their state, rows and errors, from the manifest
     #[command(after_help = EXIT_CODES_HELP)]
     Status(StatusArgs),
+    /// Let the next run try failed, quarantined or held-back files again
+    #[command(after_help = EXIT_CODES_HELP)]
+    Retry(RetryArgs),
+    /// Treat files as never ingested, so the next run ingests them again
+    #[command(after_help = EXIT_CODES_HELP)]
+    Forget(ForgetArgs),
 }
 
 /// Where the server and the data are; shared by every command.
@@ -139,4 +145,40 @@ pub struct StatusArgs {
     /// How many recent files to list [default: 20]
     #[arg(long, env = "INGEST_STATUS_LIMIT", value_name = "N")]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
+    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE")]
+    pub lock_file: Option<PathBuf>,
+
+    /// Every failed, quarantined or held-back file
+    #[arg(long)]
+    pub all_failed: bool,
+
+    /// Paths relative to the data folder, or content hashes (at least 8 hex digits)
+    #[arg(value_name = "PATH|HASH", required_unless_present = "all_failed")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
+    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE")]
+    pub lock_file: Option<PathBuf>,
+
+    /// Also delete the content's rows from its table (by provenance), waiting until they are gone
+    #[arg(long)]
+    pub delete_rows: bool,
+
+    /// Paths relative to the data folder, or content hashes (at least 8 hex digits)
+    #[arg(value_name = "PATH|HASH", required = true)]
+    pub targets: Vec<String>,
 }

@@ -17,6 +17,7 @@ pub mod exit;
 pub mod formats;
 pub mod hash;
 pub mod lock;
+pub mod manage;
 pub mod manifest;
 pub mod native;
 pub mod run;

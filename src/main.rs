@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use ingest::cli::{Cli, Command};
-use ingest::config::{RunConfig, StatusConfig};
+use ingest::config::{ManageConfig, RunConfig, StatusConfig};
 use ingest::exit::{Exit, Fatal};
 use std::process::ExitCode;
 
@@ -40,6 +40,17 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
             let cfg = StatusConfig::build(&args)?;
             ingest::status::status(&cfg, &mut stdout).await?;
             Ok(Exit::Ok)
+        }
+        Command::Retry(args) => {
+            let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
+            let _lock = ingest::lock::acquire(&cfg.lock_file)?;
+            let c = &cfg.common;
+            ingest::manage::retry(c, &c.data_dir, &args.targets, args.all_failed, &mut stdout).await
+        }
+        Command::Forget(args) => {
+            let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
+            let _lock = ingest::lock::acquire(&cfg.lock_file)?;
+            ingest::manage::forget(&cfg.common, &args.targets, args.delete_rows, &mut stdout).await
         }
     }
 }

@@ -47,6 +47,26 @@ pub struct RunConfig {
     pub disposal: Disposal,
 }
 
+/// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
+#[derive(Debug, Clone)]
+pub struct ManageConfig {
+    pub common: Common,
+    pub lock_file: PathBuf,
+}
+
+impl ManageConfig {
+    pub fn build(args: &CommonArgs, lock_file: Option<&PathBuf>) -> Result<ManageConfig, Fatal> {
+        let file = load_file(args)?;
+        let mut common = Common::build(args, &file)?;
+        common.data_dir = common.existing_data_dir()?;
+        let lock_file = lock_file
+            .cloned()
+            .or_else(|| file.lock_file.clone())
+            .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+        Ok(ManageConfig { common, lock_file })
+    }
+}
+
 /// Settings for `ingest status`.
 #[derive(Debug, Clone)]
 pub struct StatusConfig {

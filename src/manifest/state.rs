@@ -15,6 +15,8 @@ pub struct PathState {
     pub file_hash: String,
     pub target_table: String,
     pub error_kind: String,
+    /// The event's detail: for a quarantined file, where it went.
+    pub detail: String,
 }
 
 /// The latest event about some content in some table.
@@ -46,6 +48,7 @@ struct PathRow {
     last_hash: String,
     last_table: String,
     last_kind: String,
+    last_detail: String,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -74,8 +77,8 @@ impl Manifest {
         let paths_sql = format!(
             "SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
              argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
-             argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind \
-             FROM {table} GROUP BY path"
+             argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
+             argMax(detail, seq) AS last_detail FROM {table} GROUP BY path"
         );
         let paths: Vec<PathRow> = self
             .server()
@@ -108,6 +111,7 @@ impl Manifest {
                     file_hash: r.last_hash,
                     target_table: r.last_table,
                     error_kind: r.last_kind,
+                    detail: r.last_detail,
                 },
             );
         }

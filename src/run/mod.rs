@@ -92,7 +92,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
             );
             continue;
         };
-        match plan::plan(&entry, &table.to_string(), &state) {
+        match plan::plan(&entry, &table.to_string(), &state, cfg.ingest_changed) {
             Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
             Plan::Check { previous } => checks.push((entry, table.clone(), previous)),
         }

@@ -26,8 +26,9 @@ pub enum Plan {
     },
 }
 
-/// Plans a file from the manifest alone. Unchanged files are never read or hashed.
-pub fn plan(entry: &FileEntry, table: &str, state: &State) -> Plan {
+/// Plans a file from the manifest alone. Unchanged files are never read or hashed; a file held
+/// back earlier is read again when changed content is to be ingested.
+pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool) -> Plan {
     let Some(prev) = state.by_path.get(&entry.rel) else {
         return Plan::Check { previous: None };
     };
@@ -44,7 +45,7 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State) -> Plan {
             Event::Done => return Plan::Known(Known::Ingested),
             Event::Touched if content_done() => return Plan::Known(Known::Ingested),
             Event::Duplicate if content_done() => return Plan::Known(Known::Duplicate),
-            Event::Changed => return Plan::Known(Known::HeldBack),
+            Event::Changed if !ingest_changed => return Plan::Known(Known::HeldBack),
             Event::Failed | Event::Quarantined if prev.error_kind == KIND_DATA => {
                 return Plan::Known(Known::FailedBefore);
             }
@@ -145,6 +146,7 @@ mod tests {
             file_hash: hash.into(),
             target_table: "db.t".into(),
             error_kind: kind.into(),
+            detail: String::new(),
         }
     }
 
@@ -166,19 +168,19 @@ mod tests {
             .by_path
             .insert("a.csv".into(), path_state(Event::Done, "h1", ""));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
             Plan::Known(Known::Ingested)
         );
         assert!(matches!(
-            plan(&entry("a.csv", 11, 5), "db.t", &state),
+            plan(&entry("a.csv", 11, 5), "db.t", &state, false),
             Plan::Check { previous: Some(_) }
         ));
         assert!(matches!(
-            plan(&entry("a.csv", 10, 5), "db.other", &state),
+            plan(&entry("a.csv", 10, 5), "db.other", &state, false),
             Plan::Check { .. }
         ));
         assert_eq!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
             Plan::Check { previous: None }
         );
     }
@@ -190,7 +192,7 @@ mod tests {
             .by_path
             .insert("copy.csv".into(), path_state(Event::Duplicate, "h1", ""));
         assert!(matches!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
             Plan::Check { .. }
         ));
         state.by_content.insert(
@@ -198,7 +200,7 @@ mod tests {
             content(Event::Done, "a.csv", 100, ""),
         );
         assert_eq!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
             Plan::Known(Known::Duplicate)
         );
     }
@@ -213,11 +215,11 @@ mod tests {
             .by_path
             .insert("b.csv".into(), path_state(Event::Failed, "h2", "transient"));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
             Plan::Known(Known::FailedBefore)
         );
         assert!(matches!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
             Plan::Check { .. }
         ));
     }

@@ -4,5 +4,7 @@
 
 mod basics;
 mod cli;
+mod exactly_once;
+mod lifecycle;
 mod server;
 mod util;

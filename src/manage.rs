@@ -1,0 +1,275 @@
+//! `ingest retry` and `ingest forget`: an operator's explicit say over files the manifest holds —
+//! try a failed or held-back file again, or treat content as never seen (optionally deleting its
+//! rows by provenance).
+
+use crate::ch::ident::TableRef;
+use crate::ch::schema::PROVENANCE_HASH;
+use crate::ch::{ChError, Server};
+use crate::config::Common;
+use crate::exit::{Exit, Fatal};
+use crate::manifest::{Event, EventRow, Manifest, State};
+use serde::Deserialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// One (table, content) the operator named, with the path it was last seen at.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    table: String,
+    hash: String,
+    path: String,
+    event: Event,
+    batch_rows: u64,
+}
+
+/// Finds entries by path (relative to the data folder) or content hash (or a prefix of at least
+/// eight hex digits).
+fn find(state: &State, target: &str) -> Result<Vec<Entry>, Fatal> {
+    let mut found = Vec::new();
+    if let Some(p) = state.by_path.get(target) {
+        let content = state.content(&p.target_table, &p.file_hash);
+        found.push(Entry {
+            table: p.target_table.clone(),
+            hash: p.file_hash.clone(),
+            path: target.to_owned(),
+            event: p.event,
+            batch_rows: content.map_or(0, |c| c.batch_rows),
+        });
+        return Ok(found);
+    }
+    let is_hash = target.len() >= 8 && target.chars().all(|c| c.is_ascii_hexdigit());
+    if is_hash {
+        for ((table, hash), c) in &state.by_content {
+            if hash.starts_with(&target.to_ascii_lowercase()) {
+                found.push(Entry {
+                    table: table.clone(),
+                    hash: hash.clone(),
+                    path: c.path.clone(),
+                    event: c.event,
+                    batch_rows: c.batch_rows,
+                });
+            }
+        }
+    }
+    let distinct: std::collections::HashSet<&str> = found.iter().map(|e| e.hash.as_str()).collect();
+    if distinct.len() > 1 {
+        return Err(Fatal::config(format!(
+            "`{target}` matches {} different contents; give more of the hash",
+            distinct.len()
+        )));
+    }
+    if found.is_empty() {
+        return Err(Fatal::config(format!(
+            "the manifest knows no file or content hash `{target}`"
+        )));
+    }
+    Ok(found)
+}
+
+fn entry_event(manifest: &Manifest, event: Event, e: &Entry) -> EventRow {
+    let mut ev = manifest.event(event);
+    ev.path = e.path.clone();
+    ev.file_hash = e.hash.clone();
+    ev.target_table = e.table.clone();
+    ev.batch_rows = e.batch_rows;
+    ev
+}
+
+async fn open(common: &Common) -> Result<(Manifest, State), Fatal> {
+    let server = Server::connect(common.connect.clone()).await?;
+    let manifest = Manifest::new(server, common.manifest.clone(), crate::run::new_run_id());
+    if !manifest.exists().await? {
+        return Err(Fatal::config(format!(
+            "no manifest table {} yet: nothing has been ingested",
+            manifest.table
+        )));
+    }
+    let state = manifest.load_state().await?;
+    Ok((manifest, state))
+}
+
+/// Marks failed, quarantined or held-back files to be tried again by the next run, moving
+/// quarantined files back into the data folder.
+pub async fn retry(
+    common: &Common,
+    data_dir: &std::path::Path,
+    targets: &[String],
+    all_failed: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, Fatal> {
+    let (manifest, state) = open(common).await?;
+    let mut entries = Vec::new();
+    for t in targets {
+        entries.extend(find(&state, t)?);
+    }
+    if all_failed {
+        for (path, p) in &state.by_path {
+            let content = state.content(&p.target_table, &p.file_hash);
+            let failed = matches!(p.event, Event::Failed | Event::Quarantined | Event::Changed);
+            if failed {
+                entries.push(Entry {
+                    table: p.target_table.clone(),
+                    hash: p.file_hash.clone(),
+                    path: path.clone(),
+                    event: p.event,
+                    batch_rows: content.map_or(0, |c| c.batch_rows),
+                });
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    entries.dedup();
+    let mut events = Vec::new();
+    for e in &entries {
+        if e.event == Event::Done {
+            writeln!(
+                out,
+                "{} is ingested; nothing to retry (use `ingest forget`)",
+                e.path
+            )
+            .map_err(anyhow::Error::from)?;
+            continue;
+        }
+        let mut note = String::new();
+        if let Some(p) = state.by_path.get(&e.path)
+            && p.event == Event::Quarantined
+            && !p.detail.is_empty()
+        {
+            note = restore(&PathBuf::from(&p.detail), &data_dir.join(&e.path))?;
+        }
+        events.push(entry_event(&manifest, Event::Retry, e));
+        writeln!(out, "will retry {} into {}{note}", e.path, e.table)
+            .map_err(anyhow::Error::from)?;
+    }
+    manifest.write(&events).await?;
+    if events.is_empty() && !all_failed {
+        return Err(Fatal::config("nothing to retry"));
+    }
+    writeln!(
+        out,
+        "{} files will be tried again by the next run",
+        events.len()
+    )
+    .map_err(anyhow::Error::from)?;
+    Ok(Exit::Ok)
+}
+
+/// Moves a quarantined file back to where it was found, removing its error report.
+fn restore(from: &std::path::Path, to: &std::path::Path) -> Result<String, Fatal> {
+    if !from.exists() {
+        return Ok(format!(
+            " ({} is gone; put the file back yourself)",
+            from.display()
+        ));
+    }
+    if to.exists() {
+        return Ok(format!(
+            " ({} exists; left the quarantined copy)",
+            to.display()
+        ));
+    }
+    crate::run::dispose::move_into(from, to.parent().unwrap_or(to), &file_name(to), "").map_err(
+        |e| Fatal::Internal(anyhow::anyhow!("cannot move {} back: {e}", from.display())),
+    )?;
+    let mut report = from.as_os_str().to_owned();
+    report.push(".error.txt");
+    let _ = std::fs::remove_file(report);
+    Ok(format!(" (moved back from {})", from.display()))
+}
+
+fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Treats content as never seen, so its file is ingested again; optionally deletes its rows.
+pub async fn forget(
+    common: &Common,
+    targets: &[String],
+    delete_rows: bool,
+    out: &mut dyn Write,
+) -> Result<Exit, Fatal> {
+    let (manifest, state) = open(common).await?;
+    let mut entries = Vec::new();
+    for t in targets {
+        entries.extend(find(&state, t)?);
+    }
+    for e in &entries {
+        if delete_rows {
+            let table = TableRef::parse(&e.table, &common.database)
+                .map_err(|err| Fatal::config(err.to_string()))?;
+            let deleted = delete_content(manifest.server(), &table, &e.hash).await?;
+            let rejects = manifest.rejects_table();
+            delete_where(manifest.server(), &rejects, "file_hash", &e.hash).await?;
+            writeln!(out, "deleted {deleted} rows of {} from {}", e.path, e.table)
+                .map_err(anyhow::Error::from)?;
+        }
+        writeln!(
+            out,
+            "forgot {} ({} in {})",
+            e.path,
+            e.hash.get(..12).unwrap_or(&e.hash),
+            e.table
+        )
+        .map_err(anyhow::Error::from)?;
+    }
+    let events: Vec<EventRow> = entries
+        .iter()
+        .map(|e| entry_event(&manifest, Event::Forgotten, e))
+        .collect();
+    manifest.write(&events).await?;
+    Ok(Exit::Ok)
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct Count {
+    n: u64,
+}
+
+/// Deletes a file's rows by provenance and waits for the mutation to finish.
+async fn delete_content(server: &Server, table: &TableRef, hash: &str) -> Result<u64, ChError> {
+    let sql = format!(
+        "SELECT count() AS n FROM {} WHERE {PROVENANCE_HASH} = ?",
+        table.sql()
+    );
+    let before: Count = server
+        .fetch_one("count rows to delete", |c| c.query(&sql).bind(hash))
+        .await?;
+    delete_where(server, table, PROVENANCE_HASH, hash).await?;
+    Ok(before.n)
+}
+
+async fn delete_where(
+    server: &Server,
+    table: &TableRef,
+    column: &str,
+    hash: &str,
+) -> Result<(), ChError> {
+    let sql = format!("ALTER TABLE {} DELETE WHERE {column} = ?", table.sql());
+    server
+        .execute("delete rows", |c| c.query(&sql).bind(hash))
+        .await?;
+    // Mutations run in the background (always on 18.16): wait for this one to finish.
+    let started = Instant::now();
+    loop {
+        let pending: Count = server
+            .fetch_one("wait for delete", |c| {
+                c.query(
+                    "SELECT count() AS n FROM system.mutations \
+                     WHERE database = ? AND table = ? AND is_done = 0",
+                )
+                .bind(&table.database)
+                .bind(&table.table)
+            })
+            .await?;
+        if pending.n == 0 {
+            return Ok(());
+        }
+        if started.elapsed() > server.insert_timeout() {
+            return Err(ChError::Timeout(server.insert_timeout()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,184 @@
+//! Crashes at every window between sending rows and recording them, each followed by a clean run
+//! that must leave exactly the source records: on a plain MergeTree table, where a duplicate would
+//! stay visible.
+
+use crate::util::*;
+
+/// Crash points, in the order a file meets them.
+const WINDOWS: &[&str] = &[
+    "before-insert",
+    "mid-insert",
+    "after-insert",
+    "after-batch-event",
+    "before-read-back",
+    "after-done",
+];
+
+struct Scenario {
+    files: Vec<(String, String)>,
+    args: Vec<&'static str>,
+}
+
+/// Three small files coalesced into one insert, and one file of four batches.
+fn scenario() -> Scenario {
+    let mut files: Vec<(String, String)> = (0..3)
+        .map(|i| (format!("small-{i}.csv"), reviews_csv(i * 100, 100)))
+        .collect();
+    files.push(("large.csv".into(), reviews_csv(1000, 1750)));
+    Scenario {
+        files,
+        args: vec!["--table", "reviews", "--batch-rows", "500"],
+    }
+}
+
+fn prepare(env: &Env, s: &Scenario) -> String {
+    create_reviews(env, "reviews");
+    env.q(&format!("CREATE TABLE {{db}}.reference {REVIEWS_DDL}"));
+    for (name, content) in &s.files {
+        env.write(name, content);
+        env.load_reference(
+            "reference",
+            &content
+                .replace(",true\n", ",1\n")
+                .replace(",false\n", ",0\n"),
+        );
+    }
+    env.fingerprint("reference", REVIEW_COLUMNS)
+}
+
+#[track_caller]
+fn assert_exactly_once(env: &Env, s: &Scenario, expected: &str) {
+    assert_eq!(env.fingerprint("reviews", REVIEW_COLUMNS), expected);
+    assert_eq!(env.duplicate_keys("reviews"), 0);
+    let done = env.q(
+        "SELECT count() FROM (SELECT file_hash, argMax(event, seq) AS state \
+         FROM {db}.ingest_manifest WHERE event NOT IN ('duplicate','changed','touched') \
+         GROUP BY file_hash) WHERE state = 'done'",
+    );
+    assert_eq!(done.trim(), s.files.len().to_string());
+}
+
+fn crash_then_recover(test: &str, failpoints: &str) {
+    let env = Env::new(test);
+    let s = scenario();
+    let expected = prepare(&env, &s);
+    let crashed = run(env
+        .command("run")
+        .args(&s.args)
+        .env("FAILPOINTS", failpoints));
+    assert_code(&crashed, 137);
+    let recovered = env.ingest(&s.args);
+    assert_code(&recovered, 0);
+    assert_exactly_once(&env, &s, &expected);
+    // And a further run changes nothing.
+    assert_code(&env.ingest(&s.args), 0);
+    assert_exactly_once(&env, &s, &expected);
+}
+
+#[test]
+fn a_crash_in_any_window_of_the_first_insert_is_recovered_exactly_once() {
+    for (i, window) in WINDOWS.iter().enumerate() {
+        crash_then_recover(&format!("window_{i}"), &format!("{window}=return"));
+    }
+}
+
+#[test]
+fn a_crash_in_any_window_of_a_later_batch_is_recovered_exactly_once() {
+    // The coalesced small files take the first insert; the large file's second batch the third.
+    for (i, window) in [
+        "before-insert",
+        "mid-insert",
+        "after-insert",
+        "after-batch-event",
+    ]
+    .iter()
+    .enumerate()
+    {
+        crash_then_recover(&format!("later_{i}"), &format!("{window}=2*off->return"));
+    }
+}
+
+#[test]
+fn a_half_landed_batch_is_completed_row_by_row() {
+    let env = Env::new("half_batch");
+    let s = scenario();
+    let expected = prepare(&env, &s);
+    assert_code(&env.ingest(&s.args), 0);
+    // Take away part of one batch and the record that it was ever done, as a crash between a
+    // partition's part and the next would leave it.
+    env.q("ALTER TABLE {db}.reviews DELETE WHERE _ingest_row >= 600 AND _ingest_row < 700 \
+           AND _ingest_file_hash IN (SELECT file_hash FROM {db}.ingest_manifest WHERE path = 'large.csv')");
+    wait_for_mutations(&env);
+    env.q("ALTER TABLE {db}.ingest_manifest DELETE WHERE path = 'large.csv' AND event = 'done'");
+    wait_for_mutations(&env);
+    assert_eq!(env.count("reviews"), 1950);
+    let out = env.ingest(&s.args);
+    assert_code(&out, 0);
+    assert_exactly_once(&env, &s, &expected);
+    let sent = env.q(
+        "SELECT batch, rows FROM {db}.ingest_manifest WHERE event = 'batch' \
+         AND path = 'large.csv' ORDER BY seq DESC LIMIT 1",
+    );
+    assert_eq!(
+        sent, "1\t100\n",
+        "only the missing rows of batch 1 were sent"
+    );
+}
+
+#[test]
+fn a_lost_manifest_is_rebuilt_from_provenance_without_reingesting() {
+    let env = Env::new("lost_manifest");
+    let s = scenario();
+    let expected = prepare(&env, &s);
+    assert_code(&env.ingest(&s.args), 0);
+    env.q("DROP TABLE {db}.ingest_manifest");
+    let out = env.ingest(&s.args);
+    assert_code(&out, 0);
+    assert_exactly_once(&env, &s, &expected);
+    assert_eq!(env.event_count("batch"), 0, "nothing was sent again");
+}
+
+#[test]
+fn a_run_against_a_stopped_server_loses_nothing_and_the_next_completes() {
+    let ch = crate::server::ClickHouse::start();
+    let env = Env::on(&ch, "stopped");
+    let s = scenario();
+    let expected = prepare(&env, &s);
+    // Stop the server while the run waits before its second insert.
+    let child = env
+        .command("run")
+        .args(&s.args)
+        .args(["--retries", "2"])
+        .env("FAILPOINTS", "before-insert=1*off->sleep(3000)")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    ch.stop();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ch.restart();
+    let recovered = env.ingest(&s.args);
+    assert_code(&recovered, 0);
+    assert_exactly_once(&env, &s, &expected);
+}
+
+pub fn wait_for_mutations(env: &Env) {
+    for _ in 0..200 {
+        if env
+            .q("SELECT count() FROM system.mutations WHERE database = '{db}' AND is_done = 0")
+            .trim()
+            == "0"
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("mutations did not finish");
+}
