@@ -63,10 +63,11 @@ fn print_table(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
 
 fn print_problems(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
     for o in &report.outcomes {
-        if matches!(
+        let noteworthy = matches!(
             o.status,
             Status::Failed | Status::Changed | Status::Unsettled | Status::Interrupted
-        ) {
+        ) || (o.status == Status::Ingested && !o.detail.is_empty());
+        if noteworthy {
             writeln!(
                 out,
                 "{:<12} {}: {}",

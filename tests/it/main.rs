@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod basics;
+mod chaos;
 mod cli;
 mod exactly_once;
 mod lifecycle;
+mod policy;
 mod server;
 mod util;
