@@ -135,6 +135,11 @@ pub struct RunArgs {
     /// Move files that fail for their content here, with an `.error.txt` report beside each
     #[arg(long, env = "INGEST_QUARANTINE_DIR", value_name = "DIR")]
     pub quarantine_dir: Option<PathBuf>,
+
+    /// Do not add the provenance columns to target tables that lack them; ingestion into such
+    /// tables is then at-least-once (an interrupted batch may be sent twice)
+    #[arg(long, env = "INGEST_WITHOUT_PROVENANCE")]
+    pub without_provenance: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

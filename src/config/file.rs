@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub after: Option<String>,
     pub done_dir: Option<PathBuf>,
     pub quarantine_dir: Option<PathBuf>,
+    pub without_provenance: Option<bool>,
     pub limit: Option<u64>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,

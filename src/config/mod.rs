@@ -45,6 +45,8 @@ pub struct RunConfig {
     /// Ingest the new content of a path whose content changed (instead of holding it back).
     pub ingest_changed: bool,
     pub disposal: Disposal,
+    /// Add provenance columns to target tables that lack them (the exactly-once default).
+    pub add_provenance: bool,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -199,6 +201,7 @@ impl RunConfig {
                 }
             },
             disposal,
+            add_provenance: !(args.without_provenance || file.without_provenance.unwrap_or(false)),
         })
     }
 }

@@ -232,6 +232,35 @@ impl Manifest {
     pub fn server(&self) -> &Server {
         &self.server
     }
+
+    /// Batches of some content acknowledged by the server in earlier runs, for tables without
+    /// provenance where the table itself cannot be asked.
+    pub async fn acknowledged_batches(
+        &self,
+        table: &TableRef,
+        hash: &str,
+        batch_rows: u64,
+    ) -> Result<std::collections::HashSet<u64>, ChError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Batch {
+            b: u64,
+        }
+        let sql = format!(
+            "SELECT DISTINCT batch AS b FROM {} WHERE target_table = ? AND file_hash = ? \
+             AND event = 'batch' AND batch_rows = ?",
+            self.table.sql()
+        );
+        let rows: Vec<Batch> = self
+            .server
+            .fetch_all("read acknowledged batches", |c| {
+                c.query(&sql)
+                    .bind(table.to_string())
+                    .bind(hash)
+                    .bind(batch_rows)
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| r.b).collect())
+    }
 }
 
 /// The latest state of every (table, content) as a subquery: `target_table`, `file_hash`,

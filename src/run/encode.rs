@@ -21,6 +21,9 @@ pub struct Target {
     /// The manifest has no entries for this table although it holds ingested rows: every file
     /// is checked against the table's provenance before its rows are sent.
     pub recovery: bool,
+    /// Rows carry provenance columns. Without them, ingestion is at-least-once: what landed of
+    /// an interrupted file cannot be asked of the table.
+    pub provenance: bool,
 }
 
 impl Target {
@@ -36,6 +39,7 @@ impl Target {
             data_specs,
             server_tz,
             recovery: false,
+            provenance: true,
         })
     }
 }
@@ -46,8 +50,8 @@ pub struct ColumnPlan {
     pub specs: Vec<ColumnSpec>,
     by_name: HashMap<String, usize>,
     by_field: Vec<Option<usize>>,
-    hash_col: usize,
-    row_col: usize,
+    /// Positions of the provenance columns, when the table has them.
+    provenance: Option<(usize, usize)>,
     table: String,
 }
 
@@ -73,20 +77,30 @@ impl ColumnPlan {
                 }
             }
         }
-        Ok(Self::with_provenance(specs, &target.table))
+        Ok(Self::with_provenance(specs, target))
     }
 
     /// For formats whose fields appear record by record: every data column of the table.
     pub fn for_table(target: &Target) -> ColumnPlan {
-        Self::with_provenance(target.data_specs.clone(), &target.table)
+        Self::with_provenance(target.data_specs.clone(), target)
     }
 
-    fn with_provenance(mut specs: Vec<ColumnSpec>, table: &TableRef) -> ColumnPlan {
+    fn with_provenance(mut specs: Vec<ColumnSpec>, target: &Target) -> ColumnPlan {
         let by_name = specs
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
+        let table = target.table.to_string();
+        if !target.provenance {
+            return ColumnPlan {
+                specs,
+                by_name,
+                by_field: Vec::new(),
+                provenance: None,
+                table,
+            };
+        }
         let hash_col = specs.len();
         specs.push(ColumnSpec {
             name: PROVENANCE_HASH.to_owned(),
@@ -104,9 +118,8 @@ impl ColumnPlan {
             specs,
             by_name,
             by_field: Vec::new(),
-            hash_col,
-            row_col: hash_col + 1,
-            table: table.to_string(),
+            provenance: Some((hash_col, hash_col + 1)),
+            table,
         }
     }
 
@@ -139,9 +152,11 @@ impl ColumnPlan {
 
     /// Completes the block's current row with its provenance.
     pub fn stamp(&self, block: &mut BlockBuilder, hash: &str, ordinal: u64) {
-        // Provenance values always fit their String and UInt64 columns.
-        let _ = block.push(self.hash_col, &Value::Str(hash.as_bytes()));
-        let _ = block.push(self.row_col, &Value::UInt(ordinal));
+        if let Some((hash_col, row_col)) = self.provenance {
+            // Provenance values always fit their String and UInt64 columns.
+            let _ = block.push(hash_col, &Value::Str(hash.as_bytes()));
+            let _ = block.push(row_col, &Value::UInt(ordinal));
+        }
         block.finish_row();
     }
 }

@@ -99,7 +99,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
     }
 
     let tables: HashSet<&TableRef> = checks.iter().map(|(_, t, _)| t).collect();
-    let targets = prepare_targets(&server, tables, &state, cfg.dry_run).await?;
+    let targets = prepare_targets(&server, tables, &state, cfg).await?;
     let candidates: Vec<Candidate> = checks
         .into_iter()
         .map(|(entry, table, previous)| Candidate {
@@ -218,7 +218,7 @@ async fn prepare_targets(
     server: &Server,
     tables: HashSet<&TableRef>,
     state: &State,
-    dry_run: bool,
+    cfg: &RunConfig,
 ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
     let mut targets = BTreeMap::new();
     for table in tables {
@@ -228,7 +228,12 @@ async fn prepare_targets(
             ))
         })?;
         if !schema.has_provenance() {
-            if dry_run {
+            if !cfg.add_provenance {
+                log::warn!(
+                    "table {table} has no provenance columns (--without-provenance): ingestion \
+                     into it is at-least-once"
+                );
+            } else if cfg.dry_run {
                 log::warn!(
                     "table {table} has no provenance columns; a run would add them \
                      (ALTER TABLE ADD COLUMN, metadata only)"
@@ -242,7 +247,8 @@ async fn prepare_targets(
                 );
             }
         }
-        let recovery = schema.has_provenance()
+        let schema_has_provenance = schema.has_provenance();
+        let recovery = schema_has_provenance
             && !state.tables.contains(&table.to_string())
             && provenance::has_provenance_rows(server, table).await?;
         if recovery {
@@ -253,6 +259,7 @@ async fn prepare_targets(
         }
         let mut target = Target::new(schema, server.caps.timezone).map_err(Fatal::Config)?;
         target.recovery = recovery;
+        target.provenance = schema_has_provenance;
         targets.insert(table.clone(), Arc::new(target));
     }
     Ok(targets)

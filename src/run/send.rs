@@ -306,13 +306,20 @@ impl Sender {
         }
         crate::crash_point!("after-insert");
         let hashes: Vec<&str> = g.files.iter().map(|f| f.hash.as_str()).collect();
-        let counts = match provenance::row_counts(&self.server, &table, &hashes).await {
-            Ok(c) => c,
-            Err(_) => {
-                return self
-                    .files_one_by_one(g.files, &g.target, g.batch_rows)
-                    .await;
+        let counts = if g.target.provenance {
+            match provenance::row_counts(&self.server, &table, &hashes).await {
+                Ok(c) => c,
+                Err(_) => {
+                    return self
+                        .files_one_by_one(g.files, &g.target, g.batch_rows)
+                        .await;
+                }
             }
+        } else {
+            g.files
+                .iter()
+                .map(|f| (f.hash.clone(), (f.rows(), f.rows())))
+                .collect()
         };
         let mut events = Vec::new();
         let mut outcomes = Vec::new();
@@ -427,6 +434,19 @@ impl Sender {
         )
         .await?;
         let table = &lf.target.table;
+        if !lf.target.provenance {
+            // At-least-once: only batches the server acknowledged are known to be in.
+            let acked = self
+                .manifest
+                .acknowledged_batches(table, &lf.hash, b)
+                .await?;
+            return Ok((0..batches as u64)
+                .map(|k| match acked.contains(&k) {
+                    true => BatchPlan::Skip,
+                    false => BatchPlan::Full,
+                })
+                .collect());
+        }
         let landed = provenance::landed_batches(&self.server, table, &lf.hash, b).await?;
         if let Some(k) = landed.keys().find(|&&k| k as usize >= batches) {
             return Err(Trouble::Data(format!(
@@ -471,8 +491,12 @@ impl Sender {
             self.stream_batches(lf, plans).await?;
         }
         crate::crash_point!("before-read-back");
-        let counts = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
-        let (n, u) = counts.get(&lf.hash).copied().unwrap_or((0, 0));
+        let (n, u) = if lf.target.provenance {
+            let counts = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
+            counts.get(&lf.hash).copied().unwrap_or((0, 0))
+        } else {
+            (lf.rows(), lf.rows())
+        };
         if n != u {
             return Err(Trouble::Data(format!(
                 "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
@@ -524,6 +548,12 @@ impl Sender {
                     Msg::Columns(list) => columns = list,
                     Msg::Begin { batch } => {
                         crate::crash_point!("before-insert");
+                        fail::fail_point!("insert-server-error", |_| {
+                            Err(Trouble::Server(ChError::Server {
+                                code: 252,
+                                message: "Too many parts (injected by a failpoint)".into(),
+                            }))
+                        });
                         let fill = if fills.get(batch as usize) == Some(&true) {
                             "-fill"
                         } else {

@@ -182,3 +182,51 @@ pub fn wait_for_mutations(env: &Env) {
     }
     panic!("mutations did not finish");
 }
+
+#[test]
+fn a_transient_failure_is_retried_by_the_next_run_by_itself() {
+    let env = Env::new("transient");
+    let s = scenario();
+    let expected = prepare(&env, &s);
+    let failing = run(env
+        .command("run")
+        .args(&s.args)
+        .args(["--retries", "1"])
+        .env("FAILPOINTS", "insert-server-error=return"));
+    assert_code(&failing, 3);
+    assert_eq!(
+        env.q("SELECT path, error_kind FROM {db}.ingest_manifest WHERE event = 'failed'"),
+        "large.csv\ttransient\n"
+    );
+    assert!(
+        failing.stdout.contains("Too many parts (injected"),
+        "{}",
+        failing.stdout
+    );
+    assert_code(&env.ingest(&s.args), 0);
+    assert_exactly_once(&env, &s, &expected);
+}
+
+#[test]
+fn without_provenance_a_crash_can_repeat_only_the_unacknowledged_batch() {
+    let env = Env::new("no_provenance");
+    let s = scenario();
+    let expected_rows = 3 * 100 + 1750;
+    prepare(&env, &s);
+    let mut args = s.args.clone();
+    args.push("--without-provenance");
+    let crashed = run(env
+        .command("run")
+        .args(&args)
+        .env("FAILPOINTS", "after-insert=2*off->return"));
+    assert_code(&crashed, 137);
+    assert_code(&env.ingest(&args), 0);
+    assert_eq!(
+        env.q("SELECT count() FROM system.columns WHERE database = '{db}' AND table = 'reviews' AND name LIKE '\\_ingest%'").trim(),
+        "0"
+    );
+    // Batch 1 of the large file was inserted but not acknowledged in the manifest: sent twice.
+    assert_eq!(env.count("reviews"), expected_rows + 500);
+    assert_code(&env.ingest(&args), 0);
+    assert_eq!(env.count("reviews"), expected_rows + 500);
+}
