@@ -12,6 +12,14 @@ pub fn of_bytes(bytes: &[u8]) -> String {
     hex(&blake3::hash(bytes))
 }
 
+/// The 64-bit id rows carry as provenance: the content hash's first 16 hex digits as a number.
+/// Eight bytes a row instead of sixty-four keep provenance cheap for the server to store.
+pub fn file_id(hex: &str) -> u64 {
+    hex.get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+}
+
 /// A reader that hashes every byte read through it; the hasher is shared so the result can be
 /// taken after the reader has been handed to (and dropped by) a format reader.
 pub struct HashingReader<R> {
@@ -60,5 +68,7 @@ mod tests {
         r.read_to_end(&mut sink).unwrap();
         assert_eq!(finish(&hasher), of_bytes(&data));
         assert_eq!(of_bytes(b"").len(), 64);
+        assert_eq!(file_id("00000000000000ff0123"), 255);
+        assert_eq!(file_id(""), 0);
     }
 }

@@ -3,7 +3,7 @@
 //! rows by provenance).
 
 use crate::ch::ident::TableRef;
-use crate::ch::schema::PROVENANCE_HASH;
+use crate::ch::schema::PROVENANCE_FILE;
 use crate::ch::{ChError, Server};
 use crate::config::Common;
 use crate::exit::{Exit, Fatal};
@@ -202,7 +202,7 @@ pub async fn forget(
                 .map_err(|err| Fatal::config(err.to_string()))?;
             let deleted = delete_content(manifest.server(), &table, &e.hash).await?;
             let rejects = manifest.rejects_table();
-            delete_where(manifest.server(), &rejects, "file_hash", &e.hash).await?;
+            delete_where(manifest.server(), &rejects, "file_hash", e.hash.as_str()).await?;
             writeln!(out, "deleted {deleted} rows of {} from {}", e.path, e.table)
                 .map_err(anyhow::Error::from)?;
         }
@@ -231,13 +231,14 @@ struct Count {
 /// Deletes a file's rows by provenance and waits for the mutation to finish.
 async fn delete_content(server: &Server, table: &TableRef, hash: &str) -> Result<u64, ChError> {
     let sql = format!(
-        "SELECT count() AS n FROM {} WHERE {PROVENANCE_HASH} = ?",
+        "SELECT count() AS n FROM {} WHERE {PROVENANCE_FILE} = ?",
         table.sql()
     );
+    let id = crate::hash::file_id(hash);
     let before: Count = server
-        .fetch_one("count rows to delete", |c| c.query(&sql).bind(hash))
+        .fetch_one("count rows to delete", |c| c.query(&sql).bind(id))
         .await?;
-    delete_where(server, table, PROVENANCE_HASH, hash).await?;
+    delete_where(server, table, PROVENANCE_FILE, id).await?;
     Ok(before.n)
 }
 
@@ -245,11 +246,11 @@ async fn delete_where(
     server: &Server,
     table: &TableRef,
     column: &str,
-    hash: &str,
+    value: impl clickhouse::sql::Bind + Copy,
 ) -> Result<(), ChError> {
     let sql = format!("ALTER TABLE {} DELETE WHERE {column} = ?", table.sql());
     server
-        .execute("delete rows", |c| c.query(&sql).bind(hash))
+        .execute("delete rows", |c| c.query(&sql).bind(value))
         .await?;
     // Mutations run in the background (always on 18.16): wait for this one to finish.
     let started = Instant::now();

@@ -4,8 +4,8 @@ use super::ident::{TableRef, quote};
 use super::{ChError, Server};
 use serde::Deserialize;
 
-/// Content hash of the file a row came from (blake3, hex).
-pub const PROVENANCE_HASH: &str = "_ingest_file_hash";
+/// The file a row came from: the first 64 bits of its content hash (see `hash::file_id`).
+pub const PROVENANCE_FILE: &str = "_ingest_file";
 /// Ordinal of the row's record in its file, from 0.
 pub const PROVENANCE_ROW: &str = "_ingest_row";
 
@@ -46,14 +46,14 @@ impl TableSchema {
     }
 
     pub fn has_provenance(&self) -> bool {
-        self.column(PROVENANCE_HASH).is_some() && self.column(PROVENANCE_ROW).is_some()
+        self.column(PROVENANCE_FILE).is_some() && self.column(PROVENANCE_ROW).is_some()
     }
 
     /// Columns a data file may fill: insertable, and not the provenance columns.
     pub fn data_columns(&self) -> impl Iterator<Item = &TableColumn> {
         self.columns
             .iter()
-            .filter(|c| c.is_insertable() && c.name != PROVENANCE_HASH && c.name != PROVENANCE_ROW)
+            .filter(|c| c.is_insertable() && c.name != PROVENANCE_FILE && c.name != PROVENANCE_ROW)
     }
 
     /// Loads a table's columns, or `None` if the table does not exist.
@@ -87,7 +87,7 @@ impl TableSchema {
 
     /// Adds the provenance columns this table lacks. A metadata-only change on MergeTree tables.
     pub async fn add_provenance(&mut self, server: &Server) -> Result<(), ChError> {
-        for (name, ty) in [(PROVENANCE_HASH, "String"), (PROVENANCE_ROW, "UInt64")] {
+        for (name, ty) in [(PROVENANCE_FILE, "UInt64"), (PROVENANCE_ROW, "UInt64")] {
             if self.column(name).is_some() {
                 continue;
             }
@@ -118,8 +118,8 @@ impl TableSchema {
 /// Column definitions for the provenance columns in a `CREATE TABLE`.
 pub fn provenance_column_ddl() -> String {
     format!(
-        "{} String, {} UInt64",
-        quote(PROVENANCE_HASH),
+        "{} UInt64, {} UInt64",
+        quote(PROVENANCE_FILE),
         quote(PROVENANCE_ROW)
     )
 }

@@ -93,6 +93,8 @@ pub struct EventRow {
     pub size: u64,
     pub mtime_ns: i64,
     pub file_hash: String,
+    /// `hash::file_id` of `file_hash`: what the rows' `_ingest_file` holds. Filled on write.
+    pub file_id: u64,
     pub target_table: String,
     pub format: String,
     pub batch_rows: u64,
@@ -123,7 +125,8 @@ fn next_seq() -> u64 {
 
 const DDL_COLUMNS: &str = "\
     event_time DateTime, seq UInt64, run_id String, host String, event String, path String, \
-    size UInt64, mtime_ns Int64, file_hash String, target_table String, format String, \
+    size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
+    format String, \
     batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
     error_kind String, detail String";
 
@@ -209,6 +212,14 @@ impl Manifest {
         if events.is_empty() {
             return Ok(());
         }
+        let events: Vec<EventRow> = events
+            .iter()
+            .map(|e| EventRow {
+                file_id: crate::hash::file_id(&e.file_hash),
+                ..e.clone()
+            })
+            .collect();
+        let events = &events;
         let table = self.table.sql();
         self.server
             .retry("write manifest events", || async {

@@ -2,7 +2,7 @@
 //! fills, converting each field, and stamping every row with its provenance.
 
 use crate::ch::ident::{TableRef, quote};
-use crate::ch::schema::{PROVENANCE_HASH, PROVENANCE_ROW, TableSchema};
+use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableSchema};
 use crate::convert::ConvError;
 use crate::formats::FieldSink;
 use crate::native::{BlockBuilder, ColumnSpec};
@@ -61,7 +61,7 @@ impl ColumnPlan {
     pub fn for_fields(target: &Target, fields: &[String]) -> Result<ColumnPlan, String> {
         let mut specs = Vec::with_capacity(fields.len() + 2);
         for f in fields {
-            if f == PROVENANCE_HASH || f == PROVENANCE_ROW {
+            if f == PROVENANCE_FILE || f == PROVENANCE_ROW {
                 return Err(format!("field `{f}` is reserved for provenance"));
             }
             match target.data_specs.iter().find(|s| &s.name == f) {
@@ -103,9 +103,9 @@ impl ColumnPlan {
         }
         let hash_col = specs.len();
         specs.push(ColumnSpec {
-            name: PROVENANCE_HASH.to_owned(),
-            type_name: "String".to_owned(),
-            ty: crate::ch::types::ChType::String,
+            name: PROVENANCE_FILE.to_owned(),
+            type_name: "UInt64".to_owned(),
+            ty: crate::ch::types::ChType::UInt64,
             default: None,
         });
         specs.push(ColumnSpec {
@@ -151,10 +151,10 @@ impl ColumnPlan {
     }
 
     /// Completes the block's current row with its provenance.
-    pub fn stamp(&self, block: &mut BlockBuilder, hash: &str, ordinal: u64) {
-        if let Some((hash_col, row_col)) = self.provenance {
-            // Provenance values always fit their String and UInt64 columns.
-            let _ = block.push(hash_col, &Value::Str(hash.as_bytes()));
+    pub fn stamp(&self, block: &mut BlockBuilder, file_id: u64, ordinal: u64) {
+        if let Some((file_col, row_col)) = self.provenance {
+            // Provenance values always fit their UInt64 columns.
+            let _ = block.push(file_col, &Value::UInt(file_id));
             let _ = block.push(row_col, &Value::UInt(ordinal));
         }
         block.finish_row();

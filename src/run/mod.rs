@@ -242,7 +242,7 @@ async fn prepare_targets(
                 schema.add_provenance(server).await?;
                 log::warn!(
                     "added provenance columns {} and {} to table {table}",
-                    crate::ch::schema::PROVENANCE_HASH,
+                    crate::ch::schema::PROVENANCE_FILE,
                     crate::ch::schema::PROVENANCE_ROW
                 );
             }

@@ -2,8 +2,9 @@
 //! question behind every resume, every retry and every "done".
 
 use crate::ch::ident::TableRef;
-use crate::ch::schema::{PROVENANCE_HASH, PROVENANCE_ROW};
+use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::ch::{ChError, Server};
+use crate::hash::file_id;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -20,8 +21,8 @@ struct Ordinal {
 }
 
 #[derive(clickhouse::Row, Deserialize)]
-struct HashCount {
-    h: String,
+struct FileCount {
+    f: u64,
     n: u64,
     u: u64,
 }
@@ -40,12 +41,12 @@ pub async fn landed_batches(
 ) -> Result<HashMap<u64, u64>, ChError> {
     let sql = format!(
         "SELECT intDiv({PROVENANCE_ROW}, ?) AS batch, count() AS n FROM {} \
-         WHERE {PROVENANCE_HASH} = ? GROUP BY batch",
+         WHERE {PROVENANCE_FILE} = ? GROUP BY batch",
         table.sql()
     );
     let rows: Vec<BatchCount> = server
         .fetch_all("check landed batches", |c| {
-            c.query(&sql).bind(batch_rows).bind(hash)
+            c.query(&sql).bind(batch_rows).bind(file_id(hash))
         })
         .await?;
     Ok(rows.into_iter().map(|r| (r.batch, r.n)).collect())
@@ -60,13 +61,13 @@ pub async fn landed_ordinals(
     to: u64,
 ) -> Result<HashSet<u64>, ChError> {
     let sql = format!(
-        "SELECT {PROVENANCE_ROW} AS r FROM {} WHERE {PROVENANCE_HASH} = ? \
+        "SELECT {PROVENANCE_ROW} AS r FROM {} WHERE {PROVENANCE_FILE} = ? \
          AND {PROVENANCE_ROW} >= ? AND {PROVENANCE_ROW} < ?",
         table.sql()
     );
     let rows: Vec<Ordinal> = server
         .fetch_all("check landed rows", |c| {
-            c.query(&sql).bind(hash).bind(from).bind(to)
+            c.query(&sql).bind(file_id(hash)).bind(from).bind(to)
         })
         .await?;
     Ok(rows.into_iter().map(|r| r.r).collect())
@@ -79,20 +80,26 @@ pub async fn row_counts(
     table: &TableRef,
     hashes: &[&str],
 ) -> Result<HashMap<String, (u64, u64)>, ChError> {
+    let by_id: HashMap<u64, &str> = hashes.iter().map(|h| (file_id(h), *h)).collect();
+    let ids: Vec<u64> = by_id.keys().copied().collect();
     let mut out = HashMap::new();
-    for chunk in hashes.chunks(2000) {
+    for chunk in ids.chunks(2000) {
         let placeholders = vec!["?"; chunk.len()].join(", ");
         let sql = format!(
-            "SELECT {PROVENANCE_HASH} AS h, count() AS n, uniqExact({PROVENANCE_ROW}) AS u \
-             FROM {} WHERE {PROVENANCE_HASH} IN ({placeholders}) GROUP BY h",
+            "SELECT {PROVENANCE_FILE} AS f, count() AS n, uniqExact({PROVENANCE_ROW}) AS u \
+             FROM {} WHERE {PROVENANCE_FILE} IN ({placeholders}) GROUP BY f",
             table.sql()
         );
-        let rows: Vec<HashCount> = server
+        let rows: Vec<FileCount> = server
             .fetch_all("read back row counts", |c| {
-                chunk.iter().fold(c.query(&sql), |q, h| q.bind(*h))
+                chunk.iter().fold(c.query(&sql), |q, id| q.bind(*id))
             })
             .await?;
-        out.extend(rows.into_iter().map(|r| (r.h, (r.n, r.u))));
+        for r in rows {
+            if let Some(h) = by_id.get(&r.f) {
+                out.insert((*h).to_owned(), (r.n, r.u));
+            }
+        }
     }
     Ok(out)
 }
@@ -100,7 +107,7 @@ pub async fn row_counts(
 /// Whether the table holds any row with provenance (to recognise a lost manifest).
 pub async fn has_provenance_rows(server: &Server, table: &TableRef) -> Result<bool, ChError> {
     let sql = format!(
-        "SELECT count() AS n FROM (SELECT 1 FROM {} WHERE {PROVENANCE_HASH} != '' LIMIT 1)",
+        "SELECT count() AS n FROM (SELECT 1 FROM {} WHERE {PROVENANCE_FILE} != 0 LIMIT 1)",
         table.sql()
     );
     let c: Count = server

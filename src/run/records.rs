@@ -52,7 +52,7 @@ pub enum Step {
 pub struct Records<'a> {
     source: &'a mut dyn RecordSource,
     plan: &'a mut ColumnPlan,
-    hash: &'a str,
+    file_id: u64,
     policy: ErrorPolicy,
     rel: &'a str,
     /// Records consumed, good and bad: the next record's ordinal.
@@ -66,7 +66,7 @@ impl<'a> Records<'a> {
     pub fn new(
         source: &'a mut dyn RecordSource,
         plan: &'a mut ColumnPlan,
-        hash: &'a str,
+        hash: &str,
         policy: ErrorPolicy,
         rel: &'a str,
     ) -> Records<'a> {
@@ -74,7 +74,7 @@ impl<'a> Records<'a> {
         Records {
             source,
             plan,
-            hash,
+            file_id: crate::hash::file_id(hash),
             policy,
             rel,
             records: 0,
@@ -95,7 +95,7 @@ impl<'a> Records<'a> {
         match result {
             Ok(true) => {
                 self.records += 1;
-                self.plan.stamp(block, self.hash, ordinal);
+                self.plan.stamp(block, self.file_id, ordinal);
                 Step::Row(ordinal)
             }
             Ok(false) => Step::End,

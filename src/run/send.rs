@@ -247,8 +247,9 @@ impl Sender {
                 KIND_TRANSIENT,
                 format!(
                     "{msg}; the file changed while it was being ingested, so rows of its \
-                     earlier content may be in {table} with {} = '{hash}'",
-                    crate::ch::schema::PROVENANCE_HASH
+                     earlier content may be in {table} with {} = {}",
+                    crate::ch::schema::PROVENANCE_FILE,
+                    crate::hash::file_id(hash)
                 ),
             ),
         };

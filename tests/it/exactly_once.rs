@@ -106,8 +106,10 @@ fn a_half_landed_batch_is_completed_row_by_row() {
     assert_code(&env.ingest(&s.args), 0);
     // Take away part of one batch and the record that it was ever done, as a crash between a
     // partition's part and the next would leave it.
-    env.q("ALTER TABLE {db}.reviews DELETE WHERE _ingest_row >= 600 AND _ingest_row < 700 \
-           AND _ingest_file_hash IN (SELECT file_hash FROM {db}.ingest_manifest WHERE path = 'large.csv')");
+    env.q(
+        "ALTER TABLE {db}.reviews DELETE WHERE _ingest_row >= 600 AND _ingest_row < 700 \
+           AND _ingest_file IN (SELECT file_id FROM {db}.ingest_manifest WHERE path = 'large.csv')",
+    );
     wait_for_mutations(&env);
     env.q("ALTER TABLE {db}.ingest_manifest DELETE WHERE path = 'large.csv' AND event = 'done'");
     wait_for_mutations(&env);

@@ -137,8 +137,8 @@ impl<'a> Env<'a> {
     /// Number of (hash, row) provenance keys that occur more than once.
     pub fn duplicate_keys(&self, table: &str) -> u64 {
         self.q(&format!(
-            "SELECT count() FROM (SELECT _ingest_file_hash, _ingest_row, count() AS c \
-             FROM {{db}}.{table} GROUP BY _ingest_file_hash, _ingest_row HAVING c > 1)"
+            "SELECT count() FROM (SELECT _ingest_file, _ingest_row, count() AS c \
+             FROM {{db}}.{table} GROUP BY _ingest_file, _ingest_row HAVING c > 1)"
         ))
         .trim()
         .parse()
