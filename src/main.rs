@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use ingest::cli::{Cli, Command};
-use ingest::config::{RunConfig, StatusConfig};
+use ingest::config::{InitConfig, RunConfig, StatusConfig};
 use ingest::exit::{Exit, Fatal};
 use std::process::ExitCode;
 
@@ -11,6 +11,9 @@ fn main() -> ExitCode {
     let _failpoints = fail::FailScenario::setup();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
+        .target(env_logger::Target::Pipe(Box::new(
+            ingest::progress::LogWriter,
+        )))
         .init();
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_current_thread()
@@ -32,13 +35,16 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
     match cli.command {
         Command::Run(args) => {
             let cfg = RunConfig::build(&args)?;
-            let report = ingest::run::run(&cfg).await?;
-            ingest::run::print_report(&report, &mut stdout).map_err(anyhow::Error::from)?;
-            Ok(report.exit)
+            ingest::job::run(&cfg, &mut stdout).await
         }
         Command::Status(args) => {
             let cfg = StatusConfig::build(&args)?;
             ingest::status::status(&cfg, &mut stdout).await?;
+            Ok(Exit::Ok)
+        }
+        Command::Init(args) => {
+            let cfg = InitConfig::build(&args)?;
+            ingest::init::init(&cfg, &mut stdout).await?;
             Ok(Exit::Ok)
         }
     }

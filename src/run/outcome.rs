@@ -1,6 +1,7 @@
 //! What happened to each file in a run (or would happen, in a dry run), for reports and exit codes.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
@@ -64,6 +65,9 @@ pub struct FileOutcome {
     pub bytes: u64,
     /// Why, for anything but a plain success: the error, the original of a duplicate, …
     pub detail: String,
+    /// From when the run started working on the file to when its outcome was known; zero for
+    /// files decided without being read.
+    pub duration: Duration,
 }
 
 impl FileOutcome {
@@ -76,11 +80,18 @@ impl FileOutcome {
             rows: 0,
             bytes: 0,
             detail: String::new(),
+            duration: Duration::ZERO,
         }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> FileOutcome {
         self.detail = detail.into();
+        self
+    }
+
+    /// Stamps the time taken since the file's work started.
+    pub fn since(mut self, started: Instant) -> FileOutcome {
+        self.duration = started.elapsed();
         self
     }
 }

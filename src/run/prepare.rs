@@ -57,6 +57,7 @@ pub struct GroupFile {
     pub entry: FileEntry,
     pub hash: String,
     pub rows: u64,
+    pub started: Instant,
 }
 
 pub struct LargeFile {
@@ -67,6 +68,7 @@ pub struct LargeFile {
     pub batch_rows: u64,
     /// Some batches may already be in the table: ask it before sending.
     pub resume: bool,
+    pub started: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +100,8 @@ pub struct Prepare {
     tx: mpsc::Sender<Work>,
     claimed: HashMap<(String, String), String>,
     group: Option<GroupBuilder>,
+    /// When work on the current file started.
+    file_started: Instant,
 }
 
 impl Prepare {
@@ -114,6 +118,7 @@ impl Prepare {
             tx,
             claimed: HashMap::new(),
             group: None,
+            file_started: Instant::now(),
         }
     }
 
@@ -146,6 +151,7 @@ impl Prepare {
             rows: 0,
             bytes: c.entry.size,
             detail: String::new(),
+            duration: self.file_started.elapsed(),
         }
     }
 
@@ -176,6 +182,7 @@ impl Prepare {
     }
 
     fn process(&mut self, c: Candidate) -> Result<(), Closed> {
+        self.file_started = Instant::now();
         match scan::restat(&c.entry) {
             None => {
                 return self.note(
@@ -319,6 +326,7 @@ impl Prepare {
             target: c.target,
             hash: pass.hash,
             rows: pass.rows,
+            started: self.file_started,
         }))
     }
 
@@ -427,6 +435,7 @@ impl Prepare {
                 entry: c.entry,
                 hash,
                 rows: ordinal,
+                started: self.file_started,
             });
         }
         if full {

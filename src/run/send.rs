@@ -9,9 +9,11 @@ use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest};
+use crate::progress::Progress;
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Why one file could not be finished.
@@ -40,6 +42,7 @@ pub struct Sender {
     query_id_prefix: String,
     limits: Limits,
     dry_run: bool,
+    progress: Progress,
     events: Vec<EventRow>,
     pub outcomes: Vec<FileOutcome>,
     /// Set when ClickHouse became unreachable; the rest of the run is abandoned.
@@ -55,6 +58,7 @@ impl Sender {
         folder_id: &str,
         limits: Limits,
         dry_run: bool,
+        progress: Progress,
     ) -> Sender {
         Sender {
             server,
@@ -62,6 +66,7 @@ impl Sender {
             query_id_prefix: format!("ingest-{folder_id}-"),
             limits,
             dry_run,
+            progress,
             events: Vec::new(),
             outcomes: Vec::new(),
             stopped: None,
@@ -77,8 +82,7 @@ impl Sender {
             }
             match work {
                 Work::Note { outcome, event } => {
-                    log_outcome(&outcome);
-                    self.outcomes.push(outcome);
+                    self.finish(outcome);
                     if let Some(ev) = event
                         && !self.dry_run
                     {
@@ -96,23 +100,21 @@ impl Sender {
     }
 
     fn interrupted(&mut self, work: Work) {
-        let files: Vec<(String, String)> = match work {
-            Work::Note { outcome, .. } => {
-                self.outcomes.push(outcome);
-                return;
-            }
+        let files: Vec<(FileEntry, String)> = match work {
+            Work::Note { outcome, .. } => return self.finish(outcome),
             Work::Group(g) => g
                 .files
                 .into_iter()
-                .map(|f| (f.entry.rel, g.target.table.to_string()))
+                .map(|f| (f.entry, g.target.table.to_string()))
                 .collect(),
-            Work::Large(lf) => vec![(lf.entry.rel, lf.target.table.to_string())],
+            Work::Large(lf) => vec![(lf.entry, lf.target.table.to_string())],
         };
-        for (rel, table) in files {
-            let mut o = FileOutcome::new(&rel, Status::Interrupted)
+        for (entry, table) in files {
+            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted)
                 .detail("not finished: ClickHouse became unreachable");
             o.table = table;
-            self.outcomes.push(o);
+            o.bytes = entry.size;
+            self.finish(o);
         }
     }
 
@@ -170,6 +172,7 @@ impl Sender {
 
     fn finish(&mut self, outcome: FileOutcome) {
         log_outcome(&outcome);
+        self.progress.file_done(outcome.bytes);
         self.outcomes.push(outcome);
     }
 
@@ -182,16 +185,25 @@ impl Sender {
             rows,
             bytes: entry.size,
             detail: String::new(),
+            duration: std::time::Duration::ZERO,
         }
     }
 
     /// Records a file that could not be finished and decides whether the run goes on.
-    async fn trouble(&mut self, entry: &FileEntry, table: &TableRef, hash: &str, t: Trouble) {
+    async fn trouble(
+        &mut self,
+        entry: &FileEntry,
+        table: &TableRef,
+        hash: &str,
+        started: Instant,
+        t: Trouble,
+    ) {
         let (kind, error) = match t {
             Trouble::Server(e) if e.is_unreachable() => {
                 self.finish(
                     Self::outcome(entry, table, Status::Interrupted, 0)
-                        .detail(format!("not finished: {e}")),
+                        .detail(format!("not finished: {e}"))
+                        .since(started),
                 );
                 self.stopped.get_or_insert(e);
                 return;
@@ -211,7 +223,11 @@ impl Sender {
         ev.error = error.clone();
         ev.error_kind = kind.to_owned();
         self.events.push(ev);
-        self.finish(Self::outcome(entry, table, Status::Failed, 0).detail(error));
+        self.finish(
+            Self::outcome(entry, table, Status::Failed, 0)
+                .detail(error)
+                .since(started),
+        );
     }
 
     async fn group(&mut self, g: Group) {
@@ -274,7 +290,9 @@ impl Sender {
                 ev.rows = f.rows;
                 ev.batch_rows = g.batch_rows;
                 events.push(ev);
-                outcomes.push(Self::outcome(&f.entry, &table, Status::Ingested, f.rows));
+                outcomes.push(
+                    Self::outcome(&f.entry, &table, Status::Ingested, f.rows).since(f.started),
+                );
             } else {
                 again.push(f);
             }
@@ -308,6 +326,7 @@ impl Sender {
                 rows: f.rows,
                 batch_rows,
                 resume: true,
+                started: f.started,
             };
             if self.stopped.is_some() {
                 self.interrupted(Work::Large(lf));
@@ -324,7 +343,7 @@ impl Sender {
         let mut attempt = 0;
         loop {
             match self.try_large(&lf, resume).await {
-                Ok(outcome) => return self.finish(outcome),
+                Ok(outcome) => return self.finish(outcome.since(lf.started)),
                 Err(Trouble::Server(e)) if attempt < policy.retries => {
                     let delay = policy.delay(attempt);
                     log::warn!(
@@ -337,7 +356,9 @@ impl Sender {
                 }
                 Err(t) => {
                     let table = lf.target.table.clone();
-                    return self.trouble(&lf.entry, &table, &lf.hash, t).await;
+                    return self
+                        .trouble(&lf.entry, &table, &lf.hash, lf.started, t)
+                        .await;
                 }
             }
         }
@@ -498,9 +519,17 @@ impl Sender {
 }
 
 fn log_outcome(o: &FileOutcome) {
+    let took = o.duration.as_secs_f64();
     if o.detail.is_empty() {
-        log::info!("{} {} → {} ({} rows)", o.status, o.rel, o.table, o.rows);
+        log::info!(
+            "{} {} → {} ({} rows, {} bytes, {took:.2}s)",
+            o.status,
+            o.rel,
+            o.table,
+            o.rows,
+            o.bytes
+        );
     } else {
-        log::info!("{} {}: {}", o.status, o.rel, o.detail);
+        log::info!("{} {}: {} ({took:.2}s)", o.status, o.rel, o.detail);
     }
 }

@@ -4,5 +4,6 @@
 
 mod basics;
 mod cli;
+mod ops;
 mod server;
 mod util;
