@@ -4,6 +4,7 @@
 
 mod basics;
 mod cli;
+mod deploy;
 mod ops;
 mod server;
 mod util;
