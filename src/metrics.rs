@@ -258,13 +258,9 @@ pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
 
 /// Writes a new file, readable by everyone (node_exporter usually runs as another user).
 fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = std::fs::File::create(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -373,5 +369,8 @@ mod tests {
         assert_eq!(value(&text, "ingest_rows_total"), 6.0);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "readable by node_exporter");
     }
 }

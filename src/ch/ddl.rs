@@ -34,7 +34,13 @@ impl Server {
         if self.table_exists(table).await? {
             return Ok(false);
         }
-        self.execute(what, |c| c.query_raw(ddl)).await?;
-        Ok(true)
+        match self.execute(what, |c| c.query_raw(ddl)).await {
+            Ok(()) => Ok(true),
+            Err(ChError::Server { code, message }) => Err(ChError::Server {
+                code,
+                message: format!("cannot create {table}: {message}"),
+            }),
+            Err(e) => Err(e),
+        }
     }
 }

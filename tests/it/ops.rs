@@ -452,6 +452,13 @@ fn init_lets_an_account_without_ddl_rights_run() {
     };
     let refused = no_ddl(&env);
     assert_code(&refused, 2);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("cannot create {}.ingest_manifest: ", env.db)),
+        "{}",
+        refused.stderr
+    );
     assert!(!env.manifest_exists());
 
     let out = run(env.command("init").args(["--table", "t"]));
@@ -556,4 +563,30 @@ fn a_terminal_gets_a_progress_display_that_clears_before_the_summary() {
         "{:?}",
         out.stdout
     );
+}
+
+#[test]
+fn a_run_turned_away_by_the_lock_leaves_the_record_to_the_holder() {
+    let env = Env::new("locked_ops");
+    setup(&env);
+    let prom = env.dir.path().join("ingest.prom");
+    let lock = std::fs::File::create(env.path(".ingest.lock")).unwrap();
+    lock.lock().unwrap();
+    let out = env.ingest(&[
+        "--table",
+        "t",
+        "--output",
+        "json",
+        "--metrics-file",
+        prom.to_str().unwrap(),
+    ]);
+    assert_code(&out, 5);
+    let s = json_of(&out);
+    assert_eq!(s["exit_code"], 5);
+    assert!(
+        s["error"].as_str().unwrap().contains("holds the lock"),
+        "{s}"
+    );
+    assert!(!prom.exists(), "no metrics from a run that did not run");
+    assert!(!env.manifest_exists());
 }
