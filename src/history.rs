@@ -8,8 +8,8 @@ use crate::summary::Summary;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// A history row is written once, without the usual retries: a server that is down now would
-/// only delay the run's exit, and the metrics file still tells of the run.
+/// How long recording a run may take: a server that went away during the run would only delay
+/// its exit, and the metrics file still tells of the run.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 const DDL_COLUMNS: &str = "\

@@ -4,6 +4,7 @@ use clap::Parser;
 use ingest::cli::{Cli, Command};
 use ingest::config::{InitConfig, RunConfig, StatusConfig};
 use ingest::exit::{Exit, Fatal};
+use ingest::summary::one_line;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -48,8 +49,4 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
             Ok(Exit::Ok)
         }
     }
-}
-
-fn one_line(msg: &str) -> String {
-    msg.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
 }
