@@ -25,7 +25,7 @@ pub enum Command {
     /// Ingest the data folder's new files (what cron or a systemd timer runs)
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
-    /// Show recent files, their state, rows and errors, from the manifest
+    /// Show the last runs, files in flight, failures and recent files, from the manifest
     #[command(after_help = EXIT_CODES_HELP)]
     Status(StatusArgs),
     /// Let the next run try failed, quarantined or held-back files again
@@ -34,6 +34,10 @@ pub enum Command {
     /// Treat files as never ingested, so the next run ingests them again
     #[command(after_help = EXIT_CODES_HELP)]
     Forget(ForgetArgs),
+    /// Create the manifest and run-history tables (and add provenance columns to configured target
+    /// tables), so that runs can use an account without CREATE or ALTER rights
+    #[command(after_help = EXIT_CODES_HELP)]
+    Init(InitArgs),
 }
 
 /// Where the server and the data are; shared by every command.
@@ -101,6 +105,14 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
 
+    /// What the run prints at the end: `text` (a short summary) or `json` (one JSON object) [default: text]
+    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Prometheus textfile-collector file to update after every run that is not a dry run
+    #[arg(long, env = "INGEST_METRICS_FILE", value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
     /// Report what a run would do with each file, writing nothing to ClickHouse
     #[arg(long, env = "INGEST_DRY_RUN")]
     pub dry_run: bool,
@@ -147,9 +159,27 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// How many recent files to list [default: 20]
+    /// How many runs, failures and recent files to list [default: 20]
     #[arg(long, env = "INGEST_STATUS_LIMIT", value_name = "N")]
     pub limit: Option<u64>,
+
+    /// `text` or `json` (one JSON document) [default: text]
+    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Short for `--output json`
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Target table for files no route matches, `table` or `database.table`
+    #[arg(long, env = "INGEST_TABLE")]
+    pub table: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

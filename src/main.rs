@@ -2,8 +2,9 @@
 
 use clap::Parser;
 use ingest::cli::{Cli, Command};
-use ingest::config::{ManageConfig, RunConfig, StatusConfig};
+use ingest::config::{InitConfig, ManageConfig, RunConfig, StatusConfig};
 use ingest::exit::{Exit, Fatal};
+use ingest::summary::one_line;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -11,6 +12,9 @@ fn main() -> ExitCode {
     let _failpoints = fail::FailScenario::setup();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
+        .target(env_logger::Target::Pipe(Box::new(
+            ingest::progress::LogWriter,
+        )))
         .init();
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_current_thread()
@@ -32,9 +36,7 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
     match cli.command {
         Command::Run(args) => {
             let cfg = RunConfig::build(&args)?;
-            let report = ingest::run::run(&cfg).await?;
-            ingest::run::print_report(&report, &mut stdout).map_err(anyhow::Error::from)?;
-            Ok(report.exit)
+            ingest::job::run(&cfg, &mut stdout).await
         }
         Command::Status(args) => {
             let cfg = StatusConfig::build(&args)?;
@@ -52,9 +54,10 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
             let _lock = ingest::lock::acquire(&cfg.lock_file)?;
             ingest::manage::forget(&cfg.common, &args.targets, args.delete_rows, &mut stdout).await
         }
+        Command::Init(args) => {
+            let cfg = InitConfig::build(&args)?;
+            ingest::init::init(&cfg, &mut stdout).await?;
+            Ok(Exit::Ok)
+        }
     }
-}
-
-fn one_line(msg: &str) -> String {
-    msg.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
 }

@@ -1,96 +1,249 @@
-//! `ingest status`: recent files with their state, rows and errors, read from the manifest.
+//! `ingest status`: whether ingestion is healthy at a glance — the last runs, files in flight,
+//! failed and quarantined files with their first error, recent files and totals — as text for
+//! people or as one JSON document for programs.
 
 use crate::ch::Server;
-use crate::config::StatusConfig;
+use crate::config::{Output, StatusConfig};
 use crate::exit::Fatal;
+use crate::history::{self, RunRow};
 use crate::manifest::Manifest;
-use serde::Deserialize;
-use std::io::Write;
+use crate::summary::timestamp;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
-struct Recent {
+#[derive(Debug, clickhouse::Row, Deserialize, Serialize)]
+struct FileRow {
     path: String,
+    #[serde(rename(serialize = "table"))]
     target_table: String,
     state: String,
     rows: u64,
     error: String,
+    #[serde(rename(serialize = "run_id"))]
+    run: String,
+    #[serde(rename(serialize = "host"))]
+    host_name: String,
+    #[serde(serialize_with = "as_timestamp", rename(serialize = "last_event"))]
     last: u32,
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize)]
+#[derive(Debug, clickhouse::Row, Deserialize, Serialize)]
 struct StateCount {
     state: String,
     files: u64,
     rows: u64,
 }
 
+/// Everything `status` shows.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    manifest: String,
+    exists: bool,
+    totals: Vec<StateCount>,
+    runs: Vec<JsonRun>,
+    in_flight: Vec<FileRow>,
+    problems: Vec<FileRow>,
+    recent: Vec<FileRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonRun {
+    #[serde(flatten)]
+    row: RunRow,
+    started_at: String,
+    finished_at: String,
+}
+
+fn as_timestamp<S: serde::Serializer>(t: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&timestamp(epoch(*t)))
+}
+
+fn epoch(t: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(i64::from(t), 0).unwrap_or_default()
+}
+
 pub async fn status(cfg: &StatusConfig, out: &mut dyn Write) -> Result<(), Fatal> {
     let server = Server::connect(cfg.common.connect.clone()).await?;
     let manifest = Manifest::new(server.clone(), cfg.common.manifest.clone(), String::new());
-    if !manifest.exists().await? {
-        writeln!(
-            out,
-            "no manifest table {} yet: nothing has been ingested",
-            manifest.table
-        )
-        .map_err(anyhow::Error::from)?;
-        return Ok(());
+    let mut report = Report {
+        manifest: manifest.table.to_string(),
+        ..Report::default()
+    };
+    if manifest.exists().await? {
+        report.exists = true;
+        gather(&server, &manifest, cfg.limit, &mut report).await?;
     }
-    let latest = crate::manifest::latest_by_content(&manifest.table);
+    match cfg.output {
+        Output::Json => serde_json::to_writer(&mut *out, &report)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Output::Text => print(out, &report),
+    }
+    .map_err(anyhow::Error::from)?;
+    Ok(())
+}
+
+async fn gather(
+    server: &Server,
+    manifest: &Manifest,
+    limit: u64,
+    report: &mut Report,
+) -> Result<(), Fatal> {
+    let latest = latest(manifest);
     let totals_sql = format!(
         "SELECT state, count() AS files, sum(last_rows) AS rows FROM ({latest}) \
          GROUP BY state ORDER BY state"
     );
-    let totals: Vec<StateCount> = server
+    report.totals = server
         .fetch_all("read manifest totals", |c| c.query_raw(&totals_sql))
         .await?;
-    let recent_sql = format!(
-        "SELECT last_path AS path, target_table, state, last_rows AS rows, \
-         last_error AS error, last_event AS last FROM ({latest}) \
-         ORDER BY last DESC, path LIMIT ?"
-    );
-    let recent: Vec<Recent> = server
-        .fetch_all("read recent files", |c| {
-            c.query(&recent_sql).bind(cfg.limit)
+    report.runs = history::recent(server, &manifest.table, limit)
+        .await?
+        .into_iter()
+        .map(|row| JsonRun {
+            started_at: timestamp(epoch(row.started)),
+            finished_at: timestamp(epoch(row.finished)),
+            row,
         })
-        .await?;
-    print(out, &totals, &recent).map_err(anyhow::Error::from)?;
+        .collect();
+    let files = |what: &'static str, condition: &'static str| {
+        let sql = format!(
+            "SELECT last_path AS path, target_table, state, last_rows AS rows, \
+             last_error AS error, last_run AS run, last_host AS host_name, last_event AS last \
+             FROM ({latest}) WHERE {condition} ORDER BY last DESC, path LIMIT ?"
+        );
+        async move {
+            server
+                .fetch_all::<FileRow>(what, |c| c.query(&sql).bind(limit))
+                .await
+        }
+    };
+    report.in_flight = files("read files in flight", "state IN ('claimed', 'batch')").await?;
+    report.problems = files("read failed files", "state IN ('failed', 'quarantined')").await?;
+    report.recent = files("read recent files", "1").await?;
     Ok(())
 }
 
-fn print(out: &mut dyn Write, totals: &[StateCount], recent: &[Recent]) -> std::io::Result<()> {
-    let summary: Vec<String> = totals
+/// The latest event of every (table, content): its path, state, rows, error, run and host.
+/// (Aliases never reuse a column's name: newer servers would resolve the column to the alias.)
+fn latest(manifest: &Manifest) -> String {
+    format!(
+        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
+         argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
+         argMax(error, seq) AS last_error, argMax(run_id, seq) AS last_run, \
+         argMax(host, seq) AS last_host, max(event_time) AS last_event \
+         FROM {} WHERE event NOT IN ('duplicate', 'changed', 'touched') \
+         GROUP BY target_table, file_hash",
+        manifest.table.sql()
+    )
+}
+
+fn when(t: u32) -> String {
+    epoch(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    if !r.exists {
+        return writeln!(
+            out,
+            "no manifest table {} yet: nothing has been ingested",
+            r.manifest
+        );
+    }
+    let totals: Vec<String> = r
+        .totals
         .iter()
         .map(|t| format!("{} {} ({} rows)", t.files, t.state, t.rows))
         .collect();
-    writeln!(
-        out,
-        "files: {}",
-        if summary.is_empty() {
-            "none".to_owned()
-        } else {
-            summary.join(", ")
-        }
-    )?;
-    writeln!(out)?;
-    writeln!(
-        out,
-        "{:<20} {:<10} {:>10}  {:<24} FILE",
-        "LAST EVENT (UTC)", "STATE", "ROWS", "TABLE"
-    )?;
-    for r in recent {
-        let when = chrono::DateTime::from_timestamp(i64::from(r.last), 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default();
+    writeln!(out, "manifest {}", r.manifest)?;
+    match totals.is_empty() {
+        true => writeln!(out, "files: none")?,
+        false => writeln!(out, "files: {}", totals.join(", "))?,
+    }
+
+    writeln!(out, "\nlast runs:")?;
+    if r.runs.is_empty() {
+        writeln!(out, "  none recorded")?;
+    } else {
         writeln!(
             out,
-            "{when:<20} {:<10} {:>10}  {:<24} {}",
-            r.state, r.rows, r.target_table, r.path
+            "{:<20} {:>8} {:>4} {:>6} {:>8} {:>6} {:>10}  RUN",
+            "STARTED (UTC)", "SECONDS", "EXIT", "FILES", "INGESTED", "FAILED", "ROWS"
         )?;
-        if !r.error.is_empty() {
-            let first = r.error.lines().next().unwrap_or("");
-            writeln!(out, "{:<20} error: {first}", "")?;
+    }
+    for run in &r.runs {
+        let row = &run.row;
+        writeln!(
+            out,
+            "{:<20} {:>8.1} {:>4} {:>6} {:>8} {:>6} {:>10}  {} on {}",
+            when(row.started),
+            row.duration_seconds,
+            row.exit_code,
+            row.files_total,
+            row.files_ingested,
+            row.files_failed,
+            row.rows,
+            row.run_id,
+            row.host
+        )?;
+        if !row.error.is_empty() {
+            writeln!(out, "{:<20} error: {}", "", first_line(&row.error))?;
         }
+    }
+
+    writeln!(out, "\nin flight (claimed, not done):")?;
+    if r.in_flight.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for f in &r.in_flight {
+        writeln!(
+            out,
+            "{:<20} {:<10} {:<24} {} (run {} on {})",
+            when(f.last),
+            f.state,
+            f.target_table,
+            f.path,
+            f.run,
+            f.host_name
+        )?;
+    }
+
+    writeln!(out, "\nfailed or quarantined:")?;
+    if r.problems.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for f in &r.problems {
+        writeln!(
+            out,
+            "{:<20} {:<11} {:<24} {}",
+            when(f.last),
+            f.state,
+            f.target_table,
+            f.path
+        )?;
+        writeln!(out, "{:<20} error: {}", "", first_line(&f.error))?;
+    }
+
+    writeln!(out, "\nrecent files:")?;
+    writeln!(
+        out,
+        "{:<20} {:<11} {:>10}  {:<24} FILE",
+        "LAST EVENT (UTC)", "STATE", "ROWS", "TABLE"
+    )?;
+    for f in &r.recent {
+        writeln!(
+            out,
+            "{:<20} {:<11} {:>10}  {:<24} {}",
+            when(f.last),
+            f.state,
+            f.rows,
+            f.target_table,
+            f.path
+        )?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The connection to ClickHouse: what the server can do, errors sorted by whether a retry can help,
 //! and jittered exponential backoff around every request.
 
+pub mod ddl;
 pub mod ident;
 pub mod schema;
 pub mod types;

@@ -19,6 +19,8 @@ pub struct FileConfig {
     pub batch_rows: Option<u64>,
     pub settle: Option<String>,
     pub lock_file: Option<PathBuf>,
+    pub output: Option<String>,
+    pub metrics_file: Option<PathBuf>,
     pub dry_run: Option<bool>,
     pub on_error: Option<String>,
     pub max_errors: Option<u64>,
@@ -54,7 +56,7 @@ impl FileConfig {
             )
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.data_dir, &mut cfg.lock_file]
+        for p in [&mut cfg.data_dir, &mut cfg.lock_file, &mut cfg.metrics_file]
             .into_iter()
             .flatten()
         {

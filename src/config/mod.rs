@@ -9,7 +9,7 @@ pub use routes::Routes;
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
-use crate::cli::{CommonArgs, RunArgs, StatusArgs};
+use crate::cli::{CommonArgs, InitArgs, RunArgs, StatusArgs};
 use crate::exit::Fatal;
 use crate::run::dispose::{After, Disposal};
 use crate::run::records::ErrorPolicy;
@@ -47,6 +47,8 @@ pub struct RunConfig {
     pub disposal: Disposal,
     /// Add provenance columns to target tables that lack them (the exactly-once default).
     pub add_provenance: bool,
+    pub output: Output,
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -74,6 +76,34 @@ impl ManageConfig {
 pub struct StatusConfig {
     pub common: Common,
     pub limit: u64,
+    pub output: Output,
+}
+
+/// Settings for `ingest init`.
+#[derive(Debug, Clone)]
+pub struct InitConfig {
+    pub common: Common,
+    /// The target tables the config names (`--table` and routes), in order, without repeats.
+    pub targets: Vec<TableRef>,
+}
+
+/// What a command prints: for people, or one JSON document for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+impl Output {
+    fn parse(value: Option<&String>) -> Result<Output, Fatal> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("text") => Ok(Output::Text),
+            Some("json") => Ok(Output::Json),
+            Some(other) => Err(Fatal::config(format!(
+                "--output must be `text` or `json`, not `{other}`"
+            ))),
+        }
+    }
 }
 
 fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
@@ -183,6 +213,13 @@ impl RunConfig {
             .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
         let disposal = disposal(args, &file, &common.data_dir)?;
+        let metrics_file = args
+            .metrics_file
+            .clone()
+            .or_else(|| file.metrics_file.clone());
+        if let Some(path) = &metrics_file {
+            check_metrics_file(path)?;
+        }
         Ok(RunConfig {
             common,
             routes,
@@ -202,6 +239,8 @@ impl RunConfig {
             },
             disposal,
             add_provenance: !(args.without_provenance || file.without_provenance.unwrap_or(false)),
+            output: Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
+            metrics_file,
         })
     }
 }
@@ -273,11 +312,51 @@ fn error_policy(args: &RunArgs, file: &FileConfig) -> Result<ErrorPolicy, Fatal>
 impl StatusConfig {
     pub fn build(args: &StatusArgs) -> Result<StatusConfig, Fatal> {
         let file = load_file(&args.common)?;
+        let output = match args.json {
+            true => Output::Json,
+            false => Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
+        };
         Ok(StatusConfig {
             common: Common::build(&args.common, &file)?,
             limit: args.limit.or(file.limit).unwrap_or(20),
+            output,
         })
     }
+}
+
+impl InitConfig {
+    pub fn build(args: &InitArgs) -> Result<InitConfig, Fatal> {
+        let file = load_file(&args.common)?;
+        let common = Common::build(&args.common, &file)?;
+        let mut specs: Vec<&String> = args.table.iter().chain(&file.table).take(1).collect();
+        specs.extend(file.routes.iter().map(|r| &r.table));
+        let mut targets: Vec<TableRef> = Vec::new();
+        for spec in specs {
+            let table = TableRef::parse(spec, &common.database)
+                .map_err(|e| Fatal::config(format!("target table: {e}")))?;
+            if !targets.contains(&table) {
+                targets.push(table);
+            }
+        }
+        Ok(InitConfig { common, targets })
+    }
+}
+
+/// The metrics file is written after the run; a folder that is not there is a setup mistake
+/// better reported before anything is ingested.
+fn check_metrics_file(path: &Path) -> Result<(), Fatal> {
+    let bad = |why: String| Fatal::config(format!("--metrics-file {}: {why}", path.display()));
+    if path.file_name().is_none() {
+        return Err(bad("names no file".to_owned()));
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(bad(format!("no such folder {}", dir.display())));
+    }
+    Ok(())
 }
 
 /// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another

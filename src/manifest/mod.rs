@@ -149,20 +149,32 @@ impl Manifest {
         }
     }
 
-    /// Creates the manifest table, its `_files` view and the rejects table if missing (idempotent).
-    pub async fn ensure(&self) -> Result<(), ChError> {
+    /// The view with the latest state of every file, `<manifest>_files`.
+    pub fn files_view(&self) -> TableRef {
+        TableRef {
+            database: self.table.database.clone(),
+            table: format!("{}_files", self.table.table),
+        }
+    }
+
+    /// Creates the manifest table, its `_files` view and the rejects table where missing, and
+    /// says which it created.
+    /// Nothing is created when both exist, so a user without CREATE rights can run.
+    pub async fn ensure(&self) -> Result<Vec<TableRef>, ChError> {
+        let mut created = Vec::new();
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {} ({DDL_COLUMNS}) ENGINE = MergeTree \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, seq)",
             self.table.sql()
         );
-        self.server
-            .execute("create manifest table", |c| c.query_raw(&ddl))
-            .await?;
-        let view = TableRef {
-            database: self.table.database.clone(),
-            table: format!("{}_files", self.table.table),
-        };
+        if self
+            .server
+            .create_if_missing("create manifest table", &self.table, &ddl)
+            .await?
+        {
+            created.push(self.table.clone());
+        }
+        let view = self.files_view();
         let ddl = format!(
             "CREATE VIEW IF NOT EXISTS {} AS SELECT target_table, file_hash, \
              last_path AS path, state, last_rows AS rows, last_error AS error, first_seen, \
@@ -170,26 +182,21 @@ impl Manifest {
             view.sql(),
             latest_by_content(&self.table)
         );
-        self.server
-            .execute("create manifest view", |c| c.query_raw(&ddl))
-            .await?;
-        self.ensure_rejects().await
+        if self
+            .server
+            .create_if_missing("create manifest view", &view, &ddl)
+            .await?
+        {
+            created.push(view);
+        }
+        if self.ensure_rejects().await? {
+            created.push(self.rejects_table());
+        }
+        Ok(created)
     }
 
     pub async fn exists(&self) -> Result<bool, ChError> {
-        #[derive(clickhouse::Row, serde::Deserialize)]
-        struct Count {
-            n: u64,
-        }
-        let c: Count = self
-            .server
-            .fetch_one("look up manifest", |c| {
-                c.query("SELECT count() AS n FROM system.tables WHERE database = ? AND name = ?")
-                    .bind(&self.table.database)
-                    .bind(&self.table.table)
-            })
-            .await?;
-        Ok(c.n > 0)
+        self.server.table_exists(&self.table).await
     }
 
     /// A new event row stamped with this run, host and time.

@@ -39,14 +39,16 @@ impl Manifest {
         }
     }
 
-    pub(super) async fn ensure_rejects(&self) -> Result<(), ChError> {
+    /// Creates the rejects table if missing; `true` if it did.
+    pub(super) async fn ensure_rejects(&self) -> Result<bool, ChError> {
+        let table = self.rejects_table();
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS {} ({DDL_COLUMNS}) ENGINE = MergeTree \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, record)",
-            self.rejects_table().sql()
+            table.sql()
         );
         self.server()
-            .execute("create rejects table", |c| c.query_raw(&ddl))
+            .create_if_missing("create rejects table", &table, &ddl)
             .await
     }
 

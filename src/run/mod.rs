@@ -20,7 +20,9 @@ use crate::config::RunConfig;
 use crate::exit::{Exit, Fatal};
 use crate::formats::Limits;
 use crate::manifest::{Manifest, State};
+use crate::progress::Progress;
 use crate::scan;
+use crate::summary::RunStart;
 use anyhow::Context;
 use encode::Target;
 use outcome::{FileOutcome, Status};
@@ -57,17 +59,25 @@ fn folder_id(cfg: &RunConfig) -> String {
     blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
 }
 
-pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
-    let started = Instant::now();
-    let _lock = match cfg.dry_run {
-        true => None,
-        false => Some(crate::lock::acquire(&cfg.lock_file)?),
-    };
-    let server = Server::connect(cfg.common.connect.clone()).await?;
-    let manifest = Manifest::new(server.clone(), cfg.common.manifest.clone(), new_run_id());
+/// Ingests the data folder. The caller holds the folder's lock (unless this is a dry run) and has
+/// connected to `server`; `start` names and times the run.
+pub async fn run(
+    cfg: &RunConfig,
+    server: Server,
+    start: &RunStart,
+    progress: &Progress,
+) -> Result<RunReport, Fatal> {
+    let started = start.instant;
+    let manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        start.run_id.clone(),
+    );
     let manifest_exists = manifest.exists().await?;
     if !cfg.dry_run {
-        manifest.ensure().await?;
+        for created in manifest.ensure().await? {
+            log::info!("created {created}");
+        }
     }
     let state = if manifest_exists {
         manifest.load_state().await?
@@ -108,6 +118,10 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
             previous,
         })
         .collect();
+    progress.start(
+        candidates.len() as u64,
+        candidates.iter().map(|c| c.entry.size).sum(),
+    );
     let expected: Vec<(String, String)> = candidates
         .iter()
         .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
@@ -132,6 +146,7 @@ pub async fn run(cfg: &RunConfig) -> Result<RunReport, Fatal> {
         Limits::default(),
         cfg.on_error,
         cfg.dry_run,
+        progress.clone(),
     );
     sender.run(rx).await;
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;

@@ -3,6 +3,7 @@
 use crate::ch::ident::TableRef;
 use crate::scan::FileEntry;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
@@ -72,6 +73,9 @@ pub struct FileOutcome {
     pub detail: String,
     /// A failure that can pass (server, I/O) rather than one about the content.
     pub transient: bool,
+    /// From when the run started working on the file to when its outcome was known; zero for
+    /// files decided without being read.
+    pub duration: Duration,
 }
 
 impl FileOutcome {
@@ -87,6 +91,7 @@ impl FileOutcome {
             hash: String::new(),
             detail: String::new(),
             transient: false,
+            duration: Duration::ZERO,
         }
     }
 
@@ -113,6 +118,12 @@ impl FileOutcome {
 
     pub fn rows(mut self, rows: u64) -> FileOutcome {
         self.rows = rows;
+        self
+    }
+
+    /// Stamps the time taken since the file's work started.
+    pub fn since(mut self, started: Instant) -> FileOutcome {
+        self.duration = started.elapsed();
         self
     }
 }

@@ -61,6 +61,7 @@ pub struct GroupFile {
     pub records: u64,
     /// Bad records left out under `--on-error skip-row`.
     pub rejects: Vec<Reject>,
+    pub started: Instant,
 }
 
 pub struct LargeFile {
@@ -72,6 +73,7 @@ pub struct LargeFile {
     pub batch_rows: u64,
     /// Some batches may already be in the table: ask it before sending.
     pub resume: bool,
+    pub started: Instant,
 }
 
 impl GroupFile {
@@ -94,6 +96,7 @@ impl LargeFile {
             rejects: f.rejects,
             batch_rows,
             resume: true,
+            started: f.started,
         }
     }
 }
@@ -129,6 +132,8 @@ pub struct Prepare {
     tx: mpsc::Sender<Work>,
     claimed: HashMap<(String, String), String>,
     group: Option<GroupBuilder>,
+    /// When work on the current file started.
+    file_started: Instant,
 }
 
 impl Prepare {
@@ -145,6 +150,7 @@ impl Prepare {
             tx,
             claimed: HashMap::new(),
             group: None,
+            file_started: Instant::now(),
         }
     }
 
@@ -169,7 +175,7 @@ impl Prepare {
     }
 
     fn outcome(&self, c: &Candidate, status: Status) -> FileOutcome {
-        FileOutcome::of(&c.entry, &c.target.table, status)
+        FileOutcome::of(&c.entry, &c.target.table, status).since(self.file_started)
     }
 
     fn file_event(&self, event: Event, c: &Candidate, hash: &str) -> EventRow {
@@ -201,6 +207,7 @@ impl Prepare {
     }
 
     fn process(&mut self, c: Candidate) -> Result<(), Closed> {
+        self.file_started = Instant::now();
         match scan::restat(&c.entry) {
             None => {
                 return self.note(
@@ -358,6 +365,7 @@ impl Prepare {
             hash: pass.hash,
             records: pass.records,
             rejects: pass.rejects,
+            started: self.file_started,
         }))
     }
 
@@ -465,6 +473,7 @@ impl Prepare {
                 hash,
                 records: total,
                 rejects,
+                started: self.file_started,
             });
         }
         if full {

@@ -10,9 +10,11 @@ use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, RejectRow};
+use crate::progress::Progress;
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Why one file could not be finished.
@@ -42,6 +44,7 @@ pub struct Sender {
     limits: Limits,
     policy: ErrorPolicy,
     dry_run: bool,
+    progress: Progress,
     events: Vec<EventRow>,
     pub outcomes: Vec<FileOutcome>,
     /// Set when ClickHouse became unreachable; the rest of the run is abandoned.
@@ -58,6 +61,7 @@ impl Sender {
         limits: Limits,
         policy: ErrorPolicy,
         dry_run: bool,
+        progress: Progress,
     ) -> Sender {
         Sender {
             server,
@@ -66,6 +70,7 @@ impl Sender {
             limits,
             policy,
             dry_run,
+            progress,
             events: Vec::new(),
             outcomes: Vec::new(),
             stopped: None,
@@ -81,8 +86,7 @@ impl Sender {
             }
             match work {
                 Work::Note { outcome, event } => {
-                    log_outcome(&outcome);
-                    self.outcomes.push(outcome);
+                    self.finish(outcome);
                     if let Some(ev) = event
                         && !self.dry_run
                     {
@@ -100,23 +104,21 @@ impl Sender {
     }
 
     fn interrupted(&mut self, work: Work) {
-        let files: Vec<(String, String)> = match work {
-            Work::Note { outcome, .. } => {
-                self.outcomes.push(outcome);
-                return;
-            }
+        let files: Vec<(FileEntry, String)> = match work {
+            Work::Note { outcome, .. } => return self.finish(outcome),
             Work::Group(g) => g
                 .files
                 .into_iter()
-                .map(|f| (f.entry.rel, g.target.table.to_string()))
+                .map(|f| (f.entry, g.target.table.to_string()))
                 .collect(),
-            Work::Large(lf) => vec![(lf.entry.rel, lf.target.table.to_string())],
+            Work::Large(lf) => vec![(lf.entry, lf.target.table.to_string())],
         };
-        for (rel, table) in files {
-            let mut o = FileOutcome::new(&rel, Status::Interrupted)
+        for (entry, table) in files {
+            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted)
                 .detail("not finished: ClickHouse became unreachable");
             o.table = table;
-            self.outcomes.push(o);
+            o.bytes = entry.size;
+            self.finish(o);
         }
     }
 
@@ -223,6 +225,7 @@ impl Sender {
 
     fn finish(&mut self, outcome: FileOutcome) {
         log_outcome(&outcome);
+        self.progress.file_done(outcome.bytes);
         self.outcomes.push(outcome);
     }
 
@@ -231,12 +234,20 @@ impl Sender {
     }
 
     /// Records a file that could not be finished and decides whether the run goes on.
-    async fn trouble(&mut self, entry: &FileEntry, table: &TableRef, hash: &str, t: Trouble) {
+    async fn trouble(
+        &mut self,
+        entry: &FileEntry,
+        table: &TableRef,
+        hash: &str,
+        started: Instant,
+        t: Trouble,
+    ) {
         let (kind, error) = match t {
             Trouble::Server(e) if e.is_unreachable() => {
                 self.finish(
                     Self::outcome(entry, table, Status::Interrupted, 0)
-                        .detail(format!("not finished: {e}")),
+                        .detail(format!("not finished: {e}"))
+                        .since(started),
                 );
                 self.stopped.get_or_insert(e);
                 return;
@@ -259,7 +270,8 @@ impl Sender {
         self.events.push(ev);
         let mut outcome = Self::outcome(entry, table, Status::Failed, 0)
             .detail(error)
-            .hash(hash);
+            .hash(hash)
+            .since(started);
         outcome.transient = kind == KIND_TRANSIENT;
         self.finish(outcome);
     }
@@ -349,13 +361,9 @@ impl Sender {
             ev.rejected = f.rejects.len() as u64;
             ev.batch_rows = g.batch_rows;
             events.push(ev);
-            outcomes.push(Self::ingested(
-                &f.entry,
-                &table,
-                &f.hash,
-                f.rows(),
-                &f.rejects,
-            ));
+            outcomes.push(
+                Self::ingested(&f.entry, &table, &f.hash, f.rows(), &f.rejects).since(f.started),
+            );
         }
         if let Err(e) = self.manifest.write(&events).await {
             self.events.extend(events);
@@ -395,7 +403,7 @@ impl Sender {
         let mut attempt = 0;
         loop {
             match self.try_large(&lf, resume).await {
-                Ok(outcome) => return self.finish(outcome),
+                Ok(outcome) => return self.finish(outcome.since(lf.started)),
                 Err(Trouble::Server(e)) if attempt < policy.retries => {
                     let delay = policy.delay(attempt);
                     log::warn!(
@@ -408,7 +416,9 @@ impl Sender {
                 }
                 Err(t) => {
                     let table = lf.target.table.clone();
-                    return self.trouble(&lf.entry, &table, &lf.hash, t).await;
+                    return self
+                        .trouble(&lf.entry, &table, &lf.hash, lf.started, t)
+                        .await;
                 }
             }
         }
@@ -604,9 +614,17 @@ impl Sender {
 }
 
 fn log_outcome(o: &FileOutcome) {
+    let took = o.duration.as_secs_f64();
     if o.detail.is_empty() {
-        log::info!("{} {} → {} ({} rows)", o.status, o.rel, o.table, o.rows);
+        log::info!(
+            "{} {} → {} ({} rows, {} bytes, {took:.2}s)",
+            o.status,
+            o.rel,
+            o.table,
+            o.rows,
+            o.bytes
+        );
     } else {
-        log::info!("{} {}: {}", o.status, o.rel, o.detail);
+        log::info!("{} {}: {} ({took:.2}s)", o.status, o.rel, o.detail);
     }
 }

@@ -5,8 +5,10 @@
 mod basics;
 mod chaos;
 mod cli;
+mod deploy;
 mod exactly_once;
 mod lifecycle;
+mod ops;
 mod policy;
 mod server;
 mod util;

@@ -230,9 +230,10 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
         dir.join("users.xml"),
         r#"<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default><no_ddl><max_memory_usage>4000000000</max_memory_usage><allow_ddl>0</allow_ddl></no_ddl></profiles>
   <users>
     <default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>
+    <no_ddl_user><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>no_ddl</profile><quota>default</quota></no_ddl_user>
     <secret_user><password>s3cret-Pa55</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></secret_user>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>

@@ -1,0 +1,365 @@
+//! The deployment examples under `examples/`: what can be checked without a container engine or a
+//! cluster — systemd's own verifier, the YAML parsed and its key fields, the files they point to,
+//! and the alert rules against the metrics a real run writes.
+
+use crate::util::*;
+use serde_norway::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn example(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(example(rel)).unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
+}
+
+fn yaml(rel: &str) -> Value {
+    serde_norway::from_str(&read(rel)).unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
+}
+
+#[track_caller]
+fn text<'a>(v: &'a Value, what: &str) -> &'a str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v:?}"))
+}
+
+/// A systemd unit file as section → key → values (keys may repeat).
+fn unit(rel: &str) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut sections: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in read(rel).lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.to_owned();
+            continue;
+        }
+        let (key, value) = line.split_once('=').expect("key=value");
+        sections
+            .entry(current.clone())
+            .or_default()
+            .entry(key.trim().to_owned())
+            .or_default()
+            .push(value.trim().to_owned());
+    }
+    sections
+}
+
+#[test]
+fn systemd_units_verify_and_run_ingest_as_a_oneshot_on_a_timer() {
+    let service = unit("systemd/ingest.service");
+    let s = &service["Service"];
+    assert_eq!(s["Type"], ["oneshot"]);
+    assert_ne!(s["User"], ["root"]);
+    assert!(
+        s.contains_key("EnvironmentFile"),
+        "the password comes from a file"
+    );
+    let exec = &s["ExecStart"][0];
+    assert!(exec.starts_with("/usr/local/bin/ingest run "), "{exec}");
+    assert!(exec.contains("--metrics-file "), "{exec}");
+    let timer = unit("systemd/ingest.timer");
+    assert!(timer["Timer"].contains_key("OnUnitInactiveSec"));
+    assert_eq!(timer["Install"]["WantedBy"], ["timers.target"]);
+
+    let Ok(found) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!(
+            "SKIPPED systemd-analyze verify: systemd-analyze is not installed (Debian: systemd)"
+        );
+        return;
+    };
+    assert!(found.status.success());
+    // The verifier wants ExecStart's program to exist: point it at the binary under test.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["ingest.service", "ingest.timer"] {
+        let body = read(&format!("systemd/{name}")).replace("/usr/local/bin/ingest", BIN);
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    let out = run(Command::new("systemd-analyze")
+        .current_dir(dir.path())
+        .args(["verify", "./ingest.service", "./ingest.timer"]));
+    assert_code(&out, 0);
+    assert_eq!(out.stderr, "", "systemd-analyze verify has remarks");
+}
+
+#[test]
+fn the_cron_entry_runs_ingest_every_five_minutes() {
+    let body = read("cron/ingest");
+    let entries: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.split_whitespace().next().unwrap().contains('='))
+        .collect();
+    assert_eq!(entries.len(), 1, "{body}");
+    let fields: Vec<&str> = entries[0].splitn(7, ' ').collect();
+    assert_eq!(fields[..5], ["*/5", "*", "*", "*", "*"]);
+    assert_eq!(fields[5], "ingest", "an /etc/cron.d entry names its user");
+    assert!(
+        fields[6].contains("/usr/local/bin/ingest run --config /etc/ingest/ingest.toml"),
+        "{}",
+        fields[6]
+    );
+}
+
+/// Dockerfile instructions as (stage index, instruction, arguments), continuation lines joined.
+fn dockerfile() -> Vec<(usize, String, String)> {
+    let joined = read("docker/Dockerfile").replace("\\\n", " ");
+    let mut stage = 0;
+    let mut out = Vec::new();
+    for line in joined.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (word, args) = line.split_once(' ').unwrap_or((line, ""));
+        let word = word.to_ascii_uppercase();
+        if word == "FROM" {
+            stage += 1;
+        }
+        out.push((
+            stage,
+            word,
+            args.split_whitespace().collect::<Vec<_>>().join(" "),
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_dockerfile_builds_in_one_stage_and_runs_a_slim_non_root_image() {
+    let steps = dockerfile();
+    let froms: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.1 == "FROM")
+        .map(|s| s.2.as_str())
+        .collect();
+    assert_eq!(froms.len(), 2, "{froms:?}");
+    assert!(froms[0].ends_with(" AS build"), "{}", froms[0]);
+    assert!(
+        froms[1].contains("slim") || froms[1].contains("distroless"),
+        "{}",
+        froms[1]
+    );
+    let in_stage = |stage: usize, word: &str| -> Vec<&str> {
+        steps
+            .iter()
+            .filter(|s| s.0 == stage && s.1 == word)
+            .map(|s| s.2.as_str())
+            .collect()
+    };
+    assert!(
+        in_stage(1, "RUN")
+            .iter()
+            .any(|r| r.contains("cargo build --release --locked --bin ingest"))
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for copy in in_stage(1, "COPY") {
+        let parts: Vec<&str> = copy.split(' ').collect();
+        for source in &parts[..parts.len() - 1] {
+            assert!(
+                root.join(source).exists(),
+                "COPY {source}: not in the repository"
+            );
+        }
+    }
+    assert!(
+        in_stage(2, "COPY")
+            .iter()
+            .any(|c| c.starts_with("--from=build ") && c.ends_with(" /usr/local/bin/ingest"))
+    );
+    assert_eq!(in_stage(2, "USER"), ["10001:10001"]);
+    assert_eq!(in_stage(2, "ENTRYPOINT"), [r#"["/usr/local/bin/ingest"]"#]);
+}
+
+/// Where a named volume is mounted in a compose service.
+fn mount_of<'a>(service: &'a Value, volume: &str) -> &'a str {
+    service["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str()?.strip_prefix(&format!("{volume}:")))
+        .map(|rest| rest.split(':').next().unwrap())
+        .next()
+        .unwrap_or_else(|| panic!("volume {volume} is not mounted"))
+}
+
+#[test]
+fn the_compose_file_runs_clickhouse_and_ingest_on_a_schedule() {
+    let c = yaml("docker/compose.yaml");
+    let s = &c["services"];
+    let ch = &s["clickhouse"];
+    assert!(text(&ch["image"], "image").starts_with("clickhouse/clickhouse-server:"));
+    assert!(ch["healthcheck"]["test"].is_sequence());
+    let init_sql = ch["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|v| v.as_str()?.strip_prefix("./init.sql:"))
+        .expect("init.sql is mounted");
+    assert!(init_sql.starts_with("/docker-entrypoint-initdb.d/"));
+    assert!(example("docker/init.sql").exists());
+
+    let ingest = &s["ingest"];
+    let context = example("docker").join(text(&ingest["build"]["context"], "context"));
+    let dockerfile = context.join(text(&ingest["build"]["dockerfile"], "dockerfile"));
+    assert!(dockerfile.exists(), "{}", dockerfile.display());
+    assert_eq!(
+        ingest["depends_on"]["clickhouse"]["condition"],
+        "service_healthy"
+    );
+    let command = text(&ingest["command"][0], "command");
+    assert!(
+        command.contains("ingest run") && command.contains("sleep 300"),
+        "{command}"
+    );
+    let env = &ingest["environment"];
+    assert_eq!(env["CLICKHOUSE_URL"], "http://clickhouse:8123");
+    assert!(text(&env["CLICKHOUSE_PASSWORD"], "password").starts_with("${"));
+    let metrics = Path::new(text(&env["INGEST_METRICS_FILE"], "metrics file"));
+    assert_eq!(
+        metrics.parent().unwrap(),
+        Path::new(mount_of(ingest, "metrics"))
+    );
+    let exporter = &s["node-exporter"];
+    let textfile_dir = format!(
+        "--collector.textfile.directory={}",
+        mount_of(exporter, "metrics")
+    );
+    assert!(
+        exporter["command"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str() == Some(&textfile_dir)),
+        "node_exporter reads the folder ingest writes"
+    );
+}
+
+#[test]
+fn the_kubernetes_cronjob_forbids_overlapping_runs() {
+    let k = yaml("kubernetes/cronjob.yaml");
+    assert_eq!(k["apiVersion"], "batch/v1");
+    assert_eq!(k["kind"], "CronJob");
+    let spec = &k["spec"];
+    assert_eq!(spec["concurrencyPolicy"], "Forbid");
+    assert_eq!(text(&spec["schedule"], "schedule").split(' ').count(), 5);
+    let pod = &spec["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["runAsUser"], 10001,
+        "the image's user"
+    );
+    let container = &pod["containers"][0];
+    assert_eq!(container["args"][0], "run");
+    let env = container["env"].as_sequence().unwrap();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "CLICKHOUSE_PASSWORD")
+        .expect("a password variable");
+    assert!(
+        password.get("value").is_none(),
+        "the password comes from a Secret"
+    );
+    assert!(password["valueFrom"]["secretKeyRef"]["key"].is_string());
+    let url = env.iter().find(|e| e["name"] == "CLICKHOUSE_URL").unwrap();
+    assert!(text(&url["value"], "url").starts_with("https://"));
+}
+
+/// Metric names (`ingest_…`) and the values of a label (`name="v"` or `name=~"a|b"`) in text.
+fn names_and_labels(text: &str, label: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("ingest_") {
+        let before = text[..i].chars().next_back();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let name: String = text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        names.insert(name);
+    }
+    let mut values = BTreeSet::new();
+    for part in text.split(&format!("{label}=")).skip(1) {
+        let quoted = part.trim_start_matches('~');
+        let value = quoted[1..].split('"').next().unwrap();
+        values.extend(value.split('|').map(String::from));
+    }
+    (names, values)
+}
+
+#[test]
+fn alert_rules_use_the_metrics_a_run_writes_with_the_seed_thresholds() {
+    let rules = yaml("prometheus/ingest-alerts.yml");
+    let rules: Vec<&Value> = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .collect();
+    let by_name: BTreeMap<&str, &Value> = rules
+        .iter()
+        .map(|r| (text(&r["alert"], "alert"), *r))
+        .collect();
+    for rule in &rules {
+        assert!(
+            ["warning", "critical"].contains(&text(&rule["labels"]["severity"], "severity")),
+            "{rule:?}"
+        );
+        assert!(rule["annotations"]["summary"].is_string(), "{rule:?}");
+    }
+    let expr = |name: &str| text(&by_name[name]["expr"], "expr").to_owned();
+    assert!(expr("IngestErrorRateHigh").contains("> 0.05"));
+    assert!(expr("IngestFileSlow").contains(r#"le="600.0""#));
+    assert!(expr("IngestNoSuccess").contains("ingest_last_success_timestamp_seconds"));
+    assert!(expr("IngestClickHouseUnreachable").contains("ingest_last_run_exit_code == 4"));
+    assert!(expr("IngestLastRunFailed").contains("ingest_last_run_exit_code != 0"));
+
+    let env = Env::new("alert_rules");
+    env.q("CREATE TABLE {db}.t (x UInt8) ENGINE = MergeTree ORDER BY x");
+    env.write("ok.csv", "x\n1\n");
+    env.write("bad.csv", "x\n-1\n");
+    let prom = env.dir.path().join("ingest.prom");
+    let out = env.ingest(&["--table", "t", "--metrics-file", prom.to_str().unwrap()]);
+    assert_code(&out, 3);
+    let written = std::fs::read_to_string(&prom).unwrap();
+    let (written_names, written_outcomes) = names_and_labels(&written, "outcome");
+    let (_, written_les) = names_and_labels(&written, "le");
+    let all = read("prometheus/ingest-alerts.yml");
+    let (used, outcomes) = names_and_labels(&all, "outcome");
+    let (_, les) = names_and_labels(&all, "le");
+    assert!(!used.is_empty());
+    for name in &used {
+        assert!(written_names.contains(name), "{name} is not in\n{written}");
+    }
+    assert!(outcomes.is_subset(&written_outcomes), "{outcomes:?}");
+    assert!(les.is_subset(&written_les), "{les:?} vs {written_les:?}");
+}
+
+#[test]
+fn the_example_config_file_is_accepted() {
+    let env = Env::new("example_config");
+    let config = example("ingest.toml");
+    let out = run(env
+        .command("init")
+        .env("CLICKHOUSE_USER", "default")
+        .args(["--config", config.to_str().unwrap()]));
+    assert_code(&out, 0);
+    let db = &env.db;
+    assert!(
+        out.stdout.ends_with(&format!(
+            "missing {db}.misc_events: create it before the first run\n\
+             missing {db}.reviews: create it before the first run\n\
+             missing sales.orders: create it before the first run\n"
+        )),
+        "{}",
+        out.stdout
+    );
+}
