@@ -23,6 +23,8 @@ pub struct ConnectOptions {
     pub password: Option<String>,
     pub query_timeout: Duration,
     pub insert_timeout: Duration,
+    /// LZ4-compress requests and responses (worth it across a network).
+    pub compress: bool,
     pub retry: RetryPolicy,
 }
 
@@ -218,6 +220,10 @@ impl Server {
         let mut client = Client::default()
             .with_url(opts.url.clone())
             .with_validation(false)
+            .with_compression(match opts.compress {
+                true => clickhouse::Compression::Lz4,
+                false => clickhouse::Compression::None,
+            })
             .with_product_info("ingest", env!("CARGO_PKG_VERSION"));
         if let Some(user) = &opts.user {
             client = client.with_user(user.clone());

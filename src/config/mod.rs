@@ -126,7 +126,7 @@ impl Common {
             .or_else(|| file.url.clone())
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
         let insecure = args.allow_insecure_http || file.allow_insecure_http.unwrap_or(false);
-        check_url(&url, insecure)?;
+        let local = check_url(&url, insecure)?;
         let database = args
             .database
             .clone()
@@ -153,6 +153,8 @@ impl Common {
                 password: args.password.clone().or_else(|| file.password.clone()),
                 query_timeout: timeout,
                 insert_timeout: timeout,
+                // Compressing costs more CPU than it saves when the server is on this machine.
+                compress: !local,
                 retry: RetryPolicy {
                     retries,
                     base_delay: Duration::from_millis(250),
@@ -360,8 +362,8 @@ fn check_metrics_file(path: &Path) -> Result<(), Fatal> {
 }
 
 /// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another
-/// machine unless explicitly allowed.
-fn check_url(url: &str, allow_insecure: bool) -> Result<(), Fatal> {
+/// machine unless explicitly allowed. Says whether the server is on this machine.
+fn check_url(url: &str, allow_insecure: bool) -> Result<bool, Fatal> {
     let bad = |why: &str| Fatal::config(format!("--url {}: {why}", crate::ch::display_url(url)));
     let (scheme, rest) = url
         .split_once("://")
@@ -382,16 +384,20 @@ fn check_url(url: &str, allow_insecure: bool) -> Result<(), Fatal> {
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = is_loopback(host);
     if scheme == "http" && !loopback && !allow_insecure {
         return Err(bad(
             "plain HTTP to another machine sends credentials in clear; use https:// or pass --allow-insecure-http",
         ));
     }
-    Ok(())
+    Ok(loopback)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Parses `250ms`, `3s`, `2m`, `1h` or a bare number of seconds.
