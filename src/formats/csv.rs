@@ -301,6 +301,7 @@ mod tests {
             &data,
             Limits {
                 max_record_bytes: 10_000,
+                ..Limits::default()
             },
         );
         assert!(
