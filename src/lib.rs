@@ -16,6 +16,7 @@ pub mod convert;
 pub mod exit;
 pub mod formats;
 pub mod hash;
+pub mod infer;
 pub mod lock;
 pub mod manifest;
 pub mod native;

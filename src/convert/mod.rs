@@ -1,5 +1,6 @@
 //! Converting field values into the bytes a ClickHouse column type stores, or a precise reason why not.
 
+mod json_text;
 mod number;
 mod time;
 
@@ -127,8 +128,10 @@ impl Scalar {
 
     /// Appends `value` converted to this type. On error `out` is left as it was.
     pub fn encode(&self, value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
-        if let Value::List(_) = value {
-            return Err(ConvError::new("a list cannot go into a scalar column"));
+        if matches!(value, Value::List(_)) && !matches!(self, Scalar::String) {
+            return Err(ConvError::new(
+                "a list goes only into an Array or String column",
+            ));
         }
         match self {
             Scalar::String => encode_string(value, out),
@@ -285,7 +288,7 @@ fn string_bytes<'v>(value: &'v Value<'_>) -> Result<std::borrow::Cow<'v, [u8]>, 
         Value::Decimal(v, s) => Cow::Owned(number::format_decimal(*v, *s).into_bytes()),
         Value::Date(d) => Cow::Owned(time::format_date(*d).into_bytes()),
         Value::Timestamp(t) => Cow::Owned(time::format_timestamp(*t).into_bytes()),
-        Value::List(_) => return Err(ConvError::new("a list cannot go into a string column")),
+        Value::List(items) => Cow::Owned(json_text::list_json(items).into_bytes()),
     })
 }
 
