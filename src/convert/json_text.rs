@@ -35,7 +35,7 @@ fn write_value(v: &Value<'_>, out: &mut String) {
         Value::UInt(u) => write!(out, "{u}"),
         Value::Float(f) if f.is_finite() => write!(out, "{f}"),
         Value::Float(_) => write!(out, "null"),
-        Value::Num(b) => write!(out, "{}", String::from_utf8_lossy(b)),
+        Value::Num(b) | Value::Json(b) => write!(out, "{}", String::from_utf8_lossy(b)),
         Value::Text(b) | Value::Str(b) => {
             write_string(&String::from_utf8_lossy(b), out);
             Ok(())

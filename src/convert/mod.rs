@@ -128,10 +128,20 @@ impl Scalar {
 
     /// Appends `value` converted to this type. On error `out` is left as it was.
     pub fn encode(&self, value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
-        if matches!(value, Value::List(_)) && !matches!(self, Scalar::String) {
-            return Err(ConvError::new(
-                "a list goes only into an Array or String column",
-            ));
+        if !matches!(self, Scalar::String) {
+            match value {
+                Value::List(_) => {
+                    return Err(ConvError::new(
+                        "a list goes only into an Array or String column",
+                    ));
+                }
+                Value::Json(_) => {
+                    return Err(ConvError::new(
+                        "a JSON object goes only into a String column",
+                    ));
+                }
+                _ => {}
+            }
         }
         match self {
             Scalar::String => encode_string(value, out),
@@ -269,7 +279,7 @@ pub fn write_varint(out: &mut Vec<u8>, mut v: u64) {
 
 fn encode_string(value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
     match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => write_string(out, b),
+        Value::Text(b) | Value::Str(b) | Value::Num(b) | Value::Json(b) => write_string(out, b),
         other => write_string(out, string_bytes(other)?.as_ref()),
     }
     Ok(())
@@ -279,7 +289,7 @@ fn encode_string(value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
 fn string_bytes<'v>(value: &'v Value<'_>) -> Result<std::borrow::Cow<'v, [u8]>, ConvError> {
     use std::borrow::Cow;
     Ok(match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => Cow::Borrowed(*b),
+        Value::Text(b) | Value::Str(b) | Value::Num(b) | Value::Json(b) => Cow::Borrowed(*b),
         Value::Null => Cow::Borrowed(&[]),
         Value::Bool(b) => Cow::Borrowed(if *b { b"true" } else { b"false" }),
         Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),

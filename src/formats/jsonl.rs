@@ -88,7 +88,7 @@ impl RecordSource for JsonLinesSource {
             record: self.record,
         };
         self.record += 1;
-        object::decode(&self.buf, &mut self.names, sink, at)?;
+        object::decode(self.buf.trim_ascii_end(), &mut self.names, sink, at)?;
         Ok(true)
     }
 }

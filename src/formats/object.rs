@@ -100,7 +100,7 @@ impl<'a> Item<'a> {
             Item::Bool(b) => Value::Bool(*b),
             Item::Num(n) => Value::Num(n.as_bytes()),
             Item::Str(s) => Value::Str(s.as_bytes()),
-            Item::Object(o) => Value::Str(o.as_bytes()),
+            Item::Object(o) => Value::Json(o.as_bytes()),
             Item::List(items) => Value::List(items.iter().map(Item::value).collect()),
         }
     }
@@ -215,7 +215,7 @@ mod tests {
                 "Str([97, 34, 98])",
                 "Bool(true)",
                 "Null",
-                "Str([123, 34, 120, 34, 58, 32, 91, 49, 93, 125])",
+                "Json([123, 34, 120, 34, 58, 32, 91, 49, 93, 125])",
                 "List([Num([49]), Str([120]), List([Null])])",
             ]
         );

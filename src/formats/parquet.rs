@@ -10,8 +10,11 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::file::reader::ChunkReader;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 /// Rows decoded at a time; with the reader's page buffers, this bounds memory.
 const BATCH_ROWS: usize = 4096;
@@ -24,12 +27,43 @@ pub struct ParquetSource {
     record: u64,
 }
 
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs a call into the Parquet reader, which can panic on corrupt input, turning a panic into
+/// an error about the file. The panic is not reported on stderr: it is the file's fault.
+fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, ReadError> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    GUARDED.with(|g| g.set(true));
+    let result = catch_unwind(AssertUnwindSafe(call));
+    GUARDED.with(|g| g.set(false));
+    result.map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        ReadError::file(format!("corrupt Parquet file: {why}"))
+    })
+}
+
 fn not_parquet() -> ReadError {
     ReadError::file("not Parquet data (it does not start with PAR1) although the name says parquet")
 }
 
 fn corrupt(e: impl std::fmt::Display) -> ReadError {
-    ReadError::file(format!("corrupt Parquet file: {e}"))
+    let text = e.to_string();
+    let text = text.strip_prefix("Parquet error: ").unwrap_or(&text);
+    ReadError::file(format!("corrupt Parquet file: {text}"))
 }
 
 impl ParquetSource {
@@ -70,7 +104,7 @@ impl ParquetSource {
 fn reader<T: ChunkReader + 'static>(
     input: T,
 ) -> Result<(Vec<String>, ParquetRecordBatchReader), ReadError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(input).map_err(corrupt)?;
+    let builder = guarded(|| ParquetRecordBatchReaderBuilder::try_new(input))?.map_err(corrupt)?;
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
     for f in builder.schema().fields() {
@@ -82,10 +116,7 @@ fn reader<T: ChunkReader + 'static>(
         }
         fields.push(f.name().clone());
     }
-    let reader = builder
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(corrupt)?;
+    let reader = guarded(|| builder.with_batch_size(BATCH_ROWS).build())?.map_err(corrupt)?;
     Ok((fields, reader))
 }
 
@@ -96,7 +127,7 @@ impl RecordSource for ParquetSource {
 
     fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
-            match self.reader.next() {
+            match guarded(|| self.reader.next())? {
                 None => return Ok(false),
                 Some(Ok(b)) => {
                     self.batch = Some(b);
@@ -104,8 +135,8 @@ impl RecordSource for ParquetSource {
                 }
                 Some(Err(e)) => {
                     return Err(ReadError::file(format!(
-                        "corrupt Parquet data after record {}: {e}",
-                        self.record
+                        "corrupt Parquet data at record {}: {e}",
+                        self.record + 1
                     )));
                 }
             }
@@ -126,7 +157,7 @@ impl RecordSource for ParquetSource {
                     reason,
                 })
             };
-            let value = value_at(column.as_ref(), row).map_err(fail)?;
+            let value = guarded(|| value_at(column.as_ref(), row))?.map_err(fail)?;
             sink.field(i, name, value).map_err(|e| fail(e.0))?;
         }
         Ok(true)
@@ -278,6 +309,78 @@ mod tests {
         assert_eq!(widen(-3.4e38), -3.4e38);
         assert!(widen(f32::NAN).is_nan());
         assert_eq!(widen(f32::INFINITY), f64::INFINITY);
+    }
+
+    fn sample_file() -> Vec<u8> {
+        use arrow_array::{ArrayRef, Int64Array, StringArray};
+        let ids: Vec<i64> = (0..50).collect();
+        let names: Vec<String> = ids.iter().map(|i| format!("name {i}")).collect();
+        let batch = RecordBatch::try_from_iter([
+            ("id", std::sync::Arc::new(Int64Array::from(ids)) as ArrayRef),
+            (
+                "name",
+                std::sync::Arc::new(StringArray::from(names)) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let mut out = Vec::new();
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        out
+    }
+
+    struct Ignore;
+
+    impl FieldSink for Ignore {
+        fn field(
+            &mut self,
+            _: usize,
+            _: &str,
+            _: Value<'_>,
+        ) -> Result<(), crate::convert::ConvError> {
+            Ok(())
+        }
+    }
+
+    /// Reads every record; `Err` with the first file-level error.
+    fn read_all(bytes: Vec<u8>) -> Result<u64, String> {
+        let mut src = ParquetSource::open(
+            Input::Bytes(bytes::Bytes::from(bytes)),
+            Compression::None,
+            1 << 30,
+        )
+        .map_err(|e| e.describe("f"))?;
+        let mut n = 0;
+        loop {
+            match src.next_record(&mut Ignore) {
+                Ok(true) => n += 1,
+                Ok(false) => return Ok(n),
+                Err(ReadError::Record(_)) => n += 1,
+                Err(e) => return Err(e.describe("f")),
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_bytes_anywhere_are_errors_not_panics() {
+        let good = sample_file();
+        assert_eq!(read_all(good.clone()), Ok(50));
+        let mut failures = 0;
+        for i in 4..good.len() - 4 {
+            for flip in [0xffu8, 0x01] {
+                let mut bad = good.clone();
+                bad[i] ^= flip;
+                if read_all(bad).is_err() {
+                    failures += 1;
+                }
+            }
+        }
+        assert!(failures > 0);
     }
 
     #[test]

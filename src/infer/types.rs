@@ -152,6 +152,7 @@ fn kind_of(value: &Value<'_>) -> Option<Kind> {
         Value::Text(t) => text_kind(t),
         // A string by type stays a string, unless it spells a date or time.
         Value::Str(s) => temporal(s.trim_ascii()).unwrap_or(Kind::String),
+        Value::Json(_) => Kind::String,
         Value::Num(n) if is_integer(n) => text_kind(n),
         Value::Num(_) | Value::Float(_) => Kind::Float,
         Value::Bool(_) => Kind::Bool,

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod basics;
+mod broken;
 mod cli;
+mod data;
+mod formats;
 mod server;
 mod util;
