@@ -118,11 +118,21 @@ impl Scalar {
         })
     }
 
-    /// Appends the type's default (zero) value.
+    /// Appends the type's default value: zero, or an enum's smallest value as ClickHouse has it.
     pub fn encode_zero(&self, out: &mut Vec<u8>) {
-        match self.width() {
-            Some(w) => out.resize(out.len() + w, 0),
-            None => out.push(0),
+        match self {
+            Scalar::Enum8(items) => {
+                let min = items.iter().map(|(_, v)| *v).min().unwrap_or(0);
+                out.extend_from_slice(&min.to_le_bytes());
+            }
+            Scalar::Enum16(items) => {
+                let min = items.iter().map(|(_, v)| *v).min().unwrap_or(0);
+                out.extend_from_slice(&min.to_le_bytes());
+            }
+            _ => match self.width() {
+                Some(w) => out.resize(out.len() + w, 0),
+                None => out.push(0),
+            },
         }
     }
 
@@ -422,6 +432,14 @@ mod tests {
             enc(&e, Value::Text(b"c")).unwrap_err(),
             "not one of the enum's values ('a', 'b')"
         );
+    }
+
+    #[test]
+    fn an_enum_defaults_to_its_smallest_value() {
+        let mut out = Vec::new();
+        Scalar::Enum8(vec![("a".into(), 1), ("b".into(), -2)]).encode_zero(&mut out);
+        Scalar::Enum16(vec![("x".into(), 300)]).encode_zero(&mut out);
+        assert_eq!(out, [0xfe, 0x2c, 0x01]);
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod cli;
 mod data;
 mod formats;
 mod server;
+mod types;
 mod util;
