@@ -7,6 +7,7 @@ mod broken;
 mod cli;
 mod data;
 mod formats;
+mod infer;
 mod server;
 mod types;
 mod util;
