@@ -129,6 +129,9 @@ impl Routes {
 
     /// What a file is: the format its route (or `--format`) sets, else what its name says.
     pub fn detect(&self, rel_path: &str, name: &str) -> Option<Detected> {
+        if self.format.is_none() && self.routes.iter().all(|r| r.format.is_none()) {
+            return formats::detect(name);
+        }
         let forced = match self.route_for(rel_path) {
             Some(r) => r.format.or(self.format),
             None if self.default.is_some() => self.format,

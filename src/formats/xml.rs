@@ -560,6 +560,16 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_and_a_doctype_are_skipped() {
+        let (fields, errors) = read(
+            "\u{feff}<!DOCTYPE r [<!ENTITY big \"x\">]>\n<r><a><x>&big;</x></a><a><x>1</x></a></r>",
+            Limits::default(),
+        );
+        assert_eq!(fields, ["x=1", "/"]);
+        assert_eq!(errors, ["f.xml:2: unknown entity &big;"]);
+    }
+
+    #[test]
     fn bad_records_name_their_line_and_reading_goes_on() {
         let (fields, errors) = read(
             "<r>\n<a><x><y><z>1</z></y></x></a>\n<a>text<x>1</x></a>\n<a><x>&nope;</x></a>\n<a><x>ok</x></a>\n</r>",
