@@ -152,6 +152,23 @@ pub struct RunArgs {
     /// tables is then at-least-once (an interrupted batch may be sent twice)
     #[arg(long, env = "INGEST_WITHOUT_PROVENANCE")]
     pub without_provenance: bool,
+
+    /// Read files as this format whatever their names say: csv, json, jsonl, parquet or xml
+    /// (a .gz or .zst ending still means compressed) [default: by extension]
+    #[arg(long, env = "INGEST_FORMAT")]
+    pub format: Option<String>,
+
+    /// Create missing target tables, with column types inferred from their files
+    #[arg(long, env = "INGEST_CREATE_TABLE")]
+    pub create_table: bool,
+
+    /// Engine of tables --create-table creates [default: MergeTree]
+    #[arg(long, env = "INGEST_ENGINE")]
+    pub engine: Option<String>,
+
+    /// ORDER BY of tables --create-table creates [default: (_ingest_file, _ingest_row)]
+    #[arg(long, env = "INGEST_ORDER_BY", value_name = "EXPR")]
+    pub order_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

@@ -17,6 +17,7 @@ pub mod exit;
 pub mod formats;
 pub mod hash;
 pub mod history;
+pub mod infer;
 pub mod init;
 pub mod job;
 pub mod lock;

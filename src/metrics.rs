@@ -279,6 +279,7 @@ mod tests {
             run_id: String::new(),
             dry_run: false,
             outcomes,
+            created: Vec::new(),
             stopped: None,
             exit,
             elapsed: Duration::ZERO,

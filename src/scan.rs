@@ -42,8 +42,13 @@ pub fn mtime_ns(meta: &Metadata) -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Scans `root` (absolute and canonical), skipping the folders in `exclude`.
-pub fn scan(root: &Path, exclude: &[PathBuf]) -> std::io::Result<Scan> {
+/// Scans `root` (absolute and canonical), skipping the folders in `exclude`; `detect` says what a
+/// file is from its path relative to `root` and its name, or `None` for no data file.
+pub fn scan(
+    root: &Path,
+    exclude: &[PathBuf],
+    detect: impl Fn(&str, &str) -> Option<Detected>,
+) -> std::io::Result<Scan> {
     std::fs::read_dir(root)?;
     let mut out = Scan::default();
     let walker = WalkDir::new(root)
@@ -107,7 +112,7 @@ pub fn scan(root: &Path, exclude: &[PathBuf]) -> std::io::Result<Scan> {
             ignore("not a regular file");
             continue;
         }
-        let Some(detected) = crate::formats::detect(name) else {
+        let Some(detected) = detect(&rel, name) else {
             ignore("unknown file type");
             continue;
         };
@@ -181,7 +186,10 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink(root.join("a.csv"), root.join("inner.csv")).unwrap();
 
-        let scan = scan(&root, &[root.join("quarantine")]).unwrap();
+        let scan = scan(&root, &[root.join("quarantine")], |_, name| {
+            crate::formats::detect(name)
+        })
+        .unwrap();
         let files: Vec<&str> = scan.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(files, ["a.csv", "b/c.csv", "inner.csv"]);
         let ignored: Vec<(&str, &str)> = scan

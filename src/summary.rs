@@ -195,6 +195,7 @@ mod tests {
                 outcome("b.csv", Status::Failed, 0, 50).detail("b.csv:2:x: bad"),
                 outcome("c.csv", Status::AlreadyIngested, 0, 70),
             ],
+            created: Vec::new(),
             stopped: None,
             exit: Exit::FilesFailed,
             elapsed: Duration::ZERO,

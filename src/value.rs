@@ -11,6 +11,8 @@ pub enum Value<'a> {
     Str(&'a [u8]),
     /// The literal text of a number (JSON), kept as text so no precision is lost.
     Num(&'a [u8]),
+    /// The text of a nested JSON object, which only a string column takes.
+    Json(&'a [u8]),
     Bool(bool),
     Int(i64),
     UInt(u64),
@@ -30,7 +32,7 @@ impl Value<'_> {
     pub fn preview(&self, max: usize) -> String {
         let full = match self {
             Value::Null => "null".to_owned(),
-            Value::Text(b) | Value::Str(b) | Value::Num(b) => {
+            Value::Text(b) | Value::Str(b) | Value::Num(b) | Value::Json(b) => {
                 String::from_utf8_lossy(b).into_owned()
             }
             Value::Bool(b) => b.to_string(),

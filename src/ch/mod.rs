@@ -174,11 +174,16 @@ pub struct Caps {
     version_parts: (u32, u32),
     pub timezone: Tz,
     settings: HashSet<String>,
+    merge_tree_settings: HashSet<String>,
 }
 
 impl Caps {
     pub fn has_setting(&self, name: &str) -> bool {
         self.settings.contains(name)
+    }
+
+    pub fn has_merge_tree_setting(&self, name: &str) -> bool {
+        self.merge_tree_settings.contains(name)
     }
 
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
@@ -191,8 +196,10 @@ const OPTIONAL_SETTINGS: &[&str] = &[
     "async_insert",
     "insert_deduplication_token",
     "insert_deduplicate",
-    "non_replicated_deduplication_window",
 ];
+
+/// Table settings that only some server versions know.
+const OPTIONAL_MERGE_TREE_SETTINGS: &[&str] = &["non_replicated_deduplication_window"];
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct Probe {
@@ -239,6 +246,7 @@ impl Server {
                 version_parts: (0, 0),
                 timezone: Tz::UTC,
                 settings: HashSet::new(),
+                merge_tree_settings: HashSet::new(),
             }),
             opts: Arc::new(opts),
             display_url,
@@ -254,6 +262,12 @@ impl Server {
                     .bind(OPTIONAL_SETTINGS)
             })
             .await?;
+        let tree_settings: Vec<SettingName> = server
+            .fetch_all("list table settings", |c| {
+                c.query("SELECT name FROM system.merge_tree_settings WHERE has(?, name)")
+                    .bind(OPTIONAL_MERGE_TREE_SETTINGS)
+            })
+            .await?;
         let timezone = probe.timezone.parse().unwrap_or_else(|_| {
             log::warn!(
                 "server time zone `{}` is unknown here; reading local times as UTC",
@@ -266,6 +280,7 @@ impl Server {
             version: probe.version,
             timezone,
             settings: names.into_iter().map(|s| s.name).collect(),
+            merge_tree_settings: tree_settings.into_iter().map(|s| s.name).collect(),
         });
         log::debug!(
             "connected to ClickHouse {} at {} (time zone {})",

@@ -40,6 +40,11 @@ struct EngineRow {
     engine: String,
 }
 
+#[derive(Debug, clickhouse::Row, Deserialize)]
+struct TextRow {
+    text: String,
+}
+
 impl TableSchema {
     pub fn column(&self, name: &str) -> Option<&TableColumn> {
         self.columns.iter().find(|c| c.name == name)
@@ -83,6 +88,32 @@ impl TableSchema {
             engine: engine.engine,
             columns,
         }))
+    }
+
+    /// The values of `DEFAULT` expressions that need no other column, as text, by column name;
+    /// evaluated once, for fields a record lacks. An expression that refers to other columns
+    /// fails to evaluate alone and is left out.
+    pub async fn constant_defaults(
+        &self,
+        server: &Server,
+    ) -> Result<Vec<(String, String)>, ChError> {
+        let mut out = Vec::new();
+        for c in self.data_columns() {
+            if c.default_kind != "DEFAULT" || c.default_expression.is_empty() {
+                continue;
+            }
+            // The expression is the table's own SQL, as the server reports it.
+            let sql = format!("SELECT toString({}) AS text", c.default_expression);
+            match server
+                .fetch_one::<TextRow>("evaluate a column default", |cl| cl.query_raw(&sql))
+                .await
+            {
+                Ok(row) => out.push((c.name.clone(), row.text)),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => log::debug!("default of column {} is not constant: {e}", c.name),
+            }
+        }
+        Ok(out)
     }
 
     /// Adds the provenance columns this table lacks. A metadata-only change on MergeTree tables.

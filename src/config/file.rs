@@ -30,17 +30,26 @@ pub struct FileConfig {
     pub done_dir: Option<PathBuf>,
     pub quarantine_dir: Option<PathBuf>,
     pub without_provenance: Option<bool>,
+    pub format: Option<String>,
+    pub create_table: Option<bool>,
+    pub engine: Option<String>,
+    pub order_by: Option<String>,
     pub limit: Option<u64>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
 }
 
-/// `[[route]]`: files whose path under the data folder matches `glob` go to `table`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[[route]]`: files whose path under the data folder matches `glob` go to `table`, read as
+/// `format` if set; `create_table`, `engine` and `order_by` say how to create a missing table.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     pub glob: String,
     pub table: String,
+    pub format: Option<String>,
+    pub create_table: Option<bool>,
+    pub engine: Option<String>,
+    pub order_by: Option<String>,
 }
 
 impl FileConfig {
@@ -81,10 +90,13 @@ mod tests {
     #[test]
     fn routes_parse() {
         let cfg: FileConfig = toml::from_str(
-            "table = 'events'\n[[route]]\nglob = 'reviews/**'\ntable = 'shop.reviews'\n",
+            "table = 'events'\n[[route]]\nglob = 'reviews/**'\ntable = 'shop.reviews'\n\
+             format = 'jsonl'\ncreate_table = true\nengine = 'ReplacingMergeTree'\n",
         )
         .unwrap();
         assert_eq!(cfg.routes.len(), 1);
         assert_eq!(cfg.routes[0].table, "shop.reviews");
+        assert_eq!(cfg.routes[0].format.as_deref(), Some("jsonl"));
+        assert_eq!(cfg.routes[0].create_table, Some(true));
     }
 }

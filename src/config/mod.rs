@@ -5,7 +5,7 @@ mod file;
 mod routes;
 
 pub use file::{FileConfig, RouteConfig};
-pub use routes::Routes;
+pub use routes::{RouteDefaults, Routes};
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
@@ -194,8 +194,14 @@ impl RunConfig {
             .map(|t| TableRef::parse(t, &common.database))
             .transpose()
             .map_err(|e| Fatal::config(format!("--table: {e}")))?;
-        let routes =
-            Routes::build(&file.routes, default_table, &common.database).map_err(Fatal::Config)?;
+        let defaults = RouteDefaults {
+            format: args.format.clone().or_else(|| file.format.clone()),
+            create_table: args.create_table || file.create_table.unwrap_or(false),
+            engine: args.engine.clone().or_else(|| file.engine.clone()),
+            order_by: args.order_by.clone().or_else(|| file.order_by.clone()),
+        };
+        let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
+            .map_err(Fatal::Config)?;
         let batch_rows = args
             .batch_rows
             .or(file.batch_rows)

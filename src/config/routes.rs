@@ -1,13 +1,47 @@
-//! Routing files to target tables by glob on their path under the data folder.
+//! Routing files to target tables by glob on their path under the data folder, with how to read
+//! them (a format that overrides the file name) and how to create a missing table.
 
 use super::RouteConfig;
 use crate::ch::ident::TableRef;
+use crate::formats::{self, Compression, Detected, Format};
+use crate::infer::ddl::{self, CreateSpec};
 use globset::{GlobBuilder, GlobMatcher};
+
+/// Settings every route has unless it says otherwise (flags, environment, config file).
+#[derive(Debug, Clone, Default)]
+pub struct RouteDefaults {
+    pub format: Option<String>,
+    pub create_table: bool,
+    pub engine: Option<String>,
+    pub order_by: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    glob: GlobMatcher,
+    table: TableRef,
+    format: Option<Format>,
+    create_table: Option<bool>,
+    engine: Option<String>,
+    order_by: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Routes {
-    routes: Vec<(GlobMatcher, TableRef)>,
+    routes: Vec<Route>,
     default: Option<TableRef>,
+    format: Option<Format>,
+    create_table: bool,
+    create: CreateSpec,
+}
+
+fn parse_format(text: &str, what: &str) -> Result<Format, String> {
+    Format::parse(text.trim()).ok_or_else(|| {
+        format!(
+            "{what}: unknown format `{text}`; use one of {}",
+            Format::NAMES
+        )
+    })
 }
 
 impl Routes {
@@ -15,17 +49,42 @@ impl Routes {
         configs: &[RouteConfig],
         default: Option<TableRef>,
         database: &str,
+        defaults: &RouteDefaults,
     ) -> Result<Routes, String> {
         let routes = configs
             .iter()
             .map(|r| {
+                let what = format!("route `{}`", r.glob);
                 let glob = GlobBuilder::new(&r.glob)
                     .literal_separator(true)
                     .build()
                     .map_err(|e| format!("route glob `{}`: {e}", r.glob))?;
-                let table = TableRef::parse(&r.table, database)
-                    .map_err(|e| format!("route `{}`: {e}", r.glob))?;
-                Ok((glob.compile_matcher(), table))
+                let table =
+                    TableRef::parse(&r.table, database).map_err(|e| format!("{what}: {e}"))?;
+                let format = r
+                    .format
+                    .as_deref()
+                    .map(|f| parse_format(f, &what))
+                    .transpose()?;
+                for (text, check) in [
+                    (
+                        &r.engine,
+                        ddl::check_engine as fn(&str) -> Result<(), String>,
+                    ),
+                    (&r.order_by, ddl::check_order_by),
+                ] {
+                    if let Some(t) = text {
+                        check(t).map_err(|e| format!("{what}: {e}"))?;
+                    }
+                }
+                Ok(Route {
+                    glob: glob.compile_matcher(),
+                    table,
+                    format,
+                    create_table: r.create_table,
+                    engine: r.engine.clone(),
+                    order_by: r.order_by.clone(),
+                })
             })
             .collect::<Result<Vec<_>, String>>()?;
         if routes.is_empty() && default.is_none() {
@@ -34,16 +93,77 @@ impl Routes {
                     .to_owned(),
             );
         }
-        Ok(Routes { routes, default })
+        let format = defaults
+            .format
+            .as_deref()
+            .map(|f| parse_format(f, "--format"))
+            .transpose()?;
+        let mut create = CreateSpec::default();
+        if let Some(engine) = &defaults.engine {
+            ddl::check_engine(engine).map_err(|e| format!("--engine: {e}"))?;
+            create.engine = engine.trim().to_owned();
+        }
+        if let Some(order_by) = &defaults.order_by {
+            ddl::check_order_by(order_by).map_err(|e| format!("--order-by: {e}"))?;
+            create.order_by = order_by.trim().to_owned();
+        }
+        Ok(Routes {
+            routes,
+            default,
+            format,
+            create_table: defaults.create_table,
+            create,
+        })
+    }
+
+    fn route_for(&self, rel_path: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.glob.is_match(rel_path))
     }
 
     /// The table for a path relative to the data folder: the first matching route, else the default.
     pub fn table_for(&self, rel_path: &str) -> Option<&TableRef> {
-        self.routes
-            .iter()
-            .find(|(glob, _)| glob.is_match(rel_path))
-            .map(|(_, t)| t)
+        self.route_for(rel_path)
+            .map(|r| &r.table)
             .or(self.default.as_ref())
+    }
+
+    /// What a file is: the format its route (or `--format`) sets, else what its name says.
+    pub fn detect(&self, rel_path: &str, name: &str) -> Option<Detected> {
+        if self.format.is_none() && self.routes.iter().all(|r| r.format.is_none()) {
+            return formats::detect(name);
+        }
+        let forced = match self.route_for(rel_path) {
+            Some(r) => r.format.or(self.format),
+            None if self.default.is_some() => self.format,
+            None => None,
+        };
+        match forced {
+            Some(format) => Some(Detected {
+                format,
+                compression: Compression::of_name(name).0,
+            }),
+            None => formats::detect(name),
+        }
+    }
+
+    /// How to create `table` if it is missing, or `None` if it must exist already.
+    pub fn create_for(&self, table: &TableRef) -> Option<CreateSpec> {
+        let mine: Vec<&Route> = self.routes.iter().filter(|r| &r.table == table).collect();
+        let enabled = mine
+            .iter()
+            .find_map(|r| r.create_table)
+            .unwrap_or(self.create_table);
+        if !enabled {
+            return None;
+        }
+        let mut spec = self.create.clone();
+        if let Some(engine) = mine.iter().find_map(|r| r.engine.as_ref()) {
+            spec.engine = engine.trim().to_owned();
+        }
+        if let Some(order_by) = mine.iter().find_map(|r| r.order_by.as_ref()) {
+            spec.order_by = order_by.trim().to_owned();
+        }
+        Some(spec)
     }
 }
 
@@ -55,15 +175,24 @@ mod tests {
         RouteConfig {
             glob: glob.into(),
             table: table.into(),
+            ..RouteConfig::default()
         }
+    }
+
+    fn build(configs: &[RouteConfig], defaults: &RouteDefaults) -> Result<Routes, String> {
+        Routes::build(
+            configs,
+            Some(TableRef::parse("misc", "db").unwrap()),
+            "db",
+            defaults,
+        )
     }
 
     #[test]
     fn first_matching_route_wins_then_the_default() {
-        let routes = Routes::build(
+        let routes = build(
             &[route("reviews/**", "reviews"), route("*.json", "events")],
-            Some(TableRef::parse("misc", "db").unwrap()),
-            "db",
+            &RouteDefaults::default(),
         )
         .unwrap();
         assert_eq!(
@@ -76,7 +205,63 @@ mod tests {
 
     #[test]
     fn no_table_at_all_is_a_config_error() {
-        assert!(Routes::build(&[], None, "db").is_err());
-        assert!(Routes::build(&[route("[", "t")], None, "db").is_err());
+        let d = RouteDefaults::default();
+        assert!(Routes::build(&[], None, "db", &d).is_err());
+        assert!(Routes::build(&[route("[", "t")], None, "db", &d).is_err());
+    }
+
+    #[test]
+    fn formats_come_from_the_route_then_the_flag_then_the_name() {
+        let mut dat = route("exports/*", "events");
+        dat.format = Some("ndjson".into());
+        let defaults = RouteDefaults {
+            format: Some("csv".into()),
+            ..RouteDefaults::default()
+        };
+        let routes = build(&[dat, route("*.json", "events")], &defaults).unwrap();
+        let d = |rel: &str| {
+            let name = rel.rsplit('/').next().unwrap();
+            routes.detect(rel, name).map(|d| d.to_string())
+        };
+        assert_eq!(d("exports/a.dat.gz").as_deref(), Some("jsonl.gz"));
+        assert_eq!(d("x.json").as_deref(), Some("csv"));
+        assert_eq!(d("notes.txt").as_deref(), Some("csv"));
+        let plain = build(&[], &RouteDefaults::default()).unwrap();
+        assert_eq!(plain.detect("notes.txt", "notes.txt"), None);
+        let mut bad = route("*", "t");
+        bad.format = Some("xls".into());
+        assert_eq!(
+            build(&[bad], &RouteDefaults::default()).unwrap_err(),
+            "route `*`: unknown format `xls`; use one of csv, json, jsonl (or ndjson), parquet, xml"
+        );
+    }
+
+    #[test]
+    fn table_creation_is_per_table_with_route_settings_first() {
+        let mut events = route("events/**", "events");
+        events.create_table = Some(true);
+        events.engine = Some("ReplacingMergeTree".into());
+        let mut kept = route("kept/**", "kept");
+        kept.create_table = Some(false);
+        let defaults = RouteDefaults {
+            create_table: false,
+            order_by: Some("tuple()".into()),
+            ..RouteDefaults::default()
+        };
+        let routes = build(&[events, kept], &defaults).unwrap();
+        let t = |n: &str| TableRef::parse(n, "db").unwrap();
+        let spec = routes.create_for(&t("events")).unwrap();
+        assert_eq!(spec.engine, "ReplacingMergeTree");
+        assert_eq!(spec.order_by, "tuple()");
+        assert!(routes.create_for(&t("misc")).is_none());
+        let all = build(
+            &[],
+            &RouteDefaults {
+                create_table: true,
+                ..RouteDefaults::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.create_for(&t("misc")).unwrap(), CreateSpec::default());
     }
 }

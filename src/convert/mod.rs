@@ -1,5 +1,6 @@
 //! Converting field values into the bytes a ClickHouse column type stores, or a precise reason why not.
 
+mod json_text;
 mod number;
 mod time;
 
@@ -117,18 +118,40 @@ impl Scalar {
         })
     }
 
-    /// Appends the type's default (zero) value.
+    /// Appends the type's default value: zero, or an enum's smallest value as ClickHouse has it.
     pub fn encode_zero(&self, out: &mut Vec<u8>) {
-        match self.width() {
-            Some(w) => out.resize(out.len() + w, 0),
-            None => out.push(0),
+        match self {
+            Scalar::Enum8(items) => {
+                let min = items.iter().map(|(_, v)| *v).min().unwrap_or(0);
+                out.extend_from_slice(&min.to_le_bytes());
+            }
+            Scalar::Enum16(items) => {
+                let min = items.iter().map(|(_, v)| *v).min().unwrap_or(0);
+                out.extend_from_slice(&min.to_le_bytes());
+            }
+            _ => match self.width() {
+                Some(w) => out.resize(out.len() + w, 0),
+                None => out.push(0),
+            },
         }
     }
 
     /// Appends `value` converted to this type. On error `out` is left as it was.
     pub fn encode(&self, value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
-        if let Value::List(_) = value {
-            return Err(ConvError::new("a list cannot go into a scalar column"));
+        if !matches!(self, Scalar::String) {
+            match value {
+                Value::List(_) => {
+                    return Err(ConvError::new(
+                        "a list goes only into an Array or String column",
+                    ));
+                }
+                Value::Json(_) => {
+                    return Err(ConvError::new(
+                        "a JSON object goes only into a String column",
+                    ));
+                }
+                _ => {}
+            }
         }
         match self {
             Scalar::String => encode_string(value, out),
@@ -266,7 +289,7 @@ pub fn write_varint(out: &mut Vec<u8>, mut v: u64) {
 
 fn encode_string(value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
     match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => write_string(out, b),
+        Value::Text(b) | Value::Str(b) | Value::Num(b) | Value::Json(b) => write_string(out, b),
         other => write_string(out, string_bytes(other)?.as_ref()),
     }
     Ok(())
@@ -276,7 +299,7 @@ fn encode_string(value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
 fn string_bytes<'v>(value: &'v Value<'_>) -> Result<std::borrow::Cow<'v, [u8]>, ConvError> {
     use std::borrow::Cow;
     Ok(match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => Cow::Borrowed(*b),
+        Value::Text(b) | Value::Str(b) | Value::Num(b) | Value::Json(b) => Cow::Borrowed(*b),
         Value::Null => Cow::Borrowed(&[]),
         Value::Bool(b) => Cow::Borrowed(if *b { b"true" } else { b"false" }),
         Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
@@ -285,7 +308,7 @@ fn string_bytes<'v>(value: &'v Value<'_>) -> Result<std::borrow::Cow<'v, [u8]>, 
         Value::Decimal(v, s) => Cow::Owned(number::format_decimal(*v, *s).into_bytes()),
         Value::Date(d) => Cow::Owned(time::format_date(*d).into_bytes()),
         Value::Timestamp(t) => Cow::Owned(time::format_timestamp(*t).into_bytes()),
-        Value::List(_) => return Err(ConvError::new("a list cannot go into a string column")),
+        Value::List(items) => Cow::Owned(json_text::list_json(items).into_bytes()),
     })
 }
 
@@ -409,6 +432,14 @@ mod tests {
             enc(&e, Value::Text(b"c")).unwrap_err(),
             "not one of the enum's values ('a', 'b')"
         );
+    }
+
+    #[test]
+    fn an_enum_defaults_to_its_smallest_value() {
+        let mut out = Vec::new();
+        Scalar::Enum8(vec![("a".into(), 1), ("b".into(), -2)]).encode_zero(&mut out);
+        Scalar::Enum16(vec![("x".into(), 300)]).encode_zero(&mut out);
+        assert_eq!(out, [0xfe, 0x2c, 0x01]);
     }
 
     #[test]

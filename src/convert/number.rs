@@ -33,9 +33,20 @@ where
     T: TryFrom<i128>,
 {
     let wide: i128 = match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => {
+        Value::Text(b) | Value::Str(b) => {
             parse_i128(b).ok_or_else(|| ConvError::new("not an integer"))?
         }
+        // A JSON number may spell an integer as `1.0` or `1e3`.
+        Value::Num(b) => match parse_i128(b) {
+            Some(v) => v,
+            None => parse_decimal(b, 38, 0).map_err(|e| match e.0.contains("decimal places") {
+                true => ConvError::new("not an integer"),
+                false => ConvError::new(format!(
+                    "{} is out of range for {name}",
+                    String::from_utf8_lossy(b)
+                )),
+            })?,
+        },
         Value::Int(i) => i128::from(*i),
         Value::UInt(u) => i128::from(*u),
         Value::Bool(b) => i128::from(*b),
@@ -96,12 +107,22 @@ pub(super) fn boolean(value: &Value<'_>) -> Result<bool, ConvError> {
     }
 }
 
+/// Whether number text names an infinity or NaN rather than overflowing into one.
+fn names_non_finite(text: &str) -> bool {
+    let named = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    named.starts_with("inf") || named == "nan"
+}
+
 pub(super) fn float64(value: &Value<'_>) -> Result<f64, ConvError> {
     match value {
-        Value::Text(b) | Value::Str(b) | Value::Num(b) => as_str(b)?
-            .trim()
-            .parse()
-            .map_err(|_| ConvError::new("not a number")),
+        Value::Text(b) | Value::Str(b) | Value::Num(b) => {
+            let text = as_str(b)?.trim();
+            let v: f64 = text.parse().map_err(|_| ConvError::new("not a number"))?;
+            if !v.is_finite() && !names_non_finite(text) {
+                return Err(ConvError::new("out of range for Float64"));
+            }
+            Ok(v)
+        }
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
         Value::UInt(u) => Ok(*u as f64),
@@ -116,8 +137,7 @@ pub(super) fn float32(value: &Value<'_>) -> Result<f32, ConvError> {
         Value::Text(b) | Value::Str(b) | Value::Num(b) => {
             let text = as_str(b)?.trim();
             let v: f32 = text.parse().map_err(|_| ConvError::new("not a number"))?;
-            let named = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
-            (v, !(named.starts_with("inf") || named == "nan"))
+            (v, !names_non_finite(text))
         }
         other => {
             let wide = float64(other)?;
@@ -250,6 +270,25 @@ mod tests {
     }
 
     #[test]
+    fn json_numbers_may_spell_integers_with_exponents() {
+        assert_eq!(int::<i32>(&Value::Num(b"1e3"), "Int32"), Ok(1000));
+        assert_eq!(int::<i32>(&Value::Num(b"-2.0"), "Int32"), Ok(-2));
+        assert_eq!(
+            int::<i32>(&Value::Num(b"2.5"), "Int32").unwrap_err().0,
+            "not an integer"
+        );
+        assert_eq!(
+            int::<i8>(&Value::Num(b"1e3"), "Int8").unwrap_err().0,
+            "1000 is out of range for Int8"
+        );
+        assert_eq!(
+            int::<i64>(&Value::Num(b"1e40"), "Int64").unwrap_err().0,
+            "1e40 is out of range for Int64"
+        );
+        assert!(int::<i32>(&Value::Text(b"1e3"), "Int32").is_err());
+    }
+
+    #[test]
     fn uint8_takes_booleans() {
         assert_eq!(uint8_or_bool(&Value::Text(b"true")), Ok(1));
         assert_eq!(uint8_or_bool(&Value::Text(b"FALSE")), Ok(0));
@@ -265,6 +304,11 @@ mod tests {
         assert!(float32(&Value::Text(b"inf")).unwrap().is_infinite());
         assert_eq!(float32(&Value::Text(b"1.5")), Ok(1.5));
         assert!(float64(&Value::Text(b"x1")).is_err());
+        assert_eq!(
+            float64(&Value::Num(b"1e400")).unwrap_err().0,
+            "out of range for Float64"
+        );
+        assert!(float64(&Value::Text(b"-Infinity")).unwrap().is_infinite());
     }
 
     #[test]

@@ -522,6 +522,7 @@ mod tests {
             Box::new(std::io::Cursor::new(data)),
             Limits {
                 max_record_bytes: 1 << 20,
+                ..Limits::default()
             },
         );
         assert!(

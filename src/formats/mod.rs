@@ -2,6 +2,13 @@
 //! positions (line, record, column) that every error about a file's content carries.
 
 mod csv;
+mod decompress;
+mod fields;
+mod json;
+mod jsonl;
+mod object;
+mod parquet;
+mod xml;
 
 use crate::convert::ConvError;
 use crate::value::Value;
@@ -11,14 +18,46 @@ use std::io::Read;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Csv,
+    /// A JSON array of objects.
+    Json,
+    /// One JSON object per line (JSON Lines, NDJSON).
+    Jsonl,
+    Parquet,
+    /// The root's child elements are records; their attributes and child elements are fields.
+    Xml,
 }
 
 impl Format {
+    pub const NAMES: &'static str = "csv, json, jsonl (or ndjson), parquet, xml";
+
     /// Whether the reader knows every field name once the file is opened (a header, a schema);
     /// otherwise fields appear record by record.
     pub fn fields_known_up_front(self) -> bool {
         match self {
-            Format::Csv => true,
+            Format::Csv | Format::Parquet => true,
+            Format::Json | Format::Jsonl | Format::Xml => false,
+        }
+    }
+
+    /// The format a name or extension stands for (`csv`, `ndjson`, …), case-insensitively.
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "jsonl" | "ndjson" => Format::Jsonl,
+            "parquet" => Format::Parquet,
+            "xml" => Format::Xml,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+            Format::Xml => "xml",
         }
     }
 }
@@ -26,6 +65,25 @@ impl Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Compression {
     None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// The compression a file name's last extension says, and the name without it.
+    pub fn of_name(name: &str) -> (Compression, &str) {
+        let lower = name.to_ascii_lowercase();
+        for (ext, c) in [
+            (".gz", Compression::Gzip),
+            (".zst", Compression::Zstd),
+            (".zstd", Compression::Zstd),
+        ] {
+            if lower.ends_with(ext) {
+                return (c, &name[..name.len() - ext.len()]);
+            }
+        }
+        (Compression::None, name)
+    }
 }
 
 /// What a file's name says it is.
@@ -37,25 +95,22 @@ pub struct Detected {
 
 impl fmt::Display for Detected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.format {
-            Format::Csv => "csv",
-        })?;
+        f.write_str(self.format.name())?;
         match self.compression {
             Compression::None => Ok(()),
+            Compression::Gzip => f.write_str(".gz"),
+            Compression::Zstd => f.write_str(".zst"),
         }
     }
 }
 
 /// Detects format and compression from a file name, or `None` for a name no format claims.
 pub fn detect(name: &str) -> Option<Detected> {
-    let lower = name.to_ascii_lowercase();
-    let format = match lower.rsplit_once('.')?.1 {
-        "csv" => Format::Csv,
-        _ => return None,
-    };
+    let (compression, rest) = Compression::of_name(name);
+    let format = Format::parse(rest.rsplit_once('.')?.1)?;
     Some(Detected {
         format,
-        compression: Compression::None,
+        compression,
     })
 }
 
@@ -64,13 +119,27 @@ pub fn detect(name: &str) -> Option<Detected> {
 pub struct Limits {
     /// Largest record (a CSV row, a JSON line or object, an XML element) in bytes.
     pub max_record_bytes: usize,
+    /// A compressed file may always expand to this many bytes…
+    pub min_decompressed_bytes: u64,
+    /// …and to this many times its own size beyond that.
+    pub max_expansion: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_record_bytes: 16 << 20,
+            min_decompressed_bytes: 1 << 30,
+            max_expansion: 1000,
         }
+    }
+}
+
+impl Limits {
+    /// The most bytes a compressed file of `size` bytes may decompress to.
+    pub fn max_decompressed(&self, size: u64) -> u64 {
+        self.min_decompressed_bytes
+            .max(size.saturating_mul(self.max_expansion))
     }
 }
 
@@ -123,10 +192,19 @@ impl ReadError {
         }
     }
 
+    /// A failed read; errors of the decompression layer speak for themselves.
     pub fn io(err: &std::io::Error, line: Option<u64>) -> ReadError {
+        let reason = match decompress::StreamError::find(err) {
+            Some(e) => e.to_string(),
+            None => format!("read error: {err}"),
+        };
+        ReadError::File { line, reason }
+    }
+
+    pub fn file(reason: impl Into<String>) -> ReadError {
         ReadError::File {
-            line,
-            reason: format!("read error: {err}"),
+            line: None,
+            reason: reason.into(),
         }
     }
 }
@@ -147,17 +225,62 @@ pub trait RecordSource: Send {
     fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError>;
 }
 
-/// Opens a reader over the (raw) bytes of a file of the detected kind.
+/// Where a file's raw bytes (compressed, for a compressed file) come from.
+pub enum Input {
+    /// The whole file, in memory.
+    Bytes(bytes::Bytes),
+    /// The file itself, which formats that need random access (Parquet) read in place.
+    File(std::fs::File),
+    /// The file's bytes read once from start to end, `size` bytes in all.
+    Stream {
+        reader: Box<dyn Read + Send>,
+        size: u64,
+    },
+}
+
+impl Input {
+    fn size(&self) -> Result<u64, ReadError> {
+        match self {
+            Input::Bytes(b) => Ok(b.len() as u64),
+            Input::File(f) => f
+                .metadata()
+                .map(|m| m.len())
+                .map_err(|e| ReadError::io(&e, None)),
+            Input::Stream { size, .. } => Ok(*size),
+        }
+    }
+
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        match self {
+            Input::Bytes(b) => Box::new(std::io::Cursor::new(b)),
+            Input::File(f) => Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+            Input::Stream { reader, .. } => reader,
+        }
+    }
+}
+
+/// Opens a reader over a file of the detected kind, checking that its content is what its name
+/// claims.
 pub fn open(
-    input: Box<dyn Read + Send>,
+    input: Input,
     detected: Detected,
     limits: Limits,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
-    let input = match detected.compression {
-        Compression::None => input,
-    };
+    let max_out = limits.max_decompressed(input.size()?);
+    if detected.format == Format::Parquet {
+        return Ok(Box::new(parquet::ParquetSource::open(
+            input,
+            detected.compression,
+            max_out,
+        )?));
+    }
+    let reader = decompress::decompressed(input.into_reader(), detected, max_out)?;
     Ok(match detected.format {
-        Format::Csv => Box::new(csv::CsvSource::new(input, limits)?),
+        Format::Csv => Box::new(csv::CsvSource::new(reader, limits)?),
+        Format::Json => Box::new(json::JsonArraySource::new(reader, limits)?),
+        Format::Jsonl => Box::new(jsonl::JsonLinesSource::new(reader, limits)),
+        Format::Xml => Box::new(xml::XmlSource::new(reader, limits)?),
+        Format::Parquet => unreachable!("Parquet is opened above"),
     })
 }
 
@@ -167,12 +290,24 @@ mod tests {
 
     #[test]
     fn detects_by_extension() {
-        assert_eq!(
-            detect("A.CSV").map(|d| d.to_string()).as_deref(),
-            Some("csv")
-        );
+        let d = |n: &str| detect(n).map(|d| d.to_string());
+        assert_eq!(d("A.CSV").as_deref(), Some("csv"));
+        assert_eq!(d("a.json").as_deref(), Some("json"));
+        assert_eq!(d("a.ndjson").as_deref(), Some("jsonl"));
+        assert_eq!(d("a.jsonl.gz").as_deref(), Some("jsonl.gz"));
+        assert_eq!(d("a.Parquet.ZST").as_deref(), Some("parquet.zst"));
+        assert_eq!(d("a.xml.zstd").as_deref(), Some("xml.zst"));
         assert_eq!(detect("notes.txt"), None);
+        assert_eq!(detect("notes.txt.gz"), None);
         assert_eq!(detect("noext"), None);
+        assert_eq!(detect("csv.gz"), None);
+    }
+
+    #[test]
+    fn decompression_is_bounded_by_size_and_ratio() {
+        let l = Limits::default();
+        assert_eq!(l.max_decompressed(10), 1 << 30);
+        assert_eq!(l.max_decompressed(10 << 20), 10_000 << 20);
     }
 
     #[test]

@@ -44,6 +44,25 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Gives columns with a constant `DEFAULT` that value for empty fields and absent keys.
+    pub fn with_defaults(mut self, defaults: &[(String, String)]) -> Target {
+        for spec in &mut self.data_specs {
+            let Some((_, text)) = defaults.iter().find(|(name, _)| name == &spec.name) else {
+                continue;
+            };
+            match spec
+                .clone()
+                .with_default_text(text.as_bytes(), self.server_tz)
+            {
+                Ok(with) => *spec = with,
+                Err(e) => log::debug!("default of column {}: {e}", spec.name),
+            }
+        }
+        self
+    }
+}
+
 /// The columns one file fills, in block order, and how its fields find them.
 #[derive(Debug, Clone)]
 pub struct ColumnPlan {

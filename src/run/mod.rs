@@ -40,6 +40,8 @@ pub struct RunReport {
     pub run_id: String,
     pub dry_run: bool,
     pub outcomes: Vec<FileOutcome>,
+    /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
+    pub created: Vec<(String, String)>,
     pub stopped: Option<String>,
     pub exit: Exit,
     pub elapsed: std::time::Duration,
@@ -86,8 +88,12 @@ pub async fn run(
     };
 
     let scanned_at = Instant::now();
-    let found = scan::scan(&cfg.common.data_dir, &cfg.disposal.folders())
-        .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
+    let found = scan::scan(
+        &cfg.common.data_dir,
+        &cfg.disposal.folders(),
+        |rel, name| cfg.routes.detect(rel, name),
+    )
+    .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
     let mut outcomes: Vec<FileOutcome> = found
         .ignored
         .iter()
@@ -108,8 +114,12 @@ pub async fn run(
         }
     }
 
-    let tables: HashSet<&TableRef> = checks.iter().map(|(_, t, _)| t).collect();
-    let targets = prepare_targets(&server, tables, &state, cfg).await?;
+    let mut tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>> = BTreeMap::new();
+    for (entry, table, _) in &checks {
+        tables.entry(table).or_default().push(entry);
+    }
+    let mut created = Vec::new();
+    let targets = prepare_targets(&server, tables, cfg, &state, &mut created).await?;
     let candidates: Vec<Candidate> = checks
         .into_iter()
         .map(|(entry, table, previous)| Candidate {
@@ -177,6 +187,7 @@ pub async fn run(
         run_id: manifest.run_id.clone(),
         dry_run: cfg.dry_run,
         outcomes,
+        created,
         stopped: sender.stopped.map(|e| e.to_string()),
         exit,
         elapsed: started.elapsed(),
@@ -228,20 +239,33 @@ fn known_outcome(
         .hash(hash)
 }
 
-/// Loads each target table, adding provenance columns where missing (and saying so).
+/// Loads each target table (creating a missing one where configured), adding provenance columns
+/// where missing (and saying so).
 async fn prepare_targets(
     server: &Server,
-    tables: HashSet<&TableRef>,
-    state: &State,
+    tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
     cfg: &RunConfig,
+    state: &State,
+    created: &mut Vec<(String, String)>,
 ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
+    let dry_run = cfg.dry_run;
     let mut targets = BTreeMap::new();
-    for table in tables {
-        let mut schema = TableSchema::load(server, table).await?.ok_or_else(|| {
-            Fatal::config(format!(
-                "target table {table} does not exist; create it first"
-            ))
-        })?;
+    for (table, files) in tables {
+        let (mut schema, new) = match TableSchema::load(server, table).await? {
+            Some(schema) => (schema, false),
+            None => {
+                let Some(spec) = cfg.routes.create_for(table) else {
+                    return Err(Fatal::config(format!(
+                        "target table {table} does not exist; create it first, or pass \
+                         --create-table to create it from its files"
+                    )));
+                };
+                let files = files.into_iter().cloned().collect();
+                let made = crate::infer::create_table(server, table, files, &spec, dry_run).await?;
+                created.push((table.to_string(), made.sql));
+                (made.schema, true)
+            }
+        };
         if !schema.has_provenance() {
             if !cfg.add_provenance {
                 log::warn!(
@@ -263,7 +287,8 @@ async fn prepare_targets(
             }
         }
         let schema_has_provenance = schema.has_provenance();
-        let recovery = schema_has_provenance
+        let recovery = !new
+            && schema_has_provenance
             && !state.tables.contains(&table.to_string())
             && provenance::has_provenance_rows(server, table).await?;
         if recovery {
@@ -272,7 +297,10 @@ async fn prepare_targets(
                  checking every file against the table before sending it"
             );
         }
-        let mut target = Target::new(schema, server.caps.timezone).map_err(Fatal::Config)?;
+        let defaults = schema.constant_defaults(server).await?;
+        let mut target = Target::new(schema, server.caps.timezone)
+            .map_err(Fatal::Config)?
+            .with_defaults(&defaults);
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         targets.insert(table.clone(), Arc::new(target));

@@ -3,7 +3,7 @@
 
 use super::encode::{ColumnPlan, Target};
 use super::records::{ErrorPolicy, Records, Reject};
-use crate::formats::{self, Detected, Format, Limits, ReadError, RecordSource};
+use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -17,7 +17,7 @@ pub fn open_bytes(
     detected: Detected,
     limits: Limits,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
-    formats::open(Box::new(std::io::Cursor::new(bytes)), detected, limits)
+    formats::open(Input::Bytes(bytes), detected, limits)
 }
 
 /// The columns a file fills: its own fields where the format names them up front, else all.
@@ -61,13 +61,29 @@ impl HashedSource {
         limits: Limits,
     ) -> Result<HashedSource, ReadError> {
         let file = File::open(path).map_err(|e| ReadError::io(&e, None))?;
+        let size = file.metadata().map_err(|e| ReadError::io(&e, None))?.len();
         let count = Arc::new(AtomicU64::new(0));
+        if detected.format == Format::Parquet && detected.compression == Compression::None {
+            // Read in place; `finish` hashes the file on its own.
+            return Ok(HashedSource {
+                source: formats::open(Input::File(file), detected, limits)?,
+                hasher: Arc::new(std::sync::Mutex::new(blake3::Hasher::new())),
+                count,
+            });
+        }
         let counting = Counting {
             inner: BufReader::with_capacity(256 * 1024, file),
             count: count.clone(),
         };
         let (reader, hasher) = HashingReader::new(counting);
-        let source = formats::open(Box::new(reader), detected, limits)?;
+        let source = formats::open(
+            Input::Stream {
+                reader: Box::new(reader),
+                size,
+            },
+            detected,
+            limits,
+        )?;
         Ok(HashedSource {
             source,
             hasher,

@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 pub fn print_report(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
+    for (table, sql) in &report.created {
+        let what = if report.dry_run {
+            "would create"
+        } else {
+            "created"
+        };
+        writeln!(out, "{what} table {table}: {sql}")?;
+    }
     if report.dry_run {
         print_table(report, out)?;
     } else {

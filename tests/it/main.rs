@@ -3,12 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod basics;
+mod broken;
 mod chaos;
 mod cli;
+mod data;
 mod deploy;
 mod exactly_once;
+mod formats;
+mod infer;
 mod lifecycle;
 mod ops;
 mod policy;
 mod server;
+mod types;
 mod util;

@@ -1,0 +1,241 @@
+//! One JSON object decoded into fields, for both JSON layouts: numbers keep their literal text,
+//! strings are unescaped, arrays become lists, and nested objects stay JSON text.
+
+use super::fields::FieldNames;
+use super::{FieldSink, ReadError, RecordError};
+use crate::value::Value;
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Where an object's text starts in its file, for error positions.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub line: u64,
+    /// 1-based byte column of the object's first byte on its line.
+    pub column: u64,
+    pub record: u64,
+}
+
+/// A string, borrowed from the input when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An object's members in order, their values not yet decoded.
+struct Members<'a>(Vec<(Text<'a>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    out.push((key, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A decoded JSON value that a `Value` can borrow from.
+enum Item<'a> {
+    Null,
+    Bool(bool),
+    Num(&'a str),
+    Str(Cow<'a, str>),
+    /// A nested object, kept as its JSON text.
+    Object(&'a str),
+    List(Vec<Item<'a>>),
+}
+
+impl<'a> Item<'a> {
+    fn decode(raw: &'a RawValue) -> Result<Item<'a>, serde_json::Error> {
+        let text = raw.get();
+        Ok(match text.as_bytes().first() {
+            Some(b'"') => Item::Str(serde_json::from_str::<Text<'a>>(text)?.0),
+            Some(b'{') => Item::Object(text),
+            Some(b'[') => Item::List(
+                serde_json::from_str::<Vec<&'a RawValue>>(text)?
+                    .into_iter()
+                    .map(Item::decode)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(b't') => Item::Bool(true),
+            Some(b'f') => Item::Bool(false),
+            Some(b'n') => Item::Null,
+            Some(_) => Item::Num(text),
+            None => return Err(serde_json::Error::custom("empty value")),
+        })
+    }
+
+    fn value(&self) -> Value<'_> {
+        match self {
+            Item::Null => Value::Null,
+            Item::Bool(b) => Value::Bool(*b),
+            Item::Num(n) => Value::Num(n.as_bytes()),
+            Item::Str(s) => Value::Str(s.as_bytes()),
+            Item::Object(o) => Value::Json(o.as_bytes()),
+            Item::List(items) => Value::List(items.iter().map(Item::value).collect()),
+        }
+    }
+}
+
+/// What a JSON text starts with, for "expected an object" errors.
+fn kind_of(text: &[u8]) -> &'static str {
+    match text.trim_ascii_start().first() {
+        None => "nothing",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(_) => "something that is not JSON",
+    }
+}
+
+fn malformed(e: &serde_json::Error, at: Origin) -> ReadError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let msg = full.strip_suffix(&suffix).unwrap_or(&full);
+    let line = at.line + e.line().saturating_sub(1) as u64;
+    let column = if e.line() <= 1 {
+        at.column + e.column().saturating_sub(1) as u64
+    } else {
+        e.column() as u64
+    };
+    ReadError::Record(RecordError {
+        line: Some(line),
+        record: at.record,
+        column: None,
+        reason: format!("malformed JSON: {msg} at column {column}"),
+    })
+}
+
+/// Decodes the object in `text` and hands its members to `sink`.
+pub fn decode(
+    text: &[u8],
+    names: &mut FieldNames,
+    sink: &mut dyn FieldSink,
+    at: Origin,
+) -> Result<(), ReadError> {
+    let record_error = |column: Option<String>, reason: String| {
+        ReadError::Record(RecordError {
+            line: Some(at.line),
+            record: at.record,
+            column,
+            reason,
+        })
+    };
+    if text.trim_ascii_start().first() != Some(&b'{') {
+        return Err(record_error(
+            None,
+            format!("expected a JSON object, found {}", kind_of(text)),
+        ));
+    }
+    let members: Members<'_> = serde_json::from_slice(text).map_err(|e| malformed(&e, at))?;
+    for (key, raw) in &members.0 {
+        let name = key.0.as_ref();
+        let index = names.index_of(name)?;
+        let item = Item::decode(raw).map_err(|e| malformed(&e, at))?;
+        sink.field(index, name, item.value())
+            .map_err(|e| record_error(Some(name.to_owned()), e.0))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::ConvError;
+
+    #[derive(Default)]
+    struct Collect(Vec<(usize, String, String)>);
+
+    impl FieldSink for Collect {
+        fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
+            if name == "bad" {
+                return Err(ConvError::new("no"));
+            }
+            self.0.push((index, name.to_owned(), format!("{value:?}")));
+            Ok(())
+        }
+    }
+
+    const AT: Origin = Origin {
+        line: 7,
+        column: 3,
+        record: 2,
+    };
+
+    fn run(text: &str) -> Result<Vec<(usize, String, String)>, String> {
+        let mut names = FieldNames::default();
+        let mut sink = Collect::default();
+        decode(text.as_bytes(), &mut names, &mut sink, AT).map_err(|e| e.describe("f"))?;
+        Ok(sink.0)
+    }
+
+    #[test]
+    fn members_map_to_values() {
+        let got = run(
+            r#"{"n": 12345678901234567890.5, "s": "a\"b", "t": true, "z": null,
+                "o": {"x": [1]}, "l": [1, "x", [null]]}"#,
+        )
+        .unwrap();
+        let values: Vec<&str> = got.iter().map(|(_, _, v)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "Num([49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 48, 46, 53])",
+                "Str([97, 34, 98])",
+                "Bool(true)",
+                "Null",
+                "Json([123, 34, 120, 34, 58, 32, 91, 49, 93, 125])",
+                "List([Num([49]), Str([120]), List([Null])])",
+            ]
+        );
+        assert_eq!(got[5].0, 5);
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        assert_eq!(
+            run("[1]").unwrap_err(),
+            "f:7: expected a JSON object, found an array"
+        );
+        assert_eq!(
+            run(r#"{"a": tru}"#).unwrap_err(),
+            "f:7: malformed JSON: expected ident at column 12"
+        );
+        assert_eq!(
+            run("{\"a\": 1,\n \"b\" 2}").unwrap_err(),
+            "f:8: malformed JSON: expected `:` at column 6"
+        );
+        assert_eq!(run(r#"{"bad": 1}"#).unwrap_err(), "f:7:bad: no");
+    }
+}
