@@ -37,6 +37,13 @@ impl From<ChError> for Trouble {
     }
 }
 
+/// A batch fully sent, its insert waiting for the server's answer.
+struct Finishing {
+    batch: u64,
+    rows: u64,
+    end: tokio::task::JoinHandle<clickhouse::error::Result<()>>,
+}
+
 pub struct Sender {
     server: Server,
     manifest: Manifest,
@@ -530,6 +537,22 @@ impl Sender {
         Ok(Self::ingested(&lf.entry, table, &lf.hash, n, &lf.rejects))
     }
 
+    /// Waits for the server to finish a batch's insert and records it.
+    async fn acknowledge(&self, lf: &LargeFile, done: Finishing) -> Result<(), Trouble> {
+        done.end
+            .await
+            .map_err(|e| ChError::Client(format!("insert task: {e}")))?
+            .map_err(|e| self.server.classify(e))?;
+        crate::crash_point!("after-insert");
+        let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
+        ev.batch = done.batch;
+        ev.rows = done.rows;
+        ev.batch_rows = lf.batch_rows;
+        self.manifest.write(&[ev]).await?;
+        crate::crash_point!("after-batch-event");
+        Ok(())
+    }
+
     async fn stream_batches(
         &mut self,
         lf: &LargeFile,
@@ -553,6 +576,8 @@ impl Sender {
         };
         let handle = stream::spawn(job, tx);
         let mut insert: Option<InsertFormatted> = None;
+        // The batch whose insert the server is finishing while the next one streams.
+        let mut finishing: Option<Finishing> = None;
         let result = async {
             while let Some(msg) = rx.recv().await {
                 match msg {
@@ -582,15 +607,15 @@ impl Sender {
                     }
                     Msg::End { batch, rows } => {
                         if let Some(ins) = insert.take() {
-                            ins.end().await.map_err(|e| self.server.classify(e))?;
+                            let next = Finishing {
+                                batch,
+                                rows,
+                                end: tokio::spawn(ins.end()),
+                            };
+                            if let Some(done) = finishing.replace(next) {
+                                self.acknowledge(lf, done).await?;
+                            }
                         }
-                        crate::crash_point!("after-insert");
-                        let mut ev = self.file_event(Event::Batch, &lf.entry, table, &lf.hash);
-                        ev.batch = batch;
-                        ev.rows = rows;
-                        ev.batch_rows = lf.batch_rows;
-                        self.manifest.write(&[ev]).await?;
-                        crate::crash_point!("after-batch-event");
                     }
                     Msg::Error(e) => return Err(Trouble::Changed(e)),
                     Msg::Done { hash } => {
@@ -603,9 +628,15 @@ impl Sender {
                     }
                 }
             }
+            if let Some(done) = finishing.take() {
+                self.acknowledge(lf, done).await?;
+            }
             Ok(())
         }
         .await;
+        if let Some(abandoned) = finishing {
+            abandoned.end.abort();
+        }
         drop(insert);
         drop(rx);
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
