@@ -76,7 +76,8 @@ fn entry_event(manifest: &Manifest, event: Event, e: &Entry) -> EventRow {
     ev
 }
 
-async fn open(common: &Common) -> Result<(Manifest, State), Fatal> {
+/// Connects, reads the manifest's state and finds the entries the operator named.
+async fn open(common: &Common, targets: &[String]) -> Result<(Manifest, State, Vec<Entry>), Fatal> {
     let server = Server::connect(common.connect.clone()).await?;
     let manifest = Manifest::new(server, common.manifest.clone(), crate::run::new_run_id());
     if !manifest.exists().await? {
@@ -86,7 +87,11 @@ async fn open(common: &Common) -> Result<(Manifest, State), Fatal> {
         )));
     }
     let state = manifest.load_state().await?;
-    Ok((manifest, state))
+    let mut entries = Vec::new();
+    for t in targets {
+        entries.extend(find(&state, t)?);
+    }
+    Ok((manifest, state, entries))
 }
 
 /// Marks failed, quarantined or held-back files to be tried again by the next run, moving
@@ -98,11 +103,7 @@ pub async fn retry(
     all_failed: bool,
     out: &mut dyn Write,
 ) -> Result<Exit, Fatal> {
-    let (manifest, state) = open(common).await?;
-    let mut entries = Vec::new();
-    for t in targets {
-        entries.extend(find(&state, t)?);
-    }
+    let (manifest, state, mut entries) = open(common, targets).await?;
     if all_failed {
         for (path, p) in &state.by_path {
             let content = state.content(&p.target_table, &p.file_hash);
@@ -191,11 +192,7 @@ pub async fn forget(
     delete_rows: bool,
     out: &mut dyn Write,
 ) -> Result<Exit, Fatal> {
-    let (manifest, state) = open(common).await?;
-    let mut entries = Vec::new();
-    for t in targets {
-        entries.extend(find(&state, t)?);
-    }
+    let (manifest, _, entries) = open(common, targets).await?;
     for e in &entries {
         if delete_rows {
             let table = TableRef::parse(&e.table, &common.database)
