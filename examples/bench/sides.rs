@@ -136,9 +136,9 @@ impl<'a> Sides<'a> {
             .arg("--lock-file")
             .arg(self.scratch.join("ingest.lock"));
         for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("INGEST_") || key.starts_with("CLICKHOUSE_") {
-                cmd.env_remove(key.as_ref());
+            let name = key.to_string_lossy();
+            if name.starts_with("INGEST_") || name.starts_with("CLICKHOUSE_") {
+                cmd.env_remove(&key);
             }
         }
         cmd.stdout(File::create(self.log(log, "out"))?)
