@@ -97,6 +97,11 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_BATCH_ROWS", value_name = "N")]
     pub batch_rows: Option<u64>,
 
+    /// Rows one INSERT carries at most, in whole batches: fewer, larger inserts make fewer parts
+    /// [default: 1000000]
+    #[arg(long, env = "INGEST_INSERT_ROWS", value_name = "N")]
+    pub insert_rows: Option<u64>,
+
     /// How long a file's size and modification time must stay unchanged before it is read [default: 3s]
     #[arg(long, env = "INGEST_SETTLE", value_name = "DURATION")]
     pub settle: Option<String>,

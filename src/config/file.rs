@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub allow_insecure_http: Option<bool>,
     pub table: Option<String>,
     pub batch_rows: Option<u64>,
+    pub insert_rows: Option<u64>,
     pub settle: Option<String>,
     pub lock_file: Option<PathBuf>,
     pub output: Option<String>,

@@ -20,6 +20,9 @@ pub const DEFAULT_URL: &str = "http://localhost:8123";
 pub const DEFAULT_BATCH_ROWS: u64 = 50_000;
 /// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
 pub const MAX_BATCH_ROWS: u64 = 1_000_000;
+/// The server writes an insert's rows as parts of up to this many rows anyway
+/// (`min_insert_block_size_rows` is 1,048,576).
+pub const DEFAULT_INSERT_ROWS: u64 = 1_000_000;
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
 pub const DEFAULT_MANIFEST: &str = "ingest_manifest";
 
@@ -38,6 +41,8 @@ pub struct RunConfig {
     pub common: Common,
     pub routes: Routes,
     pub batch_rows: u64,
+    /// Rows one INSERT carries at most (whole batches; at least one batch).
+    pub insert_rows: u64,
     pub settle: Duration,
     pub lock_file: PathBuf,
     pub dry_run: bool,
@@ -211,6 +216,13 @@ impl RunConfig {
                 "--batch-rows must be between 1 and {MAX_BATCH_ROWS}, not {batch_rows}"
             )));
         }
+        let insert_rows = args
+            .insert_rows
+            .or(file.insert_rows)
+            .unwrap_or(DEFAULT_INSERT_ROWS);
+        if insert_rows == 0 {
+            return Err(Fatal::config("--insert-rows must be at least 1"));
+        }
         let settle = match args.settle.as_ref().or(file.settle.as_ref()) {
             Some(s) => parse_duration(s).map_err(|e| Fatal::config(format!("--settle: {e}")))?,
             None => DEFAULT_SETTLE,
@@ -232,6 +244,7 @@ impl RunConfig {
             common,
             routes,
             batch_rows,
+            insert_rows,
             settle,
             lock_file,
             dry_run: args.dry_run || file.dry_run.unwrap_or(false),

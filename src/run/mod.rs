@@ -139,6 +139,7 @@ pub async fn run(
 
     let settings = Settings {
         batch_rows: cfg.batch_rows,
+        insert_rows: cfg.insert_rows,
         settle: cfg.settle,
         scanned_at,
         limits: Limits::default(),
@@ -152,10 +153,8 @@ pub async fn run(
     let mut sender = send::Sender::new(
         server,
         manifest.clone(),
+        cfg,
         &folder_id(cfg),
-        Limits::default(),
-        cfg.on_error,
-        cfg.dry_run,
         progress.clone(),
     );
     sender.run(rx).await;

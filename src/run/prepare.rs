@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 /// Files up to this size are read once into memory, hashed and converted in one pass.
 pub const SMALL_FILE_BYTES: u64 = 8 << 20;
 /// A coalesced insert is sent once its encoded body reaches this size.
-const GROUP_BODY_BYTES: usize = 32 << 20;
+const GROUP_BODY_BYTES: usize = 16 << 20;
 /// Encoded rows are cut into `Native` blocks of about this size.
 pub const SUB_BLOCK_BYTES: usize = 8 << 20;
 
@@ -104,6 +104,8 @@ impl LargeFile {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub batch_rows: u64,
+    /// Rows a coalesced insert of small files carries at most.
+    pub insert_rows: u64,
     pub settle: Duration,
     pub scanned_at: Instant,
     pub limits: Limits,
@@ -456,7 +458,8 @@ impl Prepare {
             g.block.truncate(mark);
             return self.fail(&c, &hash, KIND_DATA, &errors);
         }
-        if g.rows + rows > batch_rows && !g.files.is_empty() && retry {
+        let insert_rows = self.settings.insert_rows.max(batch_rows);
+        if g.rows + rows > insert_rows && !g.files.is_empty() && retry {
             g.block.truncate(mark);
             self.flush_group()?;
             return self.add_small(c, hash, bytes, false);
@@ -465,7 +468,7 @@ impl Prepare {
         if g.block.byte_size() >= SUB_BLOCK_BYTES {
             g.block.write_native(&mut g.body);
         }
-        let full = g.rows >= batch_rows || g.body.len() >= GROUP_BODY_BYTES;
+        let full = g.rows >= insert_rows || g.body.len() >= GROUP_BODY_BYTES;
         self.claim(&c, &hash);
         if let Some(g) = self.group.as_mut() {
             g.files.push(GroupFile {

@@ -8,6 +8,7 @@ use super::records::{ErrorPolicy, Reject};
 use super::stream::{self, BatchPlan, Msg};
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
+use crate::config::RunConfig;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, RejectRow};
 use crate::progress::Progress;
@@ -37,11 +38,63 @@ impl From<ChError> for Trouble {
     }
 }
 
-/// A batch fully sent, its insert waiting for the server's answer.
+/// An insert being streamed: consecutive batches of one file.
+struct OpenInsert {
+    group: u64,
+    insert: InsertFormatted,
+    /// Batches sent in it so far, with their rows.
+    batches: Vec<(u64, u64)>,
+}
+
+/// An insert fully sent, waiting for the server's answer.
 struct Finishing {
-    batch: u64,
-    rows: u64,
+    batches: Vec<(u64, u64)>,
     end: tokio::task::JoinHandle<clickhouse::error::Result<()>>,
+}
+
+/// Deterministic query ids (and, where the server has them, deduplication tokens) for a file's
+/// inserts: the same id always means the same rows, so a token never hides different content.
+struct InsertNames {
+    base: String,
+    /// Per insert group: a digest of what is left out of it, if anything is.
+    partial: std::collections::HashMap<u64, String>,
+}
+
+impl InsertNames {
+    fn new(prefix: &str, hash: &str, plans: &[BatchPlan], per_insert: u64) -> InsertNames {
+        let mut partial = std::collections::HashMap::new();
+        for (group, chunk) in plans.chunks(per_insert as usize).enumerate() {
+            if chunk.iter().all(|p| *p == BatchPlan::Full) {
+                continue;
+            }
+            let mut hasher = blake3::Hasher::new();
+            for p in chunk {
+                match p {
+                    BatchPlan::Full => hasher.update(b"F"),
+                    BatchPlan::Skip => hasher.update(b"S"),
+                    BatchPlan::Fill(landed) => {
+                        let mut rows: Vec<u64> = landed.iter().copied().collect();
+                        rows.sort_unstable();
+                        hasher.update(b"P");
+                        rows.iter()
+                            .fold(&mut hasher, |h, r| h.update(&r.to_le_bytes()))
+                    }
+                };
+            }
+            partial.insert(group as u64, hasher.finalize().to_hex()[..12].to_owned());
+        }
+        InsertNames {
+            base: format!("{prefix}{}", &hash[..16]),
+            partial,
+        }
+    }
+
+    fn of(&self, group: u64) -> String {
+        match self.partial.get(&group) {
+            None => format!("{}-i{group}", self.base),
+            Some(digest) => format!("{}-i{group}-{digest}", self.base),
+        }
+    }
 }
 
 pub struct Sender {
@@ -50,6 +103,8 @@ pub struct Sender {
     query_id_prefix: String,
     limits: Limits,
     policy: ErrorPolicy,
+    /// Rows a file's batches are sent in one insert up to (whole batches).
+    insert_rows: u64,
     dry_run: bool,
     progress: Progress,
     events: Vec<EventRow>,
@@ -64,19 +119,18 @@ impl Sender {
     pub fn new(
         server: Server,
         manifest: Manifest,
+        cfg: &RunConfig,
         folder_id: &str,
-        limits: Limits,
-        policy: ErrorPolicy,
-        dry_run: bool,
         progress: Progress,
     ) -> Sender {
         Sender {
             server,
             manifest,
             query_id_prefix: format!("ingest-{folder_id}-"),
-            limits,
-            policy,
-            dry_run,
+            limits: Limits::default(),
+            policy: cfg.on_error,
+            insert_rows: cfg.insert_rows,
+            dry_run: cfg.dry_run,
             progress,
             events: Vec::new(),
             outcomes: Vec::new(),
@@ -537,18 +591,25 @@ impl Sender {
         Ok(Self::ingested(&lf.entry, table, &lf.hash, n, &lf.rejects))
     }
 
-    /// Waits for the server to finish a batch's insert and records it.
+    /// Waits for the server to finish an insert and records its batches.
     async fn acknowledge(&self, lf: &LargeFile, done: Finishing) -> Result<(), Trouble> {
         done.end
             .await
             .map_err(|e| ChError::Client(format!("insert task: {e}")))?
             .map_err(|e| self.server.classify(e))?;
         crate::crash_point!("after-insert");
-        let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
-        ev.batch = done.batch;
-        ev.rows = done.rows;
-        ev.batch_rows = lf.batch_rows;
-        self.manifest.write(&[ev]).await?;
+        let events: Vec<EventRow> = done
+            .batches
+            .iter()
+            .map(|&(batch, rows)| {
+                let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
+                ev.batch = batch;
+                ev.rows = rows;
+                ev.batch_rows = lf.batch_rows;
+                ev
+            })
+            .collect();
+        self.manifest.write(&events).await?;
         crate::crash_point!("after-batch-event");
         Ok(())
     }
@@ -560,10 +621,8 @@ impl Sender {
     ) -> Result<(), Trouble> {
         let table = &lf.target.table;
         let mut columns = String::new();
-        let fills: Vec<bool> = plans
-            .iter()
-            .map(|p| matches!(p, BatchPlan::Fill(_)))
-            .collect();
+        let per_insert = (self.insert_rows / lf.batch_rows).max(1);
+        let names = InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, per_insert);
         let (tx, mut rx) = mpsc::channel(2);
         let job = stream::Job {
             entry: lf.entry.clone(),
@@ -575,46 +634,45 @@ impl Sender {
             policy: self.policy,
         };
         let handle = stream::spawn(job, tx);
-        let mut insert: Option<InsertFormatted> = None;
-        // The batch whose insert the server is finishing while the next one streams.
+        let mut open: Option<OpenInsert> = None;
+        // The insert the server is finishing while the next one streams.
         let mut finishing: Option<Finishing> = None;
         let result = async {
             while let Some(msg) = rx.recv().await {
                 match msg {
                     Msg::Columns(list) => columns = list,
                     Msg::Begin { batch } => {
-                        crate::crash_point!("before-insert");
-                        fail::fail_point!("insert-server-error", |_| {
-                            Err(Trouble::Server(ChError::Server {
-                                code: 252,
-                                message: "Too many parts (injected by a failpoint)".into(),
-                            }))
-                        });
-                        let fill = if fills.get(batch as usize) == Some(&true) {
-                            "-fill"
-                        } else {
-                            ""
-                        };
-                        let query_id =
-                            format!("{}{}-b{batch}{fill}", self.query_id_prefix, &lf.hash[..16]);
-                        insert = Some(self.start_insert(table, &columns, &query_id));
+                        let group = batch / per_insert;
+                        if open.as_ref().is_some_and(|o| o.group != group) {
+                            self.close_insert(lf, &mut open, &mut finishing).await?;
+                        }
+                        if open.is_none() {
+                            crate::crash_point!("before-insert");
+                            fail::fail_point!("insert-server-error", |_| {
+                                Err(Trouble::Server(ChError::Server {
+                                    code: 252,
+                                    message: "Too many parts (injected by a failpoint)".into(),
+                                }))
+                            });
+                            open = Some(OpenInsert {
+                                group,
+                                insert: self.start_insert(table, &columns, &names.of(group)),
+                                batches: Vec::new(),
+                            });
+                        }
                     }
                     Msg::Data(bytes) => {
-                        if let Some(ins) = insert.as_mut() {
-                            ins.send(bytes).await.map_err(|e| self.server.classify(e))?;
+                        if let Some(o) = open.as_mut() {
+                            o.insert
+                                .send(bytes)
+                                .await
+                                .map_err(|e| self.server.classify(e))?;
                             crate::crash_point!("mid-insert");
                         }
                     }
                     Msg::End { batch, rows } => {
-                        if let Some(ins) = insert.take() {
-                            let next = Finishing {
-                                batch,
-                                rows,
-                                end: tokio::spawn(ins.end()),
-                            };
-                            if let Some(done) = finishing.replace(next) {
-                                self.acknowledge(lf, done).await?;
-                            }
+                        if let Some(o) = open.as_mut() {
+                            o.batches.push((batch, rows));
                         }
                     }
                     Msg::Error(e) => return Err(Trouble::Changed(e)),
@@ -625,6 +683,7 @@ impl Sender {
                                 lf.entry.rel
                             )));
                         }
+                        self.close_insert(lf, &mut open, &mut finishing).await?;
                     }
                 }
             }
@@ -637,10 +696,31 @@ impl Sender {
         if let Some(abandoned) = finishing {
             abandoned.end.abort();
         }
-        drop(insert);
+        drop(open);
         drop(rx);
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         result
+    }
+
+    /// Ends the open insert; the server finishes it while the next one streams, and the one
+    /// before it is acknowledged first.
+    async fn close_insert(
+        &self,
+        lf: &LargeFile,
+        open: &mut Option<OpenInsert>,
+        finishing: &mut Option<Finishing>,
+    ) -> Result<(), Trouble> {
+        let Some(o) = open.take() else {
+            return Ok(());
+        };
+        let next = Finishing {
+            batches: o.batches,
+            end: tokio::spawn(o.insert.end()),
+        };
+        if let Some(done) = finishing.replace(next) {
+            self.acknowledge(lf, done).await?;
+        }
+        Ok(())
     }
 }
 
