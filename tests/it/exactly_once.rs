@@ -233,7 +233,7 @@ fn without_provenance_a_crash_can_repeat_only_the_unacknowledged_batch() {
     ];
     let crashed = run(env
         .command("run")
-        .args(&args)
+        .args(args)
         .env("FAILPOINTS", "after-insert=1*off->return"));
     assert_code(&crashed, 137);
     assert_code(&env.ingest(&args), 0);
