@@ -33,11 +33,14 @@ pub struct TableSchema {
     pub table: TableRef,
     pub engine: String,
     pub columns: Vec<TableColumn>,
+    /// The sorting key as plain column names, or empty when it is not (or has expressions).
+    pub sort_key: Vec<String>,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct EngineRow {
     engine: String,
+    sorting_key: String,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -65,9 +68,11 @@ impl TableSchema {
     pub async fn load(server: &Server, table: &TableRef) -> Result<Option<TableSchema>, ChError> {
         let engines: Vec<EngineRow> = server
             .fetch_all("look up table", |c| {
-                c.query("SELECT engine FROM system.tables WHERE database = ? AND name = ?")
-                    .bind(&table.database)
-                    .bind(&table.table)
+                c.query(
+                    "SELECT engine, sorting_key FROM system.tables WHERE database = ? AND name = ?",
+                )
+                .bind(&table.database)
+                .bind(&table.table)
             })
             .await?;
         let Some(engine) = engines.into_iter().next() else {
@@ -83,7 +88,9 @@ impl TableSchema {
                 .bind(&table.table)
             })
             .await?;
+        let sort_key = plain_columns(&engine.sorting_key);
         Ok(Some(TableSchema {
+            sort_key,
             table: table.clone(),
             engine: engine.engine,
             columns,
@@ -146,6 +153,25 @@ impl TableSchema {
     }
 }
 
+/// A sorting key such as `asin, timestamp` as column names; empty if any part is an expression.
+fn plain_columns(key: &str) -> Vec<String> {
+    let names: Option<Vec<String>> = key
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            let name = part
+                .strip_prefix('`')
+                .and_then(|p| p.strip_suffix('`'))
+                .unwrap_or(part);
+            let plain = !name.is_empty()
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.starts_with(|c: char| c.is_ascii_digit());
+            plain.then(|| name.to_owned())
+        })
+        .collect();
+    names.unwrap_or_default()
+}
+
 /// Column definitions for the provenance columns in a `CREATE TABLE`.
 pub fn provenance_column_ddl() -> String {
     format!(
@@ -153,4 +179,18 @@ pub fn provenance_column_ddl() -> String {
         quote(PROVENANCE_FILE),
         quote(PROVENANCE_ROW)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_columns;
+
+    #[test]
+    fn only_plain_column_keys_are_kept() {
+        assert_eq!(plain_columns("asin, timestamp"), ["asin", "timestamp"]);
+        assert_eq!(plain_columns("`user id`"), Vec::<String>::new());
+        assert_eq!(plain_columns("id, toDate(ts)"), Vec::<String>::new());
+        assert_eq!(plain_columns(""), Vec::<String>::new());
+        assert_eq!(plain_columns("tuple()"), Vec::<String>::new());
+    }
 }

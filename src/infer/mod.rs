@@ -76,6 +76,7 @@ pub async fn create_table(
         cols.push(column(PROVENANCE_FILE, "UInt64".to_owned()));
         cols.push(column(PROVENANCE_ROW, "UInt64".to_owned()));
         let schema = TableSchema {
+            sort_key: Vec::new(),
             table: table.clone(),
             engine: spec.engine.clone(),
             columns: cols,

@@ -29,13 +29,13 @@ pub(super) enum Enc {
 
 #[derive(Debug)]
 pub(super) struct LowCard {
-    scalar: Scalar,
-    nullable: bool,
+    pub(super) scalar: Scalar,
+    pub(super) nullable: bool,
     /// Encoded dictionary keys: the null placeholder (if nullable), the default, then values.
-    keys: Vec<u8>,
-    key_count: u32,
+    pub(super) keys: Vec<u8>,
+    pub(super) key_count: u32,
     dict: HashMap<Vec<u8>, u32>,
-    indexes: Vec<u32>,
+    pub(super) indexes: Vec<u32>,
     scratch: Vec<u8>,
 }
 
@@ -223,35 +223,125 @@ impl Enc {
         }
     }
 
-    /// Writes the column body in `Native` layout and empties the buffers, keeping their capacity.
-    pub(super) fn write_and_clear(&mut self, out: &mut Vec<u8>) {
+    /// Writes the column body in `Native` layout, rows in `order` (or as appended), and empties
+    /// the buffers, keeping their capacity.
+    pub(super) fn write_and_clear(&mut self, order: Option<&[u32]>, out: &mut dyn Sink) {
         match self {
             Enc::Plain {
+                scalar,
                 data,
                 rows,
                 last_start,
-                ..
             } => {
-                out.extend_from_slice(data);
-                data.clear();
+                match (order, scalar.width()) {
+                    (None, _) => {
+                        for piece in data.chunks(CHUNK_BYTES) {
+                            out.buf().extend_from_slice(piece);
+                            out.checkpoint();
+                        }
+                    }
+                    (Some(order), Some(w)) => {
+                        for rows in order.chunks(CHUNK_ROWS) {
+                            let buf = out.buf();
+                            for &i in rows {
+                                let at = i as usize * w;
+                                buf.extend_from_slice(&data[at..at + w]);
+                            }
+                            out.checkpoint();
+                        }
+                    }
+                    (Some(order), None) => {
+                        let starts = string_starts(data, *rows);
+                        for rows in order.chunks(CHUNK_ROWS) {
+                            let buf = out.buf();
+                            for &i in rows {
+                                let i = i as usize;
+                                buf.extend_from_slice(&data[starts[i]..starts[i + 1]]);
+                            }
+                            out.checkpoint();
+                        }
+                    }
+                }
+                reuse(data);
                 *rows = 0;
                 *last_start = 0;
             }
             Enc::Nullable { nulls, inner } => {
-                out.extend_from_slice(nulls);
-                nulls.clear();
-                inner.write_and_clear(out);
+                match order {
+                    None => out.buf().extend_from_slice(nulls),
+                    Some(order) => {
+                        let buf = out.buf();
+                        buf.extend(order.iter().map(|&i| nulls[i as usize]));
+                    }
+                }
+                reuse(nulls);
+                inner.write_and_clear(order, out);
             }
             Enc::Array { offsets, inner } => {
-                for o in offsets.iter() {
-                    out.extend_from_slice(&o.to_le_bytes());
+                let inner_order = order.map(|order| {
+                    let mut end = 0u64;
+                    let mut elements = Vec::new();
+                    let buf = out.buf();
+                    for &i in order {
+                        let i = i as usize;
+                        let from = if i == 0 { 0 } else { offsets[i - 1] };
+                        end += offsets[i] - from;
+                        buf.extend_from_slice(&end.to_le_bytes());
+                        elements.extend(from as u32..offsets[i] as u32);
+                    }
+                    elements
+                });
+                if order.is_none() {
+                    let buf = out.buf();
+                    for o in offsets.iter() {
+                        buf.extend_from_slice(&o.to_le_bytes());
+                    }
                 }
-                offsets.clear();
-                inner.write_and_clear(out);
+                reuse(offsets);
+                inner.write_and_clear(inner_order.as_deref(), out);
             }
-            Enc::LowCardinality(lc) => lc.write_and_clear(out),
+            Enc::LowCardinality(lc) => lc.write_and_clear(order, out),
         }
     }
+}
+
+/// Empties a buffer for the next block, keeping room for a block like the last one: growth by
+/// doubling would otherwise leave up to twice the memory a block needs allocated for good.
+fn reuse<T>(buf: &mut Vec<T>) {
+    let room = buf.len() + buf.len() / 8;
+    buf.clear();
+    buf.shrink_to(room);
+}
+
+/// Bytes handed on from a column at a time; a large column is handed on in pieces.
+const CHUNK_BYTES: usize = 1 << 20;
+const CHUNK_ROWS: usize = 2048;
+
+/// Where encoded blocks are written: a buffer its owner may empty at each checkpoint.
+pub trait Sink {
+    fn buf(&mut self) -> &mut Vec<u8>;
+    /// A point between values where the bytes so far may be handed on.
+    fn checkpoint(&mut self);
+}
+
+impl Sink for Vec<u8> {
+    fn buf(&mut self) -> &mut Vec<u8> {
+        self
+    }
+
+    fn checkpoint(&mut self) {}
+}
+
+/// Start offsets of the `rows` length-prefixed strings in `data`, and its end.
+pub(super) fn string_starts(data: &[u8], rows: usize) -> Vec<usize> {
+    let mut starts = Vec::with_capacity(rows + 1);
+    let mut pos = 0;
+    for _ in 0..rows {
+        starts.push(pos);
+        pos = string_offset_from(data, pos, 1);
+    }
+    starts.push(pos);
+    starts
 }
 
 fn contains_low_cardinality(ty: &ChType) -> bool {
@@ -264,7 +354,11 @@ fn contains_low_cardinality(ty: &ChType) -> bool {
 
 /// Byte offset of the `n`th value in a buffer of length-prefixed strings.
 fn string_offset(data: &[u8], n: usize) -> usize {
-    let mut pos = 0;
+    string_offset_from(data, 0, n)
+}
+
+/// Byte offset `n` values after the value starting at `pos`.
+fn string_offset_from(data: &[u8], mut pos: usize, n: usize) -> usize {
     for _ in 0..n {
         let mut len: u64 = 0;
         let mut shift = 0;
@@ -393,7 +487,7 @@ impl LowCard {
         Ok(())
     }
 
-    fn write_and_clear(&mut self, out: &mut Vec<u8>) {
+    fn write_and_clear(&mut self, order: Option<&[u32]>, out: &mut dyn Sink) {
         const HAS_ADDITIONAL_KEYS: u64 = 1 << 9;
         const NEED_UPDATE_DICTIONARY: u64 = 1 << 10;
         let (index_type, width) = match self.key_count {
@@ -401,6 +495,7 @@ impl LowCard {
             0x100..=0xffff => (1, 2),
             _ => (2, 4),
         };
+        let out = out.buf();
         // Key serialization version: shared dictionaries with additional keys.
         out.extend_from_slice(&1u64.to_le_bytes());
         out.extend_from_slice(
@@ -409,10 +504,19 @@ impl LowCard {
         out.extend_from_slice(&u64::from(self.key_count).to_le_bytes());
         out.extend_from_slice(&self.keys);
         out.extend_from_slice(&(self.indexes.len() as u64).to_le_bytes());
-        for &i in &self.indexes {
-            out.extend_from_slice(&i.to_le_bytes()[..width]);
+        match order {
+            None => {
+                for &i in &self.indexes {
+                    out.extend_from_slice(&i.to_le_bytes()[..width]);
+                }
+            }
+            Some(order) => {
+                for &r in order {
+                    out.extend_from_slice(&self.indexes[r as usize].to_le_bytes()[..width]);
+                }
+            }
         }
-        self.indexes.clear();
+        reuse(&mut self.indexes);
         self.reset_dictionary();
     }
 }
@@ -444,7 +548,7 @@ mod tests {
 
     fn body(e: &mut Enc) -> Vec<u8> {
         let mut out = Vec::new();
-        e.write_and_clear(&mut out);
+        e.write_and_clear(None, &mut out);
         out
     }
 

@@ -4,12 +4,14 @@
 //! the table declares it (including `LowCardinality`), and sent under the type name the server gave.
 
 mod column;
+mod sort;
 
 use crate::ch::types::ChType;
 use crate::convert::{ConvResult, write_string, write_varint};
 use crate::value::Value;
 use chrono_tz::Tz;
 use column::Enc;
+pub use column::Sink;
 
 /// A column to fill: its name, the type as the server spells it, and its parsed type.
 #[derive(Debug, Clone)]
@@ -125,14 +127,29 @@ impl BlockBuilder {
 
     /// Appends the block in `Native` format to `out` and empties the builder for reuse.
     pub fn write_native(&mut self, out: &mut Vec<u8>) {
-        write_varint(out, self.columns.len() as u64);
-        write_varint(out, self.rows as u64);
+        self.write_native_to(&[], out);
+    }
+
+    /// Writes the block in `Native` format, its rows sorted by the columns `key` where they can
+    /// be compared here, and empties the builder. Says whether the rows were sorted.
+    pub fn write_native_to(&mut self, key: &[usize], out: &mut dyn Sink) -> bool {
+        let order = if key.is_empty() {
+            None
+        } else {
+            let encs: Vec<&Enc> = key.iter().map(|&k| &self.columns[k].enc).collect();
+            sort::order(&encs, self.rows)
+        };
+        let buf = out.buf();
+        write_varint(buf, self.columns.len() as u64);
+        write_varint(buf, self.rows as u64);
         for c in &mut self.columns {
-            write_string(out, c.name.as_bytes());
-            write_string(out, c.type_name.as_bytes());
-            c.enc.write_and_clear(out);
+            let buf = out.buf();
+            write_string(buf, c.name.as_bytes());
+            write_string(buf, c.type_name.as_bytes());
+            c.enc.write_and_clear(order.as_deref(), out);
         }
         self.rows = 0;
+        order.is_some()
     }
 }
 
@@ -165,6 +182,72 @@ mod tests {
         expected.extend([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(out, expected);
         assert_eq!(b.rows(), 0);
+    }
+
+    #[test]
+    fn rows_are_written_in_key_order() {
+        let mut b = builder(&[
+            ("k", "String"),
+            ("n", "Nullable(Int32)"),
+            ("a", "Array(UInt8)"),
+            ("lc", "LowCardinality(String)"),
+            ("t", "UInt16"),
+        ]);
+        let rows: [(&str, Option<i32>, &str, &str, u16); 3] = [
+            ("b", Some(1), "[1]", "x", 2),
+            ("a", None, "[2,3]", "y", 9),
+            ("b", Some(3), "[]", "z", 1),
+        ];
+        for (k, n, a, lc, t) in rows {
+            b.push(0, &Value::Str(k.as_bytes())).unwrap();
+            if let Some(n) = n {
+                b.push(1, &Value::Int(i64::from(n))).unwrap();
+            }
+            b.push(2, &Value::Text(a.as_bytes())).unwrap();
+            b.push(3, &Value::Str(lc.as_bytes())).unwrap();
+            b.push(4, &Value::UInt(u64::from(t))).unwrap();
+            b.finish_row();
+        }
+        let mut sorted = Vec::new();
+        assert!(b.write_native_to(&[0, 4], &mut sorted));
+        // Expected: the same rows appended in key order (a,9), (b,1), (b,2).
+        let mut expected = builder(&[
+            ("k", "String"),
+            ("n", "Nullable(Int32)"),
+            ("a", "Array(UInt8)"),
+            ("lc", "LowCardinality(String)"),
+            ("t", "UInt16"),
+        ]);
+        for i in [1, 2, 0] {
+            let (k, n, a, lc, t) = rows[i];
+            expected.push(0, &Value::Str(k.as_bytes())).unwrap();
+            if let Some(n) = n {
+                expected.push(1, &Value::Int(i64::from(n))).unwrap();
+            }
+            expected.push(2, &Value::Text(a.as_bytes())).unwrap();
+            expected.push(3, &Value::Str(lc.as_bytes())).unwrap();
+            expected.push(4, &Value::UInt(u64::from(t))).unwrap();
+            expected.finish_row();
+        }
+        let mut want = Vec::new();
+        expected.write_native(&mut want);
+        // Dictionaries keep first-seen order, so compare everything but the LowCardinality column.
+        let lc_at = |v: &[u8]| {
+            v.windows(22)
+                .position(|w| w == b"LowCardinality(String)")
+                .unwrap()
+        };
+        assert_eq!(sorted[..lc_at(&sorted)], want[..lc_at(&want)]);
+        assert_eq!(b.rows(), 0);
+    }
+
+    #[test]
+    fn keys_it_cannot_compare_leave_the_rows_alone() {
+        let mut b = builder(&[("n", "Nullable(Int32)")]);
+        b.push(0, &Value::Int(2)).unwrap();
+        b.finish_row();
+        let mut out = Vec::new();
+        assert!(!b.write_native_to(&[0], &mut out));
     }
 
     #[test]

@@ -71,6 +71,8 @@ pub struct ColumnPlan {
     by_field: Vec<Option<usize>>,
     /// Positions of the provenance columns, when the table has them.
     provenance: Option<(usize, usize)>,
+    /// Positions of the table's sorting key columns, when the file fills all of them.
+    sort: Vec<usize>,
     table: String,
 }
 
@@ -111,12 +113,20 @@ impl ColumnPlan {
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
         let table = target.table.to_string();
+        let sort: Option<Vec<usize>> = target
+            .schema
+            .sort_key
+            .iter()
+            .map(|k| specs.iter().position(|s| &s.name == k))
+            .collect();
+        let sort = sort.unwrap_or_default();
         if !target.provenance {
             return ColumnPlan {
                 specs,
                 by_name,
                 by_field: Vec::new(),
                 provenance: None,
+                sort,
                 table,
             };
         }
@@ -138,6 +148,7 @@ impl ColumnPlan {
             by_name,
             by_field: Vec::new(),
             provenance: Some((hash_col, hash_col + 1)),
+            sort,
             table,
         }
     }
@@ -162,6 +173,11 @@ impl ColumnPlan {
         }
         self.by_field[index] = col;
         col
+    }
+
+    /// The block columns to sort rows by before sending (empty: leave the order to the server).
+    pub fn sort_columns(&self) -> &[usize] {
+        &self.sort
     }
 
     /// Forgets the per-file field cache before the plan serves another file.

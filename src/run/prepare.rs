@@ -70,6 +70,8 @@ pub struct LargeFile {
     pub hash: String,
     pub records: u64,
     pub rejects: Vec<Reject>,
+    /// Encoded bytes per row (measured, or estimated from the file's size).
+    pub row_bytes: u64,
     pub batch_rows: u64,
     /// Some batches may already be in the table: ask it before sending.
     pub resume: bool,
@@ -89,6 +91,7 @@ impl LargeFile {
 
     pub fn from_group(f: GroupFile, target: Arc<Target>, batch_rows: u64) -> LargeFile {
         LargeFile {
+            row_bytes: f.entry.size / f.records.max(1),
             entry: f.entry,
             target,
             hash: f.hash,
@@ -367,6 +370,7 @@ impl Prepare {
             hash: pass.hash,
             records: pass.records,
             rejects: pass.rejects,
+            row_bytes: pass.row_bytes,
             started: self.file_started,
         }))
     }
@@ -465,10 +469,11 @@ impl Prepare {
             return self.add_small(c, hash, bytes, false);
         }
         g.rows += rows;
-        if g.block.byte_size() >= SUB_BLOCK_BYTES {
+        // Rows sorted by the table's key are written as one block when the group is sent.
+        if g.plan.sort_columns().is_empty() && g.block.byte_size() >= SUB_BLOCK_BYTES {
             g.block.write_native(&mut g.body);
         }
-        let full = g.rows >= insert_rows || g.body.len() >= GROUP_BODY_BYTES;
+        let full = g.rows >= insert_rows || g.body.len() + g.block.byte_size() >= GROUP_BODY_BYTES;
         self.claim(&c, &hash);
         if let Some(g) = self.group.as_mut() {
             g.files.push(GroupFile {
@@ -493,7 +498,7 @@ impl Prepare {
             return Ok(());
         }
         if g.block.rows() > 0 {
-            g.block.write_native(&mut g.body);
+            g.block.write_native_to(g.plan.sort_columns(), &mut g.body);
         }
         let columns = g.plan.column_list();
         self.send(Work::Group(Group {

@@ -119,6 +119,8 @@ pub struct Pass {
     pub rejects: Vec<Reject>,
     /// Set when the file fails as a whole: the errors to report.
     pub failure: Option<Vec<String>>,
+    /// Encoded bytes per row, to size inserts.
+    pub row_bytes: u64,
 }
 
 impl Pass {
@@ -154,11 +156,15 @@ pub fn first_pass(
                 .new_block(target.server_tz)
                 .map_err(std::io::Error::other)?;
             let mut records = Records::new(&mut *opened.source, &mut plan, "", policy, rel);
+            let mut encoded = 0;
             while records.next(&mut block).is_some() {
                 if block.rows() >= 4096 {
+                    encoded += block.byte_size() as u64;
                     block.truncate(0);
                 }
             }
+            encoded += block.byte_size() as u64;
+            pass.row_bytes = encoded / records.records.max(1);
             pass.failure = records.verdict().err();
             pass.records = records.records;
             pass.rejects = std::mem::take(&mut records.rejects);

@@ -621,15 +621,17 @@ impl Sender {
     ) -> Result<(), Trouble> {
         let table = &lf.target.table;
         let mut columns = String::new();
-        let per_insert = (self.insert_rows / lf.batch_rows).max(1);
-        let names = InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, per_insert);
+        let mut per_insert = 1;
+        let mut names = None;
         let (tx, mut rx) = mpsc::channel(2);
         let job = stream::Job {
             entry: lf.entry.clone(),
             target: lf.target.clone(),
             hash: lf.hash.clone(),
             batch_rows: lf.batch_rows,
-            plans,
+            insert_rows: self.insert_rows,
+            row_bytes: lf.row_bytes,
+            plans: plans.clone(),
             limits: self.limits,
             policy: self.policy,
         };
@@ -640,7 +642,14 @@ impl Sender {
         let result = async {
             while let Some(msg) = rx.recv().await {
                 match msg {
-                    Msg::Columns(list) => columns = list,
+                    Msg::Columns {
+                        list,
+                        per_insert: n,
+                    } => {
+                        columns = list;
+                        per_insert = n;
+                        names = Some(InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, n));
+                    }
                     Msg::Begin { batch } => {
                         let group = batch / per_insert;
                         if open.as_ref().is_some_and(|o| o.group != group) {
@@ -654,9 +663,10 @@ impl Sender {
                                     message: "Too many parts (injected by a failpoint)".into(),
                                 }))
                             });
+                            let name = names.as_ref().map_or_else(String::new, |n| n.of(group));
                             open = Some(OpenInsert {
                                 group,
-                                insert: self.start_insert(table, &columns, &names.of(group)),
+                                insert: self.start_insert(table, &columns, &name),
                                 batches: Vec::new(),
                             });
                         }
