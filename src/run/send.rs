@@ -15,7 +15,7 @@ use crate::progress::Progress;
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Why one file could not be finished.
@@ -34,6 +34,26 @@ impl From<ChError> for Trouble {
             Trouble::Server(e)
         } else {
             Trouble::Data(e.to_string())
+        }
+    }
+}
+
+/// Batch events are recorded with the file's `done`, or this often for a file that takes long:
+/// each insert into the manifest costs the server a new part, and what landed is known from
+/// provenance anyway.
+const BATCH_EVENTS_EVERY: Duration = Duration::from_secs(10);
+
+/// Acknowledged batches of the file being sent, not yet recorded.
+struct Acked {
+    events: Vec<EventRow>,
+    since: Instant,
+}
+
+impl Default for Acked {
+    fn default() -> Acked {
+        Acked {
+            events: Vec::new(),
+            since: Instant::now(),
         }
     }
 }
@@ -105,6 +125,7 @@ pub struct Sender {
     policy: ErrorPolicy,
     /// Rows a file's batches are sent in one insert up to (whole batches).
     insert_rows: u64,
+    acked: std::cell::RefCell<Acked>,
     dry_run: bool,
     progress: Progress,
     events: Vec<EventRow>,
@@ -130,6 +151,7 @@ impl Sender {
             limits: Limits::default(),
             policy: cfg.on_error,
             insert_rows: cfg.insert_rows,
+            acked: Default::default(),
             dry_run: cfg.dry_run,
             progress,
             events: Vec::new(),
@@ -554,6 +576,7 @@ impl Sender {
     async fn try_large(&mut self, lf: &LargeFile, resume: bool) -> Result<FileOutcome, Trouble> {
         let table = &lf.target.table;
         let plans = self.plan_batches(lf, resume).await?;
+        *self.acked.borrow_mut() = Acked::default();
         let mut claim = self.file_event(Event::Claimed, &lf.entry, table, &lf.hash);
         claim.rows = lf.rows();
         claim.rejected = lf.rejects.len() as u64;
@@ -586,7 +609,7 @@ impl Sender {
         done.rows = n;
         done.rejected = lf.rejects.len() as u64;
         done.batch_rows = lf.batch_rows;
-        self.manifest.write(&[done]).await?;
+        self.write_acked(&[done]).await?;
         crate::crash_point!("after-done");
         Ok(Self::ingested(&lf.entry, table, &lf.hash, n, &lf.rejects))
     }
@@ -598,19 +621,31 @@ impl Sender {
             .map_err(|e| ChError::Client(format!("insert task: {e}")))?
             .map_err(|e| self.server.classify(e))?;
         crate::crash_point!("after-insert");
-        let events: Vec<EventRow> = done
-            .batches
-            .iter()
-            .map(|&(batch, rows)| {
+        let due = {
+            let mut pending = self.acked.borrow_mut();
+            for &(batch, rows) in &done.batches {
                 let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
                 ev.batch = batch;
                 ev.rows = rows;
                 ev.batch_rows = lf.batch_rows;
-                ev
-            })
-            .collect();
+                pending.events.push(ev);
+            }
+            // Without provenance the manifest is the only record of what landed: write at once.
+            !lf.target.provenance || pending.since.elapsed() >= BATCH_EVENTS_EVERY
+        };
+        if due {
+            self.write_acked(&[]).await?;
+            crate::crash_point!("after-batch-event");
+        }
+        Ok(())
+    }
+
+    /// Writes the acknowledged batches not recorded yet, with `more` events in the same insert.
+    async fn write_acked(&self, more: &[EventRow]) -> Result<(), ChError> {
+        let mut events = std::mem::take(&mut self.acked.borrow_mut().events);
+        events.extend_from_slice(more);
         self.manifest.write(&events).await?;
-        crate::crash_point!("after-batch-event");
+        self.acked.borrow_mut().since = Instant::now();
         Ok(())
     }
 
@@ -728,6 +763,13 @@ impl Sender {
             end: tokio::spawn(o.insert.end()),
         };
         if let Some(done) = finishing.replace(next) {
+            self.acknowledge(lf, done).await?;
+        }
+        // Without provenance, an insert in flight when the process dies would be sent again:
+        // keep that to one insert by waiting for each.
+        if !lf.target.provenance
+            && let Some(done) = finishing.take()
+        {
             self.acknowledge(lf, done).await?;
         }
         Ok(())
