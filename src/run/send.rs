@@ -582,10 +582,12 @@ impl Sender {
         claim.rejected = lf.rejects.len() as u64;
         claim.batch_rows = lf.batch_rows;
         self.manifest.write(&[claim]).await?;
+        log::debug!("{}: claimed, sending", lf.entry.rel);
         if plans.iter().any(|p| *p != BatchPlan::Skip) {
             self.stream_batches(lf, plans).await?;
         }
         crate::crash_point!("before-read-back");
+        log::debug!("{}: sent, reading back", lf.entry.rel);
         let (n, u) = if lf.target.provenance {
             let counts = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
             counts.get(&lf.hash).copied().unwrap_or((0, 0))
@@ -699,6 +701,7 @@ impl Sender {
                                 }))
                             });
                             let name = names.as_ref().map_or_else(String::new, |n| n.of(group));
+                            log::debug!("{}: insert {name}", lf.entry.rel);
                             open = Some(OpenInsert {
                                 group,
                                 insert: self.start_insert(table, &columns, &name),
