@@ -30,7 +30,7 @@ fn find(state: &State, target: &str) -> Result<Vec<Entry>, Fatal> {
     if let Some(p) = state.by_path.get(target) {
         let content = state.content(&p.target_table, &p.file_hash);
         found.push(Entry {
-            table: p.target_table.clone(),
+            table: p.target_table.to_string(),
             hash: p.file_hash.clone(),
             path: target.to_owned(),
             event: p.event,
@@ -110,7 +110,7 @@ pub async fn retry(
             let failed = matches!(p.event, Event::Failed | Event::Quarantined | Event::Changed);
             if failed {
                 entries.push(Entry {
-                    table: p.target_table.clone(),
+                    table: p.target_table.to_string(),
                     hash: p.file_hash.clone(),
                     path: path.clone(),
                     event: p.event,

@@ -336,7 +336,7 @@ impl Server {
         }
     }
 
-    async fn timed<T>(
+    pub async fn timed<T>(
         &self,
         fut: impl Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, ChError> {

@@ -81,8 +81,8 @@ pub async fn run(
             log::info!("created {created}");
         }
     }
-    let state = if manifest_exists {
-        manifest.load_state().await?
+    let mut state = if manifest_exists {
+        manifest.load_paths().await?
     } else {
         State::default()
     };
@@ -110,10 +110,13 @@ pub async fn run(
         };
         match plan::plan(&entry, &table.to_string(), &state, cfg.ingest_changed) {
             Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
-            Plan::Check { previous } => checks.push((entry, table.clone(), previous)),
+            Plan::Check { previous } => checks.push((entry, table.clone(), previous.map(Box::new))),
         }
     }
 
+    if manifest_exists && !checks.is_empty() {
+        manifest.load_contents(&mut state).await?;
+    }
     let mut tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>> = BTreeMap::new();
     for (entry, table, _) in &checks {
         tables.entry(table).or_default().push(entry);
@@ -147,7 +150,8 @@ pub async fn run(
         ingest_changed: cfg.ingest_changed,
         dry_run: cfg.dry_run,
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
     let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx);
     let reader = std::thread::spawn(move || prepare.run(candidates));
     let mut sender = send::Sender::new(

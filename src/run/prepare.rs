@@ -28,7 +28,7 @@ pub const SUB_BLOCK_BYTES: usize = 8 << 20;
 pub struct Candidate {
     pub entry: FileEntry,
     pub target: Arc<Target>,
-    pub previous: Option<PathState>,
+    pub previous: Option<Box<PathState>>,
 }
 
 /// A unit of work for the sending side, in file order.
@@ -135,7 +135,8 @@ pub struct Prepare {
     state: Arc<State>,
     manifest: Manifest,
     tx: mpsc::Sender<Work>,
-    claimed: HashMap<(String, String), String>,
+    /// Content claimed earlier in this run, by target (its address: one per table) and hash.
+    claimed: HashMap<(usize, blake3::Hash), String>,
     group: Option<GroupBuilder>,
     /// When work on the current file started.
     file_started: Instant,
@@ -266,17 +267,21 @@ impl Prepare {
         )
     }
 
+    fn claim_key(c: &Candidate, hash: &str) -> Option<(usize, blake3::Hash)> {
+        let hash = blake3::Hash::from_hex(hash).ok()?;
+        Some((Arc::as_ptr(&c.target) as usize, hash))
+    }
+
     fn decide(&self, c: &Candidate, hash: &str) -> Decision {
         let table = c.target.table.to_string();
-        let in_run = self
-            .claimed
-            .get(&(table.clone(), hash.to_owned()))
+        let in_run = Self::claim_key(c, hash)
+            .and_then(|k| self.claimed.get(&k))
             .map(String::as_str);
         match decide(
             &c.entry.rel,
             hash,
             &table,
-            c.previous.as_ref(),
+            c.previous.as_deref(),
             &self.state,
             in_run,
         ) {
@@ -288,10 +293,9 @@ impl Prepare {
     }
 
     fn claim(&mut self, c: &Candidate, hash: &str) {
-        self.claimed.insert(
-            (c.target.table.to_string(), hash.to_owned()),
-            c.entry.rel.clone(),
-        );
+        if let Some(key) = Self::claim_key(c, hash) {
+            self.claimed.insert(key, c.entry.rel.clone());
+        }
     }
 
     fn note_decision(&self, c: &Candidate, hash: &str, decision: Decision) -> Result<(), Closed> {
@@ -498,6 +502,7 @@ impl Prepare {
             return Ok(());
         }
         if g.block.rows() > 0 {
+            g.body.reserve_exact(g.block.byte_size() + 64 * 1024);
             g.block.write_native_to(g.plan.sort_columns(), &mut g.body);
         }
         let columns = g.plan.column_list();
