@@ -95,12 +95,13 @@ pub fn side_by_side(sides: &Sides, plan: &Plan, runs: usize) -> Result<(Series, 
                 "clickhouse-client"
             };
             eprintln!(
-                "{}: run {}/{runs}: {name} {:.2}s, {} rows, {} parts",
+                "{}: run {}/{runs}: {name} {:.2}s, {} rows, {} parts, peak {:.1} MiB",
                 plan.label,
                 r + 1,
                 measured.wall.as_secs_f64(),
                 landed.rows,
-                landed.parts
+                landed.parts,
+                measured.peak_rss_kib as f64 / 1024.0
             );
             let series = if is_ingest { &mut ingest } else { &mut client };
             series.runs.push((measured, landed));

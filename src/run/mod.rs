@@ -11,6 +11,7 @@ mod read;
 pub mod records;
 mod report;
 mod send;
+mod spill;
 mod stream;
 
 use crate::ch::ident::TableRef;
@@ -149,6 +150,7 @@ pub async fn run(
         policy: cfg.on_error,
         ingest_changed: cfg.ingest_changed,
         dry_run: cfg.dry_run,
+        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
     };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);

@@ -5,8 +5,9 @@
 use super::encode::{ColumnPlan, Target};
 use super::outcome::{FileOutcome, Status};
 use super::plan::{Decision, decide};
-use super::read::{self, Pass};
+use super::read::{self, FirstPass, Pass};
 use super::records::{ErrorPolicy, Records, Reject};
+use super::spill::Spilled;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
 use crate::native::BlockBuilder;
@@ -70,8 +71,10 @@ pub struct LargeFile {
     pub hash: String,
     pub records: u64,
     pub rejects: Vec<Reject>,
-    /// Encoded bytes per row (measured, or estimated from the file's size).
-    pub row_bytes: u64,
+    /// Consecutive batches per insert, as the first pass cut them.
+    pub per_insert: u64,
+    /// The encoded rows, if the first pass could keep them.
+    pub spilled: Option<Spilled>,
     pub batch_rows: u64,
     /// Some batches may already be in the table: ask it before sending.
     pub resume: bool,
@@ -91,7 +94,8 @@ impl LargeFile {
 
     pub fn from_group(f: GroupFile, target: Arc<Target>, batch_rows: u64) -> LargeFile {
         LargeFile {
-            row_bytes: f.entry.size / f.records.max(1),
+            per_insert: 1,
+            spilled: None,
             entry: f.entry,
             target,
             hash: f.hash,
@@ -115,6 +119,8 @@ pub struct Settings {
     pub policy: ErrorPolicy,
     pub ingest_changed: bool,
     pub dry_run: bool,
+    /// Where a large file's encoded rows are kept between its two passes (none: read it twice).
+    pub spill_dir: Option<std::path::PathBuf>,
 }
 
 /// The receiving side went away (it stopped the run); stop reading.
@@ -242,21 +248,29 @@ impl Prepare {
                 other => return self.note_decision(&c, &hash, other),
             }
         }
-        let pass = match read::first_pass(
-            &c.entry.path,
-            &c.entry.rel,
-            c.entry.size,
-            c.entry.detected,
-            self.settings.limits,
-            &c.target,
-            self.settings.policy,
-        ) {
+        let pass = match self.first_pass(&c) {
             Ok(p) => p,
             Err(e) => {
                 return self.fail(&c, "", KIND_TRANSIENT, &[format!("{}: {e}", c.entry.rel)]);
             }
         };
         self.ingest_large(c, pass)
+    }
+
+    fn first_pass(&self, c: &Candidate) -> std::io::Result<Pass> {
+        FirstPass {
+            path: &c.entry.path,
+            rel: &c.entry.rel,
+            size: c.entry.size,
+            detected: c.entry.detected,
+            limits: self.settings.limits,
+            target: &c.target,
+            policy: self.settings.policy,
+            batch_rows: self.settings.batch_rows,
+            insert_rows: self.settings.insert_rows,
+            spill_dir: self.settings.spill_dir.as_deref(),
+        }
+        .run()
     }
 
     fn unsettled(&self, c: &Candidate) -> Result<(), Closed> {
@@ -374,7 +388,8 @@ impl Prepare {
             hash: pass.hash,
             records: pass.records,
             rejects: pass.rejects,
-            row_bytes: pass.row_bytes,
+            per_insert: pass.per_insert,
+            spilled: pass.spilled,
             started: self.file_started,
         }))
     }
@@ -443,15 +458,7 @@ impl Prepare {
         if rows > batch_rows {
             // More rows than one batch: this file goes batch by batch.
             g.block.truncate(mark);
-            return match read::first_pass(
-                &c.entry.path,
-                &c.entry.rel,
-                c.entry.size,
-                detected,
-                self.settings.limits,
-                &c.target,
-                self.settings.policy,
-            ) {
+            return match self.first_pass(&c) {
                 Ok(p) if p.hash == hash => self.ingest_large(c, p),
                 Ok(_) => self.unsettled(&c),
                 Err(e) => self.fail(

@@ -1,8 +1,11 @@
 //! Reading a file's records: opening it through hashing and the format reader, and the first
-//! pass over a large file that hashes, converts and counts every record without keeping them.
+//! pass over a large file that hashes, converts and counts every record, keeping the encoded
+//! rows on disk where it can.
 
 use super::encode::{ColumnPlan, Target};
 use super::records::{ErrorPolicy, Records, Reject};
+use super::spill::{SpillOut, Spilled};
+use super::stream::{Discard, Layout, Out, encode_batches};
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
 use std::fs::File;
@@ -119,8 +122,10 @@ pub struct Pass {
     pub rejects: Vec<Reject>,
     /// Set when the file fails as a whole: the errors to report.
     pub failure: Option<Vec<String>>,
-    /// Encoded bytes per row, to size inserts.
-    pub row_bytes: u64,
+    /// Consecutive batches per insert.
+    pub per_insert: u64,
+    /// The rows, encoded, when they could be kept on disk.
+    pub spilled: Option<Spilled>,
 }
 
 impl Pass {
@@ -130,46 +135,65 @@ impl Pass {
     }
 }
 
-/// Hashes and checks every record of a file without keeping the rows.
-pub fn first_pass(
-    path: &Path,
-    rel: &str,
-    size: u64,
-    detected: Detected,
-    limits: Limits,
-    target: &Target,
-    policy: ErrorPolicy,
-) -> std::io::Result<Pass> {
-    let mut pass = Pass::default();
-    let mut opened = match HashedSource::open(path, detected, limits) {
-        Ok(s) => s,
-        Err(e) => {
-            pass.failure = Some(vec![e.describe(rel)]);
-            pass.hash = hash_file(path)?;
-            return Ok(pass);
-        }
-    };
-    match column_plan(target, detected.format, &*opened.source) {
-        Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
-        Ok(mut plan) => {
-            let mut block = plan
-                .new_block(target.server_tz)
-                .map_err(std::io::Error::other)?;
-            let mut records = Records::new(&mut *opened.source, &mut plan, "", policy, rel);
-            let mut encoded = 0;
-            while records.next(&mut block).is_some() {
-                if block.rows() >= 4096 {
-                    encoded += block.byte_size() as u64;
-                    block.truncate(0);
+/// Where and how a first pass reads a file.
+pub struct FirstPass<'a> {
+    pub path: &'a Path,
+    pub rel: &'a str,
+    pub size: u64,
+    pub detected: Detected,
+    pub limits: Limits,
+    pub target: &'a Target,
+    pub policy: ErrorPolicy,
+    pub batch_rows: u64,
+    pub insert_rows: u64,
+    /// A folder to keep the encoded rows in, if they are to be kept.
+    pub spill_dir: Option<&'a Path>,
+}
+
+impl FirstPass<'_> {
+    /// Hashes and checks every record of the file, cutting its rows into batches and inserts as
+    /// they will be sent, and keeps them on disk where it can.
+    pub fn run(&self) -> std::io::Result<Pass> {
+        let rel = self.rel;
+        let mut pass = Pass::default();
+        let mut opened = match HashedSource::open(self.path, self.detected, self.limits) {
+            Ok(s) => s,
+            Err(e) => {
+                pass.failure = Some(vec![e.describe(rel)]);
+                pass.hash = hash_file(self.path)?;
+                return Ok(pass);
+            }
+        };
+        match column_plan(self.target, self.detected.format, &*opened.source) {
+            Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
+            Ok(mut plan) => {
+                let mut block = plan
+                    .new_block(self.target.server_tz)
+                    .map_err(std::io::Error::other)?;
+                let layout = Layout {
+                    batch_rows: self.batch_rows,
+                    insert_rows: self.insert_rows,
+                    key: plan.sort_columns().to_vec(),
+                };
+                let mut spill = self.spill_dir.and_then(SpillOut::create);
+                let out: &mut dyn Out = match &mut spill {
+                    Some(s) => s,
+                    None => &mut Discard,
+                };
+                let mut records =
+                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
+                pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
+                    .map_err(std::io::Error::other)?;
+                pass.failure = records.verdict().err();
+                pass.records = records.records;
+                pass.rejects = std::mem::take(&mut records.rejects);
+                drop(records);
+                if pass.failure.is_none() {
+                    pass.spilled = spill.and_then(|s| s.finish(plan.column_list()));
                 }
             }
-            encoded += block.byte_size() as u64;
-            pass.row_bytes = encoded / records.records.max(1);
-            pass.failure = records.verdict().err();
-            pass.records = records.records;
-            pass.rejects = std::mem::take(&mut records.rejects);
         }
+        pass.hash = opened.finish(self.path, self.size)?;
+        Ok(pass)
     }
-    pass.hash = opened.finish(path, size)?;
-    Ok(pass)
 }

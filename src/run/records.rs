@@ -83,6 +83,10 @@ impl<'a> Records<'a> {
         }
     }
 
+    pub fn policy(&self) -> ErrorPolicy {
+        self.policy
+    }
+
     /// Reads one record: a good one is appended to `block` as a row.
     pub fn step(&mut self, block: &mut BlockBuilder) -> Step {
         if self.broken.is_some() {

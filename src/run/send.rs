@@ -76,6 +76,7 @@ struct Finishing {
 /// inserts: the same id always means the same rows, so a token never hides different content.
 struct InsertNames {
     base: String,
+    per_insert: u64,
     /// Per insert group: a digest of what is left out of it, if anything is.
     partial: std::collections::HashMap<u64, String>,
 }
@@ -105,14 +106,18 @@ impl InsertNames {
         }
         InsertNames {
             base: format!("{prefix}{}", &hash[..16]),
+            per_insert,
             partial,
         }
     }
 
+    /// The name of insert `group`: it holds batches `group × per_insert` onwards, so the
+    /// cut is part of the name.
     fn of(&self, group: u64) -> String {
+        let (base, per) = (&self.base, self.per_insert);
         match self.partial.get(&group) {
-            None => format!("{}-i{group}", self.base),
-            Some(digest) => format!("{}-i{group}-{digest}", self.base),
+            None => format!("{base}-i{group}x{per}"),
+            Some(digest) => format!("{base}-i{group}x{per}-{digest}"),
         }
     }
 }
@@ -658,35 +663,37 @@ impl Sender {
     ) -> Result<(), Trouble> {
         let table = &lf.target.table;
         let mut columns = String::new();
-        let mut per_insert = 1;
-        let mut names = None;
+        let per_insert = lf.per_insert.max(1);
+        let names = InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, per_insert);
         let (tx, mut rx) = mpsc::channel(2);
-        let job = stream::Job {
-            entry: lf.entry.clone(),
-            target: lf.target.clone(),
-            hash: lf.hash.clone(),
-            batch_rows: lf.batch_rows,
-            insert_rows: self.insert_rows,
-            row_bytes: lf.row_bytes,
-            plans: plans.clone(),
-            limits: self.limits,
-            policy: self.policy,
+        let handle = match &lf.spilled {
+            Some(spilled) if plans.iter().all(|p| *p == BatchPlan::Full) => {
+                log::debug!("{}: sending the rows kept by the first pass", lf.entry.rel);
+                let file_id = lf.target.provenance.then(|| crate::hash::file_id(&lf.hash));
+                spilled.replay(file_id, lf.hash.clone(), tx)
+            }
+            _ => stream::spawn(
+                stream::Job {
+                    entry: lf.entry.clone(),
+                    target: lf.target.clone(),
+                    hash: lf.hash.clone(),
+                    batch_rows: lf.batch_rows,
+                    insert_rows: self.insert_rows,
+                    per_insert,
+                    plans,
+                    limits: self.limits,
+                    policy: self.policy,
+                },
+                tx,
+            ),
         };
-        let handle = stream::spawn(job, tx);
         let mut open: Option<OpenInsert> = None;
         // The insert the server is finishing while the next one streams.
         let mut finishing: Option<Finishing> = None;
         let result = async {
             while let Some(msg) = rx.recv().await {
                 match msg {
-                    Msg::Columns {
-                        list,
-                        per_insert: n,
-                    } => {
-                        columns = list;
-                        per_insert = n;
-                        names = Some(InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, n));
-                    }
+                    Msg::Columns(list) => columns = list,
                     Msg::Begin { batch } => {
                         let group = batch / per_insert;
                         if open.as_ref().is_some_and(|o| o.group != group) {
@@ -700,7 +707,7 @@ impl Sender {
                                     message: "Too many parts (injected by a failpoint)".into(),
                                 }))
                             });
-                            let name = names.as_ref().map_or_else(String::new, |n| n.of(group));
+                            let name = names.of(group);
                             log::debug!("{}: insert {name}", lf.entry.rel);
                             open = Some(OpenInsert {
                                 group,

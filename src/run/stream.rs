@@ -1,5 +1,6 @@
-//! The second pass over a large file, on its own thread: convert the rows of the batches still to
-//! be sent into `Native` blocks and stream them to the sender while it inserts the previous ones.
+//! Cutting a file's rows into batches, inserts and `Native` blocks — the same way in the first
+//! pass (which may spill them to disk) and the second (which streams them to the sender while it
+//! inserts the previous ones).
 
 use super::encode::Target;
 use super::prepare::SUB_BLOCK_BYTES;
@@ -26,11 +27,8 @@ pub enum BatchPlan {
 
 #[derive(Debug)]
 pub enum Msg {
-    /// Sent first: the INSERT's column list, and how many consecutive batches go in one insert.
-    Columns {
-        list: String,
-        per_insert: u64,
-    },
+    /// Sent first: the INSERT's column list.
+    Columns(String),
     Begin {
         batch: u64,
     },
@@ -47,6 +45,195 @@ pub enum Msg {
     },
 }
 
+/// Where a file's encoded rows go, batch by batch: the sender, a spill file, or nowhere (a pass
+/// that only checks the rows).
+pub trait Out {
+    /// Whether blocks are kept; a pass that keeps none holds few rows at a time.
+    fn keeps(&self) -> bool {
+        true
+    }
+    fn begin(&mut self, batch: u64) -> Result<(), String>;
+    /// Writes the block (its rows sorted by `key`) and empties it.
+    fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String>;
+    fn end(&mut self, batch: u64, rows: u64) -> Result<(), String>;
+}
+
+/// A pass that keeps no rows.
+pub struct Discard;
+
+impl Out for Discard {
+    fn keeps(&self) -> bool {
+        false
+    }
+    fn begin(&mut self, _: u64) -> Result<(), String> {
+        Ok(())
+    }
+    fn block(&mut self, block: &mut BlockBuilder, _: &[usize]) -> Result<(), String> {
+        block.truncate(0);
+        Ok(())
+    }
+    fn end(&mut self, _: u64, _: u64) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The rows of one insert are sorted together when the table's key allows it; this bounds the
+/// memory that takes (a larger insert is sent as several sorted blocks, which the server sorts).
+const SORTED_INSERT_BYTES: u64 = 32 << 20;
+
+/// A pass that keeps no rows empties its block this often.
+const CHECK_ROWS: usize = 4096;
+
+/// How a file's rows are cut up.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub batch_rows: u64,
+    /// Rows one insert may carry.
+    pub insert_rows: u64,
+    /// Block columns to sort each insert's rows by (empty: leave the order to the server).
+    pub key: Vec<usize>,
+}
+
+impl Layout {
+    /// Consecutive batches per insert when rows are not sorted here.
+    fn by_rows(&self) -> u64 {
+        (self.insert_rows / self.batch_rows).max(1)
+    }
+
+    /// Consecutive batches per insert when rows are sorted: as many as `insert_rows` allows and
+    /// the sort budget holds, judged by the encoded size of the first batch's `rows`. The first
+    /// pass decides it, so a file is always cut the same way.
+    fn sorted(&self, first_batch_bytes: u64, rows: u64) -> u64 {
+        if rows == 0 {
+            return 1;
+        }
+        let row_bytes = (first_batch_bytes / rows).max(1);
+        let batch_bytes = self.batch_rows.saturating_mul(row_bytes);
+        (SORTED_INSERT_BYTES / batch_bytes).clamp(1, self.by_rows())
+    }
+}
+
+/// Encodes the rows `plans` asks for (every row where it says nothing) into `out`, an insert
+/// every `per_insert` batches; `per_insert` is decided from the first batch when not given.
+/// Returns it. A bad record under the default policy stops the output but not the reading, so
+/// that the errors can be reported.
+pub fn encode_batches(
+    records: &mut Records,
+    block: &mut BlockBuilder,
+    layout: &Layout,
+    per_insert: Option<u64>,
+    plans: &[BatchPlan],
+    out: &mut dyn Out,
+) -> Result<u64, String> {
+    let batch_rows = layout.batch_rows;
+    let key = &layout.key[..];
+    let sorting = !key.is_empty();
+    let mut per_insert = match sorting {
+        true => per_insert,
+        false => Some(per_insert.unwrap_or_else(|| layout.by_rows())),
+    };
+    // Unsorted rows go in small blocks; sorted ones wait for their insert's end.
+    let block_bytes = if sorting {
+        SORTED_INSERT_BYTES as usize
+    } else {
+        SUB_BLOCK_BYTES
+    };
+    // Encoded bytes of the first batch written out so far, while it is measured.
+    let mut measured = 0u64;
+    let mut keeping = out.keeps();
+    // The batch being written, and its rows so far.
+    let mut open: Option<(u64, u64)> = None;
+    loop {
+        // Edges are decided by the next record's ordinal, so nothing read belongs to the batch
+        // or insert before it.
+        let next = records.records;
+        let batch_edge = next.is_multiple_of(batch_rows);
+        if per_insert.is_none() && next == batch_rows {
+            let rows = open.map_or(0, |(_, rows)| rows);
+            per_insert = Some(layout.sorted(measured + block.byte_size() as u64, rows));
+        }
+        let insert_edge =
+            per_insert.is_some_and(|p| next.is_multiple_of(batch_rows.saturating_mul(p)));
+        if insert_edge || (!sorting && batch_edge) {
+            let measuring = per_insert.is_none().then_some(&mut measured);
+            flush(block, out, key, measuring, keeping)?;
+        }
+        if batch_edge && let Some((b, rows)) = open.take() {
+            out.end(b, rows)?;
+        }
+        let before = block.rows();
+        let ordinal = match records.step(block) {
+            Step::Row(ordinal) => ordinal,
+            Step::Skipped if records.policy() == ErrorPolicy::FailFile => {
+                keeping = false;
+                block.truncate(0);
+                continue;
+            }
+            Step::Skipped => continue,
+            Step::End => break,
+        };
+        let batch = ordinal / batch_rows;
+        let keep = match plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
+            BatchPlan::Skip => false,
+            BatchPlan::Full => true,
+            BatchPlan::Fill(landed) => !landed.contains(&ordinal),
+        };
+        if !keep {
+            block.truncate(before);
+            continue;
+        }
+        match &mut open {
+            Some((_, rows)) => *rows += 1,
+            None => {
+                out.begin(batch)?;
+                open = Some((batch, 1));
+            }
+        }
+        let full = match keeping || per_insert.is_none() {
+            true => block.byte_size() >= block_bytes,
+            false => block.rows() >= CHECK_ROWS,
+        };
+        if full {
+            let measuring = per_insert.is_none().then_some(&mut measured);
+            flush(block, out, key, measuring, keeping)?;
+        }
+    }
+    let per_insert = per_insert.unwrap_or_else(|| {
+        let rows = open.map_or(0, |(_, rows)| rows);
+        layout.sorted(measured + block.byte_size() as u64, rows)
+    });
+    if let Some((b, rows)) = open {
+        flush(block, out, key, None, keeping)?;
+        out.end(b, rows)?;
+    }
+    flush(block, out, key, None, keeping)?;
+    Ok(per_insert)
+}
+
+/// Hands the block's rows to `out` (or drops them when not `keeping`), adding their encoded size
+/// to `measured` if given.
+fn flush(
+    block: &mut BlockBuilder,
+    out: &mut dyn Out,
+    key: &[usize],
+    measured: Option<&mut u64>,
+    keeping: bool,
+) -> Result<(), String> {
+    if block.rows() == 0 {
+        return Ok(());
+    }
+    if let Some(m) = measured {
+        *m += block.byte_size() as u64;
+    }
+    match keeping {
+        true => out.block(block, key),
+        false => {
+            block.truncate(0);
+            Ok(())
+        }
+    }
+}
+
 pub struct Job {
     pub entry: FileEntry,
     pub target: Arc<Target>,
@@ -54,28 +241,11 @@ pub struct Job {
     pub batch_rows: u64,
     /// Rows one insert may carry.
     pub insert_rows: u64,
-    /// Encoded bytes per row, as the first pass measured them.
-    pub row_bytes: u64,
+    /// Consecutive batches per insert, as the first pass decided.
+    pub per_insert: u64,
     pub plans: Vec<BatchPlan>,
     pub limits: Limits,
     pub policy: ErrorPolicy,
-}
-
-/// The rows of one insert are sorted together when the table's key allows it; this bounds the
-/// memory that takes (a larger insert is sent as several sorted blocks, which the server sorts).
-const SORTED_INSERT_BYTES: u64 = 32 << 20;
-
-impl Job {
-    /// Consecutive batches per insert: as many as `insert_rows` allows, and when sorting, as many
-    /// as fit the sort budget.
-    fn per_insert(&self, sorting: bool) -> u64 {
-        let by_rows = (self.insert_rows / self.batch_rows).max(1);
-        if !sorting {
-            return by_rows;
-        }
-        let batch_bytes = self.batch_rows.saturating_mul(self.row_bytes.max(1));
-        (SORTED_INSERT_BYTES / batch_bytes).clamp(1, by_rows)
-    }
 }
 
 pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
@@ -89,7 +259,7 @@ pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
 /// The receiver went away (the insert failed); stop quietly.
 const GONE: &str = "";
 
-/// Hands encoded bytes on in pieces as a block is written.
+/// Hands encoded bytes on to the sender in pieces as a block is written.
 struct Chunks<'a> {
     buf: Vec<u8>,
     tx: &'a mpsc::Sender<Msg>,
@@ -109,7 +279,7 @@ impl Sink for Chunks<'_> {
 }
 
 /// Pieces are sent once this large; they are allocated with room to spare so they never grow.
-const CHUNK_BYTES: usize = 1 << 20;
+pub const CHUNK_BYTES: usize = 1 << 20;
 const CHUNK_ROOM: usize = CHUNK_BYTES + CHUNK_BYTES / 2;
 
 impl Chunks<'_> {
@@ -125,95 +295,69 @@ impl Chunks<'_> {
     }
 }
 
+/// Blocks and batch edges go straight to the sender.
+struct ToSender<'a> {
+    tx: &'a mpsc::Sender<Msg>,
+}
+
+impl ToSender<'_> {
+    fn send(&self, m: Msg) -> Result<(), String> {
+        self.tx.blocking_send(m).map_err(|_| GONE.to_owned())
+    }
+}
+
+impl Out for ToSender<'_> {
+    fn begin(&mut self, batch: u64) -> Result<(), String> {
+        self.send(Msg::Begin { batch })
+    }
+
+    fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String> {
+        let mut out = Chunks {
+            buf: Vec::with_capacity(CHUNK_ROOM),
+            tx: self.tx,
+            gone: false,
+        };
+        block.write_native_to(key, &mut out);
+        out.send();
+        match out.gone {
+            true => Err(GONE.to_owned()),
+            false => Ok(()),
+        }
+    }
+
+    fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
+        self.send(Msg::End { batch, rows })
+    }
+}
+
 fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
-    let send = |m: Msg| tx.blocking_send(m).map_err(|_| GONE.to_owned());
     let rel = &job.entry.rel;
     let mut opened = HashedSource::open(&job.entry.path, job.entry.detected, job.limits)
         .map_err(|e| e.describe(rel))?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
         .map_err(|e| format!("{rel}: {e}"))?;
     let mut block = plan.new_block(job.target.server_tz)?;
-    let key = plan.sort_columns().to_vec();
-    let per_insert = job.per_insert(!key.is_empty());
-    // Unsorted rows go in small blocks; sorted ones wait for their insert's end.
-    let block_bytes = match key.is_empty() {
-        true => SUB_BLOCK_BYTES,
-        false => SORTED_INSERT_BYTES as usize,
+    let layout = Layout {
+        batch_rows: job.batch_rows,
+        insert_rows: job.insert_rows,
+        key: plan.sort_columns().to_vec(),
     };
-    send(Msg::Columns {
-        list: plan.column_list(),
-        per_insert,
-    })?;
-    let flush = |block: &mut BlockBuilder| -> Result<(), String> {
-        if block.rows() == 0 {
-            return Ok(());
-        }
-        let mut out = Chunks {
-            buf: Vec::with_capacity(CHUNK_ROOM),
-            tx,
-            gone: false,
-        };
-        block.write_native_to(&key, &mut out);
-        out.send();
-        if out.gone {
-            Err(GONE.to_owned())
-        } else {
-            Ok(())
-        }
-    };
+    let mut out = ToSender { tx };
+    out.send(Msg::Columns(plan.column_list()))?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
-    let group_rows = job.batch_rows * per_insert;
-    // The batch being sent, and its rows so far.
-    let mut open: Option<(u64, u64)> = None;
-    loop {
-        // Edges are decided by the next record's ordinal, so nothing read belongs to the batch
-        // or insert before it.
-        let next = records.records;
-        let batch_edge = next.is_multiple_of(job.batch_rows);
-        if next.is_multiple_of(group_rows) || (key.is_empty() && batch_edge) {
-            flush(&mut block)?;
-        }
-        if batch_edge && let Some((b, rows)) = open.take() {
-            send(Msg::End { batch: b, rows })?;
-        }
-        let before = block.rows();
-        let ordinal = match records.step(&mut block) {
-            Step::Row(ordinal) => ordinal,
-            Step::Skipped if job.policy == ErrorPolicy::FailFile => break,
-            Step::Skipped => continue,
-            Step::End => break,
-        };
-        let batch = ordinal / job.batch_rows;
-        let keep = match job.plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
-            BatchPlan::Skip => false,
-            BatchPlan::Full => true,
-            BatchPlan::Fill(landed) => !landed.contains(&ordinal),
-        };
-        if !keep {
-            block.truncate(before);
-            continue;
-        }
-        match &mut open {
-            Some((_, rows)) => *rows += 1,
-            None => {
-                send(Msg::Begin { batch })?;
-                open = Some((batch, 1));
-            }
-        }
-        if block.byte_size() >= block_bytes {
-            flush(&mut block)?;
-        }
-    }
+    encode_batches(
+        &mut records,
+        &mut block,
+        &layout,
+        Some(job.per_insert),
+        &job.plans,
+        &mut out,
+    )?;
     if let Err(errors) = records.verdict() {
         return Err(errors.join("; "));
     }
-    if let Some((b, rows)) = open {
-        flush(&mut block)?;
-        send(Msg::End { batch: b, rows })?;
-    }
-    flush(&mut block)?;
     let hash = opened
         .finish(&job.entry.path, job.entry.size)
         .map_err(|e| format!("{rel}: {e}"))?;
-    send(Msg::Done { hash })
+    out.send(Msg::Done { hash })
 }

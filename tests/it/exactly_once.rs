@@ -102,6 +102,32 @@ fn a_crash_in_any_window_of_a_later_batch_is_recovered_exactly_once() {
 }
 
 #[test]
+fn a_file_read_twice_and_one_sent_from_its_spill_are_cut_the_same_way() {
+    // The first run keeps no rows between passes and dies before the large file's second insert;
+    // the next sends the rest from its spill, or the other way round.
+    for (i, (first, second)) in [("no-spill=return", ""), ("", "no-spill=return")]
+        .iter()
+        .enumerate()
+    {
+        let env = Env::new(&format!("spill_{i}"));
+        let s = scenario();
+        let expected = prepare(&env, &s);
+        let crashed = run(env.command("run").args(&s.args).env(
+            "FAILPOINTS",
+            format!("{first};before-insert=1*off->return").trim_start_matches(';'),
+        ));
+        assert_code(&crashed, 137);
+        assert!(
+            env.count("reviews") < 1750,
+            "the second insert never started"
+        );
+        let recovered = run(env.command("run").args(&s.args).env("FAILPOINTS", second));
+        assert_code(&recovered, 0);
+        assert_exactly_once(&env, &s, &expected);
+    }
+}
+
+#[test]
 fn a_half_landed_batch_is_completed_row_by_row() {
     let env = Env::new("half_batch");
     let s = scenario();
