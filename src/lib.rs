@@ -23,6 +23,7 @@ pub mod job;
 pub mod lock;
 pub mod manage;
 pub mod manifest;
+pub mod memory;
 pub mod metrics;
 pub mod native;
 pub mod progress;

@@ -8,6 +8,7 @@ use ingest::summary::one_line;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    ingest::memory::return_large_frees();
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))

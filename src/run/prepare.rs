@@ -146,6 +146,10 @@ pub struct Prepare {
     group: Option<GroupBuilder>,
     /// When work on the current file started.
     file_started: Instant,
+    /// Whether files follow the current one. A large file's rows are kept between its passes
+    /// only then: keeping them costs the first pass time that nothing else overlaps with when
+    /// no file follows, while reading the file again overlaps with its inserts.
+    more_follow: bool,
 }
 
 impl Prepare {
@@ -163,6 +167,7 @@ impl Prepare {
             claimed: HashMap::new(),
             group: None,
             file_started: Instant::now(),
+            more_follow: false,
         }
     }
 
@@ -174,7 +179,9 @@ impl Prepare {
                 std::thread::sleep(self.settings.settle - waited);
             }
         }
-        for c in candidates {
+        let last = candidates.len().saturating_sub(1);
+        for (i, c) in candidates.into_iter().enumerate() {
+            self.more_follow = i < last;
             if self.process(c).is_err() {
                 return;
             }
@@ -268,7 +275,11 @@ impl Prepare {
             policy: self.settings.policy,
             batch_rows: self.settings.batch_rows,
             insert_rows: self.settings.insert_rows,
-            spill_dir: self.settings.spill_dir.as_deref(),
+            spill_dir: self
+                .settings
+                .spill_dir
+                .as_deref()
+                .filter(|_| self.more_follow),
         }
         .run()
     }
