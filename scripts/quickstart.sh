@@ -37,7 +37,7 @@ cp data/reviews-0000.csv data/copy-of-0000.csv
 $ingest run --data-dir data --table reviews --settle 1s
 echo
 echo "== what ClickHouse holds"
-ch --query "SELECT count() AS rows, uniqExact(_ingest_file_hash) AS files FROM default.reviews FORMAT PrettyCompact"
+ch --query "SELECT count() AS rows, uniqExact(_ingest_file) AS files FROM default.reviews FORMAT PrettyCompact"
 ch --query "SELECT event, count() FROM default.ingest_manifest GROUP BY event ORDER BY event FORMAT PrettyCompact"
 echo
 $ingest status --limit 10
