@@ -266,10 +266,7 @@ impl Prepare {
 
     fn first_pass(&self, c: &Candidate) -> std::io::Result<Pass> {
         FirstPass {
-            path: &c.entry.path,
-            rel: &c.entry.rel,
-            size: c.entry.size,
-            detected: c.entry.detected,
+            entry: &c.entry,
             limits: self.settings.limits,
             target: &c.target,
             policy: self.settings.policy,

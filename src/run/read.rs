@@ -8,6 +8,7 @@ use super::spill::{SpillOut, Spilled};
 use super::stream::{Discard, Layout, Out, encode_batches};
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
+use crate::scan::FileEntry;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -137,10 +138,7 @@ impl Pass {
 
 /// Where and how a first pass reads a file.
 pub struct FirstPass<'a> {
-    pub path: &'a Path,
-    pub rel: &'a str,
-    pub size: u64,
-    pub detected: Detected,
+    pub entry: &'a FileEntry,
     pub limits: Limits,
     pub target: &'a Target,
     pub policy: ErrorPolicy,
@@ -154,17 +152,23 @@ impl FirstPass<'_> {
     /// Hashes and checks every record of the file, cutting its rows into batches and inserts as
     /// they will be sent, and keeps them on disk where it can.
     pub fn run(&self) -> std::io::Result<Pass> {
-        let rel = self.rel;
+        let FileEntry {
+            path,
+            rel,
+            size,
+            detected,
+            ..
+        } = self.entry;
         let mut pass = Pass::default();
-        let mut opened = match HashedSource::open(self.path, self.detected, self.limits) {
+        let mut opened = match HashedSource::open(path, *detected, self.limits) {
             Ok(s) => s,
             Err(e) => {
                 pass.failure = Some(vec![e.describe(rel)]);
-                pass.hash = hash_file(self.path)?;
+                pass.hash = hash_file(path)?;
                 return Ok(pass);
             }
         };
-        match column_plan(self.target, self.detected.format, &*opened.source) {
+        match column_plan(self.target, detected.format, &*opened.source) {
             Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
             Ok(mut plan) => {
                 let mut block = plan
@@ -193,7 +197,7 @@ impl FirstPass<'_> {
                 }
             }
         }
-        pass.hash = opened.finish(self.path, self.size)?;
+        pass.hash = opened.finish(path, *size)?;
         Ok(pass)
     }
 }

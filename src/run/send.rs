@@ -801,3 +801,38 @@ fn log_outcome(o: &FileOutcome) {
         log::info!("{} {}: {} ({took:.2}s)", o.status, o.rel, o.detail);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn insert_names_say_which_batches_and_what_of_them() {
+        let full = vec![BatchPlan::Full; 4];
+        let two = InsertNames::new("ingest-f-", HASH, &full, 2);
+        assert_eq!(two.of(0), "ingest-f-0123456789abcdef-i0x2");
+        assert_eq!(two.of(1), "ingest-f-0123456789abcdef-i1x2");
+        // Another cut never reuses a name for other rows.
+        let one = InsertNames::new("ingest-f-", HASH, &full, 1);
+        assert_ne!(one.of(1), two.of(1));
+
+        let mut partial = full.clone();
+        partial[3] = BatchPlan::Fill([7u64, 9].into_iter().collect());
+        let names = InsertNames::new("ingest-f-", HASH, &partial, 2);
+        assert_eq!(names.of(0), two.of(0));
+        let named = names.of(1);
+        assert!(
+            named.starts_with("ingest-f-0123456789abcdef-i1x2-"),
+            "{named}"
+        );
+        let mut other = full.clone();
+        other[3] = BatchPlan::Fill([7u64].into_iter().collect());
+        assert_ne!(InsertNames::new("ingest-f-", HASH, &other, 2).of(1), named);
+        assert_eq!(
+            InsertNames::new("ingest-f-", HASH, &partial, 2).of(1),
+            named
+        );
+    }
+}

@@ -361,3 +361,30 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
         .map_err(|e| format!("{rel}: {e}"))?;
     out.send(Msg::Done { hash })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(batch_rows: u64, insert_rows: u64) -> Layout {
+        Layout {
+            batch_rows,
+            insert_rows,
+            key: vec![0],
+        }
+    }
+
+    #[test]
+    fn sorted_inserts_hold_as_many_batches_as_the_sort_budget_allows() {
+        // 50,000 rows of 320 bytes: 15.3 MB a batch, two fit 32 MiB.
+        assert_eq!(layout(50_000, 1_000_000).sorted(16_000_000, 50_000), 2);
+        // Small rows: as many batches as --insert-rows allows.
+        assert_eq!(layout(50_000, 1_000_000).sorted(500_000, 50_000), 20);
+        assert_eq!(layout(50_000, 100_000).sorted(500_000, 50_000), 2);
+        // A batch larger than the budget still goes, alone.
+        assert_eq!(layout(50_000, 1_000_000).sorted(60_000_000, 50_000), 1);
+        // A first batch of bad records only.
+        assert_eq!(layout(50_000, 1_000_000).sorted(0, 0), 1);
+        assert_eq!(layout(50_000, 1_000_000).by_rows(), 20);
+    }
+}
