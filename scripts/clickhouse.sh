@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# A local ClickHouse for development: install the Debian packages, start or stop a server whose
-# data lives in .clickhouse/ at the top of the repository.
+# A local ClickHouse for development: install the servers, start or stop one whose data lives in
+# .clickhouse/ at the top of the repository.
 #
 #   scripts/clickhouse.sh install | start | stop | status
+#
+# `install` sets up both servers the tests use: ClickHouse 18.16 from Debian's clickhouse-server and
+# clickhouse-client packages, and ClickHouse 26.9 from the chdb-core wheel in a virtualenv in
+# .chdb/venv (served by scripts/chdb_server.py). `start` starts the 18.16 server.
 #
 # Ports come from CH_HTTP_PORT (default 8123) and CH_TCP_PORT (default 9000).
 set -euo pipefail
@@ -16,13 +20,29 @@ as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-install() {
-    if command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ]; then
+install_packaged() {
+    if command -v clickhouse-client >/dev/null 2>&1 && [ -x /usr/sbin/clickhouse-server ]; then
         return 0
     fi
     echo "installing clickhouse-server and clickhouse-client (Debian packages)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
+}
+
+chdb_version=26.9.0
+install_chdb() {
+    local venv="$root/.chdb/venv"
+    if "$venv/bin/python" -c 'import chdb._chdb' >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "installing ClickHouse 26.9 (the chdb-core $chdb_version wheel) into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "chdb-core==$chdb_version"
+}
+
+install() {
+    install_packaged
+    install_chdb
 }
 
 ready() {
@@ -62,7 +82,7 @@ XML
 }
 
 start() {
-    install
+    install_packaged
     if ready; then
         echo "ClickHouse is already answering on port $tcp_port"
         return 0

@@ -153,8 +153,15 @@ impl TableSchema {
     }
 }
 
-/// A sorting key such as `asin, timestamp` as column names; empty if any part is an expression.
+/// A sorting key such as `asin, timestamp` (or `(id)`, as newer servers report a parenthesized
+/// single column) as column names; empty if any part is an expression.
 fn plain_columns(key: &str) -> Vec<String> {
+    let key = key.trim();
+    let key = key
+        .strip_prefix('(')
+        .and_then(|k| k.strip_suffix(')'))
+        .filter(|k| !k.contains(['(', ')']))
+        .unwrap_or(key);
     let names: Option<Vec<String>> = key
         .split(',')
         .map(|part| {
@@ -188,6 +195,8 @@ mod tests {
     #[test]
     fn only_plain_column_keys_are_kept() {
         assert_eq!(plain_columns("asin, timestamp"), ["asin", "timestamp"]);
+        assert_eq!(plain_columns("(id)"), ["id"]);
+        assert_eq!(plain_columns("(id), (x)"), Vec::<String>::new());
         assert_eq!(plain_columns("`user id`"), Vec::<String>::new());
         assert_eq!(plain_columns("id, toDate(ts)"), Vec::<String>::new());
         assert_eq!(plain_columns(""), Vec::<String>::new());

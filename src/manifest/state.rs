@@ -97,11 +97,11 @@ impl Manifest {
                argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
                argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
                argMax(detail, seq) AS last_detail FROM {table} GROUP BY path\
-             ) ANY LEFT JOIN (\
+             ) AS paths ANY LEFT JOIN (\
                SELECT target_table AS last_table, file_hash AS last_hash, \
                argMax(event, seq) AS content_event FROM {table} \
                WHERE event NOT IN {PATH_ONLY} GROUP BY target_table, file_hash\
-             ) USING (last_table, last_hash)"
+             ) AS contents USING (last_table, last_hash)"
         );
         let server = self.server();
         server

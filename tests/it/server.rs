@@ -1,17 +1,42 @@
-//! A real ClickHouse server for the tests: started on free loopback ports with a private data
-//! folder, or an existing one named by `INGEST_TEST_CLICKHOUSE_URL`.
+//! Real ClickHouse servers for the tests, started on free loopback ports with a private data folder:
+//! ClickHouse 18.16 (Debian's `clickhouse-server`) or 26.9 (the engine of the `chdb-core` wheel,
+//! served by `scripts/chdb_server.py`), chosen by `INGEST_TEST_SERVER` (`18.16`, the default, or
+//! `26.9`); or an existing server named by `INGEST_TEST_CLICKHOUSE_URL`. `scripts/test.sh` runs the
+//! suite once on each, and every failure says which server it happened on.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Which server program the tests start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Debian's `clickhouse-server` package: 18.16, the oldest server the tool supports.
+    Packaged,
+    /// The engine in the `chdb-core` wheel (26.9): the new analyzer, async inserts by default.
+    Chdb,
+}
+
+impl Flavor {
+    fn from_env() -> Flavor {
+        match std::env::var("INGEST_TEST_SERVER").as_deref() {
+            Err(_) | Ok("" | "18" | "18.16") => Flavor::Packaged,
+            Ok("26" | "26.9") => Flavor::Chdb,
+            Ok(other) => panic!("INGEST_TEST_SERVER must be 18.16 or 26.9, not `{other}`"),
+        }
+    }
+}
 
 #[allow(dead_code)] // `tcp_port`, `start` and `restart` serve the crash tests.
 pub struct ClickHouse {
     pub url: String,
+    pub flavor: Flavor,
+    /// `version()` as the server reports it, e.g. `26.9.2.1`.
+    pub version: String,
     process: Mutex<Option<Running>>,
     dir: Option<tempfile::TempDir>,
     http_port: u16,
@@ -33,28 +58,67 @@ fn free_port() -> u16 {
         .expect("no free port")
 }
 
-fn server_binary() -> PathBuf {
+fn packaged_binary() -> PathBuf {
     std::env::var_os("CLICKHOUSE_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/sbin/clickhouse-server"))
 }
 
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python that has `chdb-core` (`scripts/clickhouse.sh install` makes `.chdb/venv`).
+fn chdb_python() -> PathBuf {
+    let python = std::env::var_os("INGEST_TEST_CHDB_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".chdb/venv/bin/python"));
+    assert!(
+        python.exists(),
+        "ClickHouse 26.9 needs the chdb-core wheel: {} is missing; run `scripts/clickhouse.sh install`",
+        python.display()
+    );
+    python
+}
+
 static SHARED: OnceLock<ClickHouse> = OnceLock::new();
 static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
+static NAMED: Once = Once::new();
+
+/// Makes every failure say which server it happened on.
+fn name_the_server_in_failures(version: &str) {
+    let version = version.to_owned();
+    NAMED.call_once(move || {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            eprintln!("[on ClickHouse {version}]");
+            previous(info);
+        }));
+    });
+}
 
 #[allow(dead_code)]
 impl ClickHouse {
     /// The server all tests share (each in its own database).
     pub fn shared() -> &'static ClickHouse {
         SHARED.get_or_init(|| match std::env::var("INGEST_TEST_CLICKHOUSE_URL") {
-            Ok(url) if !url.is_empty() => ClickHouse {
-                url,
-                process: Mutex::new(None),
-                dir: None,
-                http_port: 0,
-                tcp_port: 0,
-                shared: true,
-            },
+            Ok(url) if !url.is_empty() => {
+                let mut ch = ClickHouse {
+                    url,
+                    flavor: Flavor::Packaged,
+                    version: String::new(),
+                    process: Mutex::new(None),
+                    dir: None,
+                    http_port: 0,
+                    tcp_port: 0,
+                    shared: true,
+                };
+                ch.learn_version();
+                if !ch.is_old() {
+                    ch.flavor = Flavor::Chdb;
+                }
+                ch
+            }
             _ => ClickHouse::start_with(true),
         })
     }
@@ -72,9 +136,12 @@ impl ClickHouse {
             .expect("temp dir");
         let http_port = free_port();
         let tcp_port = free_port();
-        write_config(dir.path(), http_port, tcp_port);
-        let ch = ClickHouse {
+        let flavor = Flavor::from_env();
+        write_config(flavor, dir.path(), http_port, tcp_port);
+        let mut ch = ClickHouse {
             url: format!("http://127.0.0.1:{http_port}"),
+            flavor,
+            version: String::new(),
             process: Mutex::new(None),
             dir: Some(dir),
             http_port,
@@ -82,7 +149,25 @@ impl ClickHouse {
             shared,
         };
         ch.launch();
+        ch.learn_version();
         ch
+    }
+
+    fn learn_version(&mut self) {
+        self.version = self.query("SELECT version()").trim().to_owned();
+        name_the_server_in_failures(&self.version);
+    }
+
+    /// `(major, minor)` of the server's version.
+    pub fn version_parts(&self) -> (u32, u32) {
+        let mut it = self.version.split('.').map(|p| p.parse().unwrap_or(0));
+        (it.next().unwrap_or(0), it.next().unwrap_or(0))
+    }
+
+    /// A server from before 20.x (18.16 here): no query parameters, no `DateTime64`, no `Bool`,
+    /// experimental `LowCardinality`, asynchronous mutations only.
+    pub fn is_old(&self) -> bool {
+        self.version_parts() < (20, 0)
     }
 
     fn dir(&self) -> &Path {
@@ -90,17 +175,25 @@ impl ClickHouse {
     }
 
     fn launch(&self) {
-        let config = self.dir().join("config.xml");
+        let dir = self.dir().display().to_string();
+        let program = match self.flavor {
+            Flavor::Packaged => format!(
+                "'{}' --config-file='{dir}/config.xml'",
+                packaged_binary().display()
+            ),
+            Flavor::Chdb => format!(
+                "'{}' '{}' '{dir}'",
+                chdb_python().display(),
+                repo().join("scripts/chdb_server.py").display()
+            ),
+        };
         let cleanup = if self.shared {
-            format!("; rm -rf '{}'", self.dir().display())
+            format!("; rm -rf '{dir}'")
         } else {
             String::new()
         };
         let script = format!(
-            "'{}' --config-file='{}' >'{}/stdout.log' 2>&1 & pid=$!; read _; kill $pid; wait $pid{cleanup}",
-            server_binary().display(),
-            config.display(),
-            self.dir().display()
+            "{program} >'{dir}/stdout.log' 2>&1 & pid=$!; read _; kill $pid; wait $pid{cleanup}"
         );
         let mut child = Command::new("sh")
             .arg("-c")
@@ -109,7 +202,7 @@ impl ClickHouse {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("cannot start clickhouse-server (is it installed?)");
+            .expect("cannot start the ClickHouse server");
         let stdin = child.stdin.take().expect("piped stdin");
         *self.process.lock().unwrap() = Some(Running { child, stdin });
         self.wait_ready(Duration::from_secs(60));
@@ -126,7 +219,10 @@ impl ClickHouse {
             std::thread::sleep(Duration::from_millis(100));
         }
         let log = std::fs::read_to_string(self.dir().join("stdout.log")).unwrap_or_default();
-        panic!("clickhouse-server did not start within {limit:?}: {log}");
+        panic!(
+            "the {:?} ClickHouse server did not start within {limit:?}: {log}",
+            self.flavor
+        );
     }
 
     /// Stops a private server and waits until it is gone.
@@ -164,7 +260,25 @@ impl ClickHouse {
     }
 
     pub fn try_query(&self, sql: &str) -> Result<String, String> {
-        let mut response = ureq::post(&self.url)
+        self.try_query_with(sql, &[])
+    }
+
+    /// Settings that make a newer server print results the way 18.16 does.
+    fn output_as_18_16(&self) -> &'static [(&'static str, &'static str)] {
+        match self.version.is_empty() || self.is_old() {
+            true => &[],
+            false => &[("output_format_decimal_trailing_zeros", "1")],
+        }
+    }
+
+    /// Runs SQL with settings passed as URL parameters.
+    pub fn try_query_with(&self, sql: &str, settings: &[(&str, &str)]) -> Result<String, String> {
+        let mut request = ureq::post(&self.url);
+        for (name, value) in self.output_as_18_16().iter().chain(settings) {
+            request = request.query(*name, *value);
+        }
+        let mut response = request
+            .query("default_format", "TabSeparated")
             .config()
             .http_status_as_error(false)
             .build()
@@ -198,38 +312,8 @@ impl Drop for ClickHouse {
     }
 }
 
-fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
-    let d = dir.display();
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(
-        dir.join("config.xml"),
-        format!(
-            r#"<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/error.log</errorlog><size>100M</size><count>1</count></logger>
-  <http_port>{http_port}</http_port>
-  <tcp_port>{tcp_port}</tcp_port>
-  <listen_host>127.0.0.1</listen_host>
-  <path>{d}/data/</path>
-  <tmp_path>{d}/tmp/</tmp_path>
-  <user_files_path>{d}/data/user_files/</user_files_path>
-  <format_schema_path>{d}/data/format_schemas/</format_schema_path>
-  <users_config>{d}/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-  <timezone>UTC</timezone>
-  <max_concurrent_queries>200</max_concurrent_queries>
-</yandex>
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("users.xml"),
-        r#"<?xml version="1.0"?>
-<yandex>
+/// Accounts every server has: `default`, one that may not run DDL, one with a password.
+const USERS: &str = r#"
   <profiles><default><max_memory_usage>4000000000</max_memory_usage></default><no_ddl><max_memory_usage>4000000000</max_memory_usage><allow_ddl>0</allow_ddl></no_ddl></profiles>
   <users>
     <default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>
@@ -237,8 +321,54 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) {
     <secret_user><password>s3cret-Pa55</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></secret_user>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-"#,
+"#;
+
+fn write_config(flavor: Flavor, dir: &Path, http_port: u16, tcp_port: u16) {
+    let d = dir.display();
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let (root, config) = match flavor {
+        Flavor::Packaged => (
+            "yandex",
+            format!(
+                r#"
+  <logger><level>warning</level><log>{d}/server.log</log><errorlog>{d}/error.log</errorlog><size>100M</size><count>1</count></logger>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/data/user_files/</user_files_path>
+  <format_schema_path>{d}/data/format_schemas/</format_schema_path>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>500</flush_interval_milliseconds></query_log>"#
+            ),
+        ),
+        Flavor::Chdb => (
+            "clickhouse",
+            r#"
+  <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>500</flush_interval_milliseconds></query_log>"#
+                .to_owned(),
+        ),
+    };
+    std::fs::write(
+        dir.join("config.xml"),
+        format!(
+            r#"<?xml version="1.0"?>
+<{root}>{config}
+  <http_port>{http_port}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <users_config>{d}/users.xml</users_config>
+  <timezone>UTC</timezone>
+  <max_concurrent_queries>200</max_concurrent_queries>
+</{root}>
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("users.xml"),
+        format!("<?xml version=\"1.0\"?>\n<{root}>{USERS}</{root}>\n"),
     )
     .unwrap();
 }

@@ -7,16 +7,14 @@ use std::sync::Arc;
 
 /// Creates a table with experimental types allowed (`LowCardinality` on 18.16).
 fn create(env: &Env, ddl: &str) {
-    let url = format!("{}/?allow_experimental_low_cardinality_type=1", env.ch.url);
     let sql = format!("CREATE TABLE {}.t {ddl}", env.db);
-    let mut response = ureq::post(&url)
-        .config()
-        .http_status_as_error(false)
-        .build()
-        .send(&sql)
-        .unwrap();
-    let body = response.body_mut().read_to_string().unwrap();
-    assert_eq!(response.status(), 200, "{sql}\n{body}");
+    let settings: &[(&str, &str)] = match env.ch.is_old() {
+        true => &[("allow_experimental_low_cardinality_type", "1")],
+        false => &[],
+    };
+    if let Err(e) = env.ch.try_query_with(&sql, settings) {
+        panic!("{sql}\n{e}");
+    }
 }
 
 /// The `error` of each failed file, as `path<TAB>error` lines in path order.
