@@ -174,6 +174,16 @@ pub struct RunArgs {
     /// ORDER BY of tables --create-table creates [default: (_ingest_file, _ingest_row)]
     #[arg(long, env = "INGEST_ORDER_BY", value_name = "EXPR")]
     pub order_by: Option<String>,
+
+    /// A ClickHouse setting every INSERT carries, e.g. insert_quorum=2 (repeatable; the
+    /// environment variable takes a comma-separated list)
+    #[arg(
+        long = "insert-setting",
+        env = "INGEST_INSERT_SETTINGS",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub insert_settings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]

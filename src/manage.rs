@@ -2,16 +2,13 @@
 //! try a failed or held-back file again, or treat content as never seen (optionally deleting its
 //! rows by provenance).
 
+use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::ch::schema::PROVENANCE_FILE;
-use crate::ch::{ChError, Server};
 use crate::config::Common;
 use crate::exit::{Exit, Fatal};
 use crate::manifest::{Event, EventRow, Manifest, State};
-use serde::Deserialize;
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 /// One (table, content) the operator named, with the path it was last seen at.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,9 +194,13 @@ pub async fn forget(
         if delete_rows {
             let table = TableRef::parse(&e.table, &common.database)
                 .map_err(|err| Fatal::config(err.to_string()))?;
-            let deleted = delete_content(manifest.server(), &table, &e.hash).await?;
-            let rejects = manifest.rejects_table();
-            delete_where(manifest.server(), &rejects, "file_hash", e.hash.as_str()).await?;
+            let server = manifest.server();
+            let deleted = server
+                .delete_file_rows(&table, crate::hash::file_id(&e.hash))
+                .await?;
+            server
+                .delete_rejects(&manifest.rejects_table(), &e.hash)
+                .await?;
             writeln!(out, "deleted {deleted} rows of {} from {}", e.path, e.table)
                 .map_err(anyhow::Error::from)?;
         }
@@ -218,56 +219,4 @@ pub async fn forget(
         .collect();
     manifest.write(&events).await?;
     Ok(Exit::Ok)
-}
-
-#[derive(clickhouse::Row, Deserialize)]
-struct Count {
-    n: u64,
-}
-
-/// Deletes a file's rows by provenance and waits for the mutation to finish.
-async fn delete_content(server: &Server, table: &TableRef, hash: &str) -> Result<u64, ChError> {
-    let sql = format!(
-        "SELECT count() AS n FROM {} WHERE {PROVENANCE_FILE} = ?",
-        table.sql()
-    );
-    let id = crate::hash::file_id(hash);
-    let before: Count = server
-        .fetch_one("count rows to delete", |c| c.query(&sql).bind(id))
-        .await?;
-    delete_where(server, table, PROVENANCE_FILE, id).await?;
-    Ok(before.n)
-}
-
-async fn delete_where(
-    server: &Server,
-    table: &TableRef,
-    column: &str,
-    value: impl clickhouse::sql::Bind + Copy,
-) -> Result<(), ChError> {
-    let sql = format!("ALTER TABLE {} DELETE WHERE {column} = ?", table.sql());
-    server
-        .execute("delete rows", |c| c.query(&sql).bind(value))
-        .await?;
-    // Mutations run in the background (always on 18.16): wait for this one to finish.
-    let started = Instant::now();
-    loop {
-        let pending: Count = server
-            .fetch_one("wait for delete", |c| {
-                c.query(
-                    "SELECT count() AS n FROM system.mutations \
-                     WHERE database = ? AND table = ? AND is_done = 0",
-                )
-                .bind(&table.database)
-                .bind(&table.table)
-            })
-            .await?;
-        if pending.n == 0 {
-            return Ok(());
-        }
-        if started.elapsed() > server.insert_timeout() {
-            return Err(ChError::Timeout(server.insert_timeout()));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

@@ -3,15 +3,16 @@
 //! people or as one JSON document for programs.
 
 use crate::ch::Server;
+use crate::ch::manifest;
 use crate::config::{Output, StatusConfig};
 use crate::exit::Fatal;
 use crate::history::{self, RunRow};
-use crate::manifest::Manifest;
+use crate::manifest::{Event, Manifest};
 use crate::summary::timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::io::{self, Write};
 
-#[derive(Debug, clickhouse::Row, Deserialize, Serialize)]
+#[derive(Debug, Serialize)]
 struct FileRow {
     path: String,
     #[serde(rename(serialize = "table"))]
@@ -27,7 +28,7 @@ struct FileRow {
     last: u32,
 }
 
-#[derive(Debug, clickhouse::Row, Deserialize, Serialize)]
+#[derive(Debug, Serialize)]
 struct StateCount {
     state: String,
     files: u64,
@@ -52,6 +53,21 @@ struct JsonRun {
     row: RunRow,
     started_at: String,
     finished_at: String,
+}
+
+impl From<manifest::FileRow> for FileRow {
+    fn from(r: manifest::FileRow) -> FileRow {
+        FileRow {
+            path: r.path,
+            target_table: r.target_table,
+            state: r.state,
+            rows: r.rows,
+            error: r.error,
+            run: r.run,
+            host_name: r.host_name,
+            last: r.last,
+        }
+    }
 }
 
 fn as_timestamp<S: serde::Serializer>(t: &u32, s: S) -> Result<S::Ok, S::Error> {
@@ -89,15 +105,19 @@ async fn gather(
     limit: u64,
     report: &mut Report,
 ) -> Result<(), Fatal> {
-    let latest = latest(manifest);
-    let totals_sql = format!(
-        "SELECT state, count() AS files, sum(last_rows) AS rows FROM ({latest}) \
-         GROUP BY state ORDER BY state"
-    );
+    let table = &manifest.table;
+    let path_only = Event::path_only_names();
     report.totals = server
-        .fetch_all("read manifest totals", |c| c.query_raw(&totals_sql))
-        .await?;
-    report.runs = history::recent(server, &manifest.table, limit)
+        .manifest_totals(table, &path_only)
+        .await?
+        .into_iter()
+        .map(|t| StateCount {
+            state: t.state,
+            files: t.files,
+            rows: t.rows,
+        })
+        .collect();
+    report.runs = history::recent(server, table, limit)
         .await?
         .into_iter()
         .map(|row| JsonRun {
@@ -106,36 +126,16 @@ async fn gather(
             row,
         })
         .collect();
-    let files = |what: &'static str, condition: &'static str| {
-        let sql = format!(
-            "SELECT last_path AS path, target_table, state, last_rows AS rows, \
-             last_error AS error, last_run AS run, last_host AS host_name, last_event AS last \
-             FROM ({latest}) WHERE {condition} ORDER BY last DESC, path LIMIT ?"
-        );
-        async move {
-            server
-                .fetch_all::<FileRow>(what, |c| c.query(&sql).bind(limit))
-                .await
-        }
+    let files = |states: &'static [&'static str]| async move {
+        let rows = server
+            .manifest_files(table, &Event::path_only_names(), states, limit)
+            .await?;
+        Ok::<Vec<FileRow>, Fatal>(rows.into_iter().map(FileRow::from).collect())
     };
-    report.in_flight = files("read files in flight", "state IN ('claimed', 'batch')").await?;
-    report.problems = files("read failed files", "state IN ('failed', 'quarantined')").await?;
-    report.recent = files("read recent files", "1").await?;
+    report.in_flight = files(&["claimed", "batch"]).await?;
+    report.problems = files(&["failed", "quarantined"]).await?;
+    report.recent = files(&[]).await?;
     Ok(())
-}
-
-/// The latest event of every (table, content): its path, state, rows, error, run and host.
-/// (Aliases never reuse a column's name: newer servers would resolve the column to the alias.)
-fn latest(manifest: &Manifest) -> String {
-    format!(
-        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
-         argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
-         argMax(error, seq) AS last_error, argMax(run_id, seq) AS last_run, \
-         argMax(host, seq) AS last_host, max(event_time) AS last_event \
-         FROM {} WHERE event NOT IN ('duplicate', 'changed', 'touched') \
-         GROUP BY target_table, file_hash",
-        manifest.table.sql()
-    )
 }
 
 fn when(t: u32) -> String {

@@ -1,16 +1,29 @@
-//! The connection to ClickHouse: what the server can do, errors sorted by whether a retry can help,
-//! and jittered exponential backoff around every request.
+//! The one door to ClickHouse: the connection, what the server can do, errors sorted by whether a
+//! retry can help, jittered exponential backoff around every request, and every statement the
+//! tool sends. SQL text is written only in this module's files; the rest of the program asks for
+//! an operation.
 
+mod caps;
 pub mod ddl;
+mod error;
 pub mod ident;
+pub mod insert;
+pub mod manifest;
+mod provenance;
+pub mod rejects;
+pub mod runs;
 pub mod schema;
+mod sql;
 pub mod types;
 
+pub use caps::Caps;
+pub use error::ChError;
+pub use sql::{Arg, Sql};
+
+use caps::{OPTIONAL_MERGE_TREE_SETTINGS, OPTIONAL_SETTINGS};
 use chrono_tz::Tz;
 use clickhouse::Client;
-use clickhouse::query::Query;
 use serde::Deserialize;
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,160 +59,6 @@ impl RetryPolicy {
         exp.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChError {
-    #[error("ClickHouse is unreachable at {url}: {reason}")]
-    Unreachable { url: String, reason: String },
-    #[error("ClickHouse did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("ClickHouse refused the login: {0}")]
-    Auth(String),
-    #[error("ClickHouse error {code}: {message}")]
-    Server { code: u32, message: String },
-    #[error("ClickHouse client error: {0}")]
-    Client(String),
-}
-
-/// Server error codes that describe the server's state rather than the request's content.
-const TRANSIENT_CODES: &[u32] = &[
-    159, // TIMEOUT_EXCEEDED
-    160, // TOO_SLOW
-    202, // TOO_MANY_SIMULTANEOUS_QUERIES
-    203, // NO_FREE_CONNECTION
-    209, // SOCKET_TIMEOUT
-    210, // NETWORK_ERROR
-    216, // QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING
-    236, // ABORTED
-    241, // MEMORY_LIMIT_EXCEEDED
-    242, // TABLE_IS_READ_ONLY
-    252, // TOO_MANY_PARTS
-    285, // TOO_FEW_LIVE_REPLICAS
-    286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
-    319, // UNKNOWN_STATUS_OF_INSERT
-    394, // QUERY_WAS_CANCELLED
-    425, // SYSTEM_ERROR
-    999, // KEEPER_EXCEPTION
-];
-
-const AUTH_CODES: &[u32] = &[192, 193, 194, 195, 516];
-
-impl ChError {
-    /// Whether trying again later can succeed.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            ChError::Unreachable { .. } | ChError::Timeout(_) => true,
-            ChError::Server { code, .. } => TRANSIENT_CODES.contains(code),
-            ChError::Auth(_) | ChError::Client(_) => false,
-        }
-    }
-
-    pub fn is_unreachable(&self) -> bool {
-        matches!(self, ChError::Unreachable { .. } | ChError::Timeout(_))
-    }
-
-    pub fn code(&self) -> Option<u32> {
-        match self {
-            ChError::Server { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    fn classify(err: clickhouse::error::Error, url: &str) -> ChError {
-        use clickhouse::error::Error as E;
-        match err {
-            E::Network(source) => ChError::Unreachable {
-                url: url.to_owned(),
-                reason: error_chain(&*source),
-            },
-            E::TimedOut => ChError::Timeout(Duration::ZERO),
-            E::BadResponse(text) => match parse_code(&text) {
-                Some(code) if AUTH_CODES.contains(&code) => ChError::Auth(clean_message(&text)),
-                Some(code) => ChError::Server {
-                    code,
-                    message: clean_message(&text),
-                },
-                // A proxy or load balancer answered instead of ClickHouse.
-                None => ChError::Unreachable {
-                    url: url.to_owned(),
-                    reason: clean_message(&text),
-                },
-            },
-            other => ChError::Client(other.to_string()),
-        }
-    }
-}
-
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![err.to_string()];
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
-}
-
-/// The server's error code from either the 18.x (`Code: 60, e.displayText() = …`) or the
-/// current (`Code: 60. DB::Exception: …`) message layout.
-fn parse_code(text: &str) -> Option<u32> {
-    let rest = &text[text.find("Code: ")? + 6..];
-    let end = rest.find(|c: char| !c.is_ascii_digit())?;
-    rest[..end].parse().ok()
-}
-
-/// The human part of a server error message, on one line.
-fn clean_message(text: &str) -> String {
-    let mut msg = text;
-    if let Some(i) = msg.find("DB::Exception: ") {
-        msg = &msg[i + 15..];
-    }
-    if let Some(i) = msg.find(", e.what() = ") {
-        msg = &msg[..i];
-    }
-    if let Some(i) = msg.find(" (version ") {
-        msg = &msg[..i];
-    }
-    let line = msg.lines().next().unwrap_or("").trim();
-    crate::value::shorten(line, 500)
-}
-
-/// What the connected server is and which optional settings it knows.
-#[derive(Debug, Clone)]
-pub struct Caps {
-    pub version: String,
-    version_parts: (u32, u32),
-    pub timezone: Tz,
-    settings: HashSet<String>,
-    merge_tree_settings: HashSet<String>,
-}
-
-impl Caps {
-    pub fn has_setting(&self, name: &str) -> bool {
-        self.settings.contains(name)
-    }
-
-    pub fn has_merge_tree_setting(&self, name: &str) -> bool {
-        self.merge_tree_settings.contains(name)
-    }
-
-    pub fn at_least(&self, major: u32, minor: u32) -> bool {
-        self.version_parts >= (major, minor)
-    }
-}
-
-/// Settings that only some server versions know; each is used only where it exists.
-const OPTIONAL_SETTINGS: &[&str] = &[
-    "async_insert",
-    "insert_deduplication_token",
-    "insert_deduplicate",
-];
-
-/// Table settings that only some server versions know.
-const OPTIONAL_MERGE_TREE_SETTINGS: &[&str] = &["non_replicated_deduplication_window"];
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct Probe {
@@ -241,32 +100,29 @@ impl Server {
         let display_url: Arc<str> = display_url(&opts.url).into();
         let mut server = Server {
             client,
-            caps: Arc::new(Caps {
-                version: String::new(),
-                version_parts: (0, 0),
-                timezone: Tz::UTC,
-                settings: HashSet::new(),
-                merge_tree_settings: HashSet::new(),
-            }),
+            caps: Arc::new(Caps::unknown()),
             opts: Arc::new(opts),
             display_url,
         };
         let probe: Probe = server
-            .fetch_one("probe server", |c| {
-                c.query("SELECT version() AS version, timezone() AS timezone")
-            })
+            .fetch_one(
+                "probe server",
+                &Sql::new("SELECT version() AS version, timezone() AS timezone"),
+            )
             .await?;
         let names: Vec<SettingName> = server
-            .fetch_all("list server settings", |c| {
-                c.query("SELECT name FROM system.settings WHERE has(?, name)")
-                    .bind(OPTIONAL_SETTINGS)
-            })
+            .fetch_all(
+                "list server settings",
+                &Sql::new("SELECT name FROM system.settings WHERE name IN ?")
+                    .arg(strings(OPTIONAL_SETTINGS)),
+            )
             .await?;
         let tree_settings: Vec<SettingName> = server
-            .fetch_all("list table settings", |c| {
-                c.query("SELECT name FROM system.merge_tree_settings WHERE has(?, name)")
-                    .bind(OPTIONAL_MERGE_TREE_SETTINGS)
-            })
+            .fetch_all(
+                "list table settings",
+                &Sql::new("SELECT name FROM system.merge_tree_settings WHERE name IN ?")
+                    .arg(strings(OPTIONAL_MERGE_TREE_SETTINGS)),
+            )
             .await?;
         let timezone = probe.timezone.parse().unwrap_or_else(|_| {
             log::warn!(
@@ -275,13 +131,12 @@ impl Server {
             );
             Tz::UTC
         });
-        server.caps = Arc::new(Caps {
-            version_parts: parse_version(&probe.version),
-            version: probe.version,
+        server.caps = Arc::new(Caps::new(
+            probe.version,
             timezone,
-            settings: names.into_iter().map(|s| s.name).collect(),
-            merge_tree_settings: tree_settings.into_iter().map(|s| s.name).collect(),
-        });
+            names.into_iter().map(|s| s.name).collect(),
+            tree_settings.into_iter().map(|s| s.name).collect(),
+        ));
         log::debug!(
             "connected to ClickHouse {} at {} (time zone {})",
             server.caps.version,
@@ -289,10 +144,6 @@ impl Server {
             server.caps.timezone
         );
         Ok(server)
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     pub fn display_url(&self) -> &str {
@@ -336,7 +187,7 @@ impl Server {
         }
     }
 
-    pub async fn timed<T>(
+    async fn timed<T>(
         &self,
         fut: impl Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, ChError> {
@@ -346,44 +197,104 @@ impl Server {
         }
     }
 
+    fn query(&self, sql: &Sql) -> clickhouse::query::Query {
+        sql.build(&self.client, self.caps.query_parameters())
+    }
+
     /// Runs a statement that returns nothing, with retries.
-    pub async fn execute(
-        &self,
-        what: &str,
-        build: impl Fn(&Client) -> Query,
-    ) -> Result<(), ChError> {
-        self.retry(what, || self.timed(build(&self.client).execute()))
+    pub async fn execute(&self, what: &str, sql: &Sql) -> Result<(), ChError> {
+        self.retry(what, || self.timed(self.query(sql).execute()))
             .await
     }
 
-    pub async fn fetch_all<T>(
-        &self,
-        what: &str,
-        build: impl Fn(&Client) -> Query,
-    ) -> Result<Vec<T>, ChError>
+    pub async fn fetch_all<T>(&self, what: &str, sql: &Sql) -> Result<Vec<T>, ChError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.retry(what, || self.timed(build(&self.client).fetch_all::<T>()))
+        self.retry(what, || self.timed(self.query(sql).fetch_all::<T>()))
             .await
     }
 
-    pub async fn fetch_one<T>(
-        &self,
-        what: &str,
-        build: impl Fn(&Client) -> Query,
-    ) -> Result<T, ChError>
+    pub async fn fetch_one<T>(&self, what: &str, sql: &Sql) -> Result<T, ChError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.retry(what, || self.timed(build(&self.client).fetch_one::<T>()))
+        self.retry(what, || self.timed(self.query(sql).fetch_one::<T>()))
             .await
+    }
+
+    /// Streams the rows of a query into a value made by `init`, one row at a time, so a large
+    /// result is never held whole; a retry starts again from `init`.
+    pub async fn fold<T, S>(
+        &self,
+        what: &str,
+        sql: &Sql,
+        init: impl Fn() -> S,
+        mut add: impl FnMut(&mut S, T),
+    ) -> Result<S, ChError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let policy = self.opts.retry;
+        let mut attempt = 0;
+        loop {
+            let mut acc = init();
+            let streamed = async {
+                let mut rows = self.query(sql).fetch::<T>().map_err(|e| self.classify(e))?;
+                while let Some(row) = self.timed(rows.next()).await? {
+                    add(&mut acc, row);
+                }
+                Ok::<(), ChError>(())
+            }
+            .await;
+            match streamed {
+                Ok(()) => return Ok(acc),
+                Err(e) if e.is_transient() && attempt < policy.retries => {
+                    let delay = policy.delay(attempt);
+                    log::info!("{what}: {e}; retrying in {delay:.1?}");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Appends rows to one of the tool's own tables in one insert, with retries. An acknowledged
+    /// insert is written (never queued as an asynchronous insert).
+    pub async fn insert_rows<T>(
+        &self,
+        what: &str,
+        table: &ident::TableRef,
+        rows: &[T],
+    ) -> Result<(), ChError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let table = table.sql();
+        self.retry(what, || async {
+            let mut insert = self
+                .client
+                .insert_unescaped::<T>(&table)
+                .await
+                .map_err(|e| self.classify(e))?;
+            if self.caps.has_setting("async_insert") {
+                insert = insert.with_setting("async_insert", "0");
+            }
+            for row in rows {
+                insert.write(row).await.map_err(|e| self.classify(e))?;
+            }
+            insert.end().await.map_err(|e| self.classify(e))
+        })
+        .await
     }
 }
 
-fn parse_version(v: &str) -> (u32, u32) {
-    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The URL as it may be shown: scheme, host and port only.
@@ -397,38 +308,6 @@ pub fn display_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_codes_parse_in_both_layouts() {
-        let old = "Code: 193, e.displayText() = DB::Exception: Wrong password for user x, e.what() = DB::Exception";
-        assert_eq!(parse_code(old), Some(193));
-        assert_eq!(clean_message(old), "Wrong password for user x");
-        let new = "Code: 60. DB::Exception: Table d.t does not exist. (UNKNOWN_TABLE) (version 24.3.1.1)\n";
-        assert_eq!(parse_code(new), Some(60));
-        assert_eq!(
-            clean_message(new),
-            "Table d.t does not exist. (UNKNOWN_TABLE)"
-        );
-        assert_eq!(parse_code("502 Bad Gateway"), None);
-    }
-
-    #[test]
-    fn transient_errors_are_told_apart() {
-        let server = |code| ChError::Server {
-            code,
-            message: String::new(),
-        };
-        assert!(server(252).is_transient());
-        assert!(!server(27).is_transient());
-        assert!(!ChError::Auth(String::new()).is_transient());
-        assert!(
-            ChError::Unreachable {
-                url: String::new(),
-                reason: String::new()
-            }
-            .is_transient()
-        );
-    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -1,7 +1,7 @@
 //! Target tables as ClickHouse describes them, and the provenance columns that make resumes exact.
 
 use super::ident::{TableRef, quote};
-use super::{ChError, Server};
+use super::{ChError, Server, Sql};
 use serde::Deserialize;
 
 /// The file a row came from: the first 64 bits of its content hash (see `hash::file_id`).
@@ -66,28 +66,22 @@ impl TableSchema {
 
     /// Loads a table's columns, or `None` if the table does not exist.
     pub async fn load(server: &Server, table: &TableRef) -> Result<Option<TableSchema>, ChError> {
-        let engines: Vec<EngineRow> = server
-            .fetch_all("look up table", |c| {
-                c.query(
-                    "SELECT engine, sorting_key FROM system.tables WHERE database = ? AND name = ?",
-                )
-                .bind(&table.database)
-                .bind(&table.table)
-            })
-            .await?;
+        let sql = Sql::new(
+            "SELECT engine, sorting_key FROM system.tables WHERE database = ? AND name = ?",
+        )
+        .arg(&table.database)
+        .arg(&table.table);
+        let engines: Vec<EngineRow> = server.fetch_all("look up table", &sql).await?;
         let Some(engine) = engines.into_iter().next() else {
             return Ok(None);
         };
-        let columns: Vec<TableColumn> = server
-            .fetch_all("read table columns", |c| {
-                c.query(
-                    "SELECT name, type, default_kind, default_expression \
-                     FROM system.columns WHERE database = ? AND table = ?",
-                )
-                .bind(&table.database)
-                .bind(&table.table)
-            })
-            .await?;
+        let sql = Sql::new(
+            "SELECT name, type, default_kind, default_expression \
+             FROM system.columns WHERE database = ? AND table = ?",
+        )
+        .arg(&table.database)
+        .arg(&table.table);
+        let columns: Vec<TableColumn> = server.fetch_all("read table columns", &sql).await?;
         let sort_key = plain_columns(&engine.sorting_key);
         Ok(Some(TableSchema {
             sort_key,
@@ -110,9 +104,9 @@ impl TableSchema {
                 continue;
             }
             // The expression is the table's own SQL, as the server reports it.
-            let sql = format!("SELECT toString({}) AS text", c.default_expression);
+            let sql = Sql::new(format!("SELECT toString({}) AS text", c.default_expression));
             match server
-                .fetch_one::<TextRow>("evaluate a column default", |cl| cl.query_raw(&sql))
+                .fetch_one::<TextRow>("evaluate a column default", &sql)
                 .await
             {
                 Ok(row) => out.push((c.name.clone(), row.text)),
@@ -136,7 +130,7 @@ impl TableSchema {
                 quote(name)
             );
             match server
-                .execute("add provenance column", |c| c.query_raw(&sql))
+                .execute("add provenance column", &Sql::new(sql))
                 .await
             {
                 Err(e) if e.code().is_some_and(|c| DUPLICATE_COLUMN.contains(&c)) => {}

@@ -36,12 +36,15 @@ pub struct FileConfig {
     pub engine: Option<String>,
     pub order_by: Option<String>,
     pub limit: Option<u64>,
+    /// Settings every INSERT carries: `insert_settings = { insert_quorum = 2 }`.
+    pub insert_settings: Option<SettingsTable>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
 }
 
 /// `[[route]]`: files whose path under the data folder matches `glob` go to `table`, read as
-/// `format` if set; `create_table`, `engine` and `order_by` say how to create a missing table.
+/// `format` if set; `create_table`, `engine` and `order_by` say how to create a missing table;
+/// `insert_settings` are added to every insert into it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -51,7 +54,12 @@ pub struct RouteConfig {
     pub create_table: Option<bool>,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    /// Settings the inserts into this route's table carry, over the global ones.
+    pub insert_settings: Option<SettingsTable>,
 }
+
+/// `name = value` pairs of ClickHouse settings; values may be strings, numbers or booleans.
+pub type SettingsTable = std::collections::BTreeMap<String, toml::Value>;
 
 impl FileConfig {
     /// Reads a config file; relative paths in it are taken relative to the file's folder.

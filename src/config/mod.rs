@@ -3,6 +3,7 @@
 
 mod file;
 mod routes;
+mod settings;
 
 pub use file::{FileConfig, RouteConfig};
 pub use routes::{RouteDefaults, Routes};
@@ -199,11 +200,17 @@ impl RunConfig {
             .map(|t| TableRef::parse(t, &common.database))
             .transpose()
             .map_err(|e| Fatal::config(format!("--table: {e}")))?;
+        let insert_settings = match (&args.insert_settings[..], &file.insert_settings) {
+            ([], Some(table)) => settings::from_table(table),
+            (flags, _) => settings::from_flags(flags),
+        }
+        .map_err(|e| Fatal::config(format!("--insert-setting: {e}")))?;
         let defaults = RouteDefaults {
             format: args.format.clone().or_else(|| file.format.clone()),
             create_table: args.create_table || file.create_table.unwrap_or(false),
             engine: args.engine.clone().or_else(|| file.engine.clone()),
             order_by: args.order_by.clone().or_else(|| file.order_by.clone()),
+            insert_settings,
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;

@@ -2,9 +2,10 @@
 //! them (a format that overrides the file name) and how to create a missing table.
 
 use super::RouteConfig;
+use super::settings::{self, InsertSettings};
+use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::formats::{self, Compression, Detected, Format};
-use crate::infer::ddl::{self, CreateSpec};
 use globset::{GlobBuilder, GlobMatcher};
 
 /// Settings every route has unless it says otherwise (flags, environment, config file).
@@ -14,6 +15,7 @@ pub struct RouteDefaults {
     pub create_table: bool,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    pub insert_settings: InsertSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ struct Route {
     create_table: Option<bool>,
     engine: Option<String>,
     order_by: Option<String>,
+    insert_settings: InsertSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +36,7 @@ pub struct Routes {
     format: Option<Format>,
     create_table: bool,
     create: CreateSpec,
+    insert_settings: InsertSettings,
 }
 
 fn parse_format(text: &str, what: &str) -> Result<Format, String> {
@@ -77,6 +81,10 @@ impl Routes {
                         check(t).map_err(|e| format!("{what}: {e}"))?;
                     }
                 }
+                let own = match &r.insert_settings {
+                    Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
+                    None => InsertSettings::new(),
+                };
                 Ok(Route {
                     glob: glob.compile_matcher(),
                     table,
@@ -84,6 +92,7 @@ impl Routes {
                     create_table: r.create_table,
                     engine: r.engine.clone(),
                     order_by: r.order_by.clone(),
+                    insert_settings: settings::merged(&defaults.insert_settings, &own),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -107,12 +116,26 @@ impl Routes {
             ddl::check_order_by(order_by).map_err(|e| format!("--order-by: {e}"))?;
             create.order_by = order_by.trim().to_owned();
         }
+        for (i, r) in routes.iter().enumerate() {
+            if let Some(other) = routes[..i]
+                .iter()
+                .find(|o| o.table == r.table && o.insert_settings != r.insert_settings)
+            {
+                return Err(format!(
+                    "routes `{}` and `{}` both go to table {} with different insert_settings",
+                    other.glob.glob(),
+                    r.glob.glob(),
+                    r.table
+                ));
+            }
+        }
         Ok(Routes {
             routes,
             default,
             format,
             create_table: defaults.create_table,
             create,
+            insert_settings: defaults.insert_settings.clone(),
         })
     }
 
@@ -144,6 +167,28 @@ impl Routes {
             }),
             None => formats::detect(name),
         }
+    }
+
+    /// The settings every insert into `table` carries.
+    pub fn insert_settings_for(&self, table: &TableRef) -> &InsertSettings {
+        self.routes
+            .iter()
+            .find(|r| &r.table == table)
+            .map_or(&self.insert_settings, |r| &r.insert_settings)
+    }
+
+    /// Every setting name any insert carries, once each.
+    pub fn insert_setting_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .routes
+            .iter()
+            .flat_map(|r| &r.insert_settings)
+            .chain(&self.insert_settings)
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// How to create `table` if it is missing, or `None` if it must exist already.

@@ -2,17 +2,16 @@
 //! records of the files routed to it, plus the provenance columns. A dry run only shows the
 //! statement, and goes on as if the table existed.
 
-pub mod ddl;
 mod sample;
 mod types;
 
+use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableColumn, TableSchema};
 use crate::ch::{ChError, Server};
 use crate::exit::Fatal;
 use crate::formats::Limits;
 use crate::scan::FileEntry;
-use ddl::CreateSpec;
 use sample::Sample;
 use types::Features;
 
@@ -83,9 +82,7 @@ pub async fn create_table(
         };
         return Ok(Created { schema, sql });
     }
-    server
-        .execute("create table", |c| c.query_raw(&sql))
-        .await?;
+    server.create_table(&sql).await?;
     log::warn!(
         "created table {table} from {} records of {} files",
         sample.records,

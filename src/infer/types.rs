@@ -70,9 +70,9 @@ pub struct Features {
 impl Features {
     pub fn of(caps: &Caps) -> Features {
         Features {
-            bool: caps.at_least(21, 12),
-            datetime64: caps.at_least(20, 1),
-            date32: caps.at_least(21, 9),
+            bool: caps.has_bool(),
+            datetime64: caps.has_datetime64(),
+            date32: caps.has_date32(),
         }
     }
 }

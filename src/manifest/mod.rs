@@ -7,9 +7,11 @@ mod state;
 pub use rejects::RejectRow;
 pub use state::{ContentState, PathState, State};
 
+pub use crate::ch::manifest::EventRow;
+
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
-use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -71,40 +73,24 @@ impl Event {
         Event::ALL.into_iter().find(|e| e.as_str() == s)
     }
 
-    /// Events that speak about the content (table, hash) rather than only about a path.
-    pub fn is_content_event(self) -> bool {
-        !matches!(self, Event::Duplicate | Event::Changed | Event::Touched)
+    /// Events that speak about a path only, not about the content (table, hash) it has.
+    pub fn is_path_only(self) -> bool {
+        matches!(self, Event::Duplicate | Event::Changed | Event::Touched)
+    }
+
+    /// The names of the path-only events, for queries about contents.
+    pub fn path_only_names() -> Vec<&'static str> {
+        Event::ALL
+            .into_iter()
+            .filter(|e| e.is_path_only())
+            .map(Event::as_str)
+            .collect()
     }
 }
 
 /// `error_kind` values.
 pub const KIND_DATA: &str = "data";
 pub const KIND_TRANSIENT: &str = "transient";
-
-/// One manifest row. Field order is the table's column order.
-#[derive(Debug, Clone, Default, clickhouse::Row, Serialize)]
-pub struct EventRow {
-    pub event_time: u32,
-    pub seq: u64,
-    pub run_id: String,
-    pub host: String,
-    pub event: String,
-    pub path: String,
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub file_hash: String,
-    /// `hash::file_id` of `file_hash`: what the rows' `_ingest_file` holds. Filled on write.
-    pub file_id: u64,
-    pub target_table: String,
-    pub format: String,
-    pub batch_rows: u64,
-    pub batch: u64,
-    pub rows: u64,
-    pub rejected: u64,
-    pub error: String,
-    pub error_kind: String,
-    pub detail: String,
-}
 
 static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -122,13 +108,6 @@ fn next_seq() -> u64 {
         }
     }
 }
-
-const DDL_COLUMNS: &str = "\
-    event_time DateTime, seq UInt64, run_id String, host String, event String, path String, \
-    size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
-    format String, \
-    batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
-    error_kind String, detail String";
 
 /// The manifest table of one deployment, and the identity of the run writing to it.
 #[derive(Clone)]
@@ -151,44 +130,17 @@ impl Manifest {
 
     /// The view with the latest state of every file, `<manifest>_files`.
     pub fn files_view(&self) -> TableRef {
-        TableRef {
-            database: self.table.database.clone(),
-            table: format!("{}_files", self.table.table),
-        }
+        crate::ch::manifest::files_view(&self.table)
     }
 
     /// Creates the manifest table, its `_files` view and the rejects table where missing, and
-    /// says which it created.
-    /// Nothing is created when both exist, so a user without CREATE rights can run.
+    /// says which it created. Nothing is created when they exist, so a user without CREATE
+    /// rights can run.
     pub async fn ensure(&self) -> Result<Vec<TableRef>, ChError> {
-        let mut created = Vec::new();
-        let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({DDL_COLUMNS}) ENGINE = MergeTree \
-             PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, seq)",
-            self.table.sql()
-        );
-        if self
+        let mut created = self
             .server
-            .create_if_missing("create manifest table", &self.table, &ddl)
-            .await?
-        {
-            created.push(self.table.clone());
-        }
-        let view = self.files_view();
-        let ddl = format!(
-            "CREATE VIEW IF NOT EXISTS {} AS SELECT target_table, file_hash, \
-             last_path AS path, state, last_rows AS rows, last_error AS error, first_seen, \
-             last_event FROM ({})",
-            view.sql(),
-            latest_by_content(&self.table)
-        );
-        if self
-            .server
-            .create_if_missing("create manifest view", &view, &ddl)
-            .await?
-        {
-            created.push(view);
-        }
+            .create_manifest(&self.table, &Event::path_only_names())
+            .await?;
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }
@@ -216,9 +168,6 @@ impl Manifest {
     /// Appends events in one insert, retrying what can be retried (a repeated event is harmless:
     /// state is the latest event by sequence).
     pub async fn write(&self, events: &[EventRow]) -> Result<(), ChError> {
-        if events.is_empty() {
-            return Ok(());
-        }
         let events: Vec<EventRow> = events
             .iter()
             .map(|e| EventRow {
@@ -226,25 +175,7 @@ impl Manifest {
                 ..e.clone()
             })
             .collect();
-        let events = &events;
-        let table = self.table.sql();
-        self.server
-            .retry("write manifest events", || async {
-                let mut insert = self
-                    .server
-                    .client()
-                    .insert_unescaped::<EventRow>(&table)
-                    .await
-                    .map_err(|e| self.server.classify(e))?;
-                for ev in events {
-                    insert
-                        .write(ev)
-                        .await
-                        .map_err(|e| self.server.classify(e))?;
-                }
-                insert.end().await.map_err(|e| self.server.classify(e))
-            })
-            .await
+        self.server.write_events(&self.table, &events).await
     }
 
     pub fn server(&self) -> &Server {
@@ -258,42 +189,13 @@ impl Manifest {
         table: &TableRef,
         hash: &str,
         batch_rows: u64,
-    ) -> Result<std::collections::HashSet<u64>, ChError> {
-        #[derive(clickhouse::Row, serde::Deserialize)]
-        struct Batch {
-            b: u64,
-        }
-        let sql = format!(
-            "SELECT DISTINCT batch AS b FROM {} WHERE target_table = ? AND file_hash = ? \
-             AND event = 'batch' AND batch_rows = ?",
-            self.table.sql()
-        );
-        let rows: Vec<Batch> = self
+    ) -> Result<HashSet<u64>, ChError> {
+        let batches = self
             .server
-            .fetch_all("read acknowledged batches", |c| {
-                c.query(&sql)
-                    .bind(table.to_string())
-                    .bind(hash)
-                    .bind(batch_rows)
-            })
+            .acknowledged_batches(&self.table, table, hash, batch_rows)
             .await?;
-        Ok(rows.into_iter().map(|r| r.b).collect())
+        Ok(batches.into_iter().collect())
     }
-}
-
-/// The latest state of every (table, content) as a subquery: `target_table`, `file_hash`,
-/// `last_path`, `state`, `last_rows`, `last_error`, `first_seen`, `last_event`. (Aliases never
-/// reuse a column's name: newer servers would resolve the column to the alias.)
-pub fn latest_by_content(table: &TableRef) -> String {
-    format!(
-        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
-         argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
-         argMax(error, seq) AS last_error, min(event_time) AS first_seen, \
-         max(event_time) AS last_event \
-         FROM {} WHERE event NOT IN ('duplicate', 'changed', 'touched') \
-         GROUP BY target_table, file_hash",
-        table.sql()
-    )
 }
 
 #[cfg(test)]
@@ -316,5 +218,9 @@ mod tests {
             assert_eq!(Event::parse(e.as_str()), Some(e));
         }
         assert_eq!(Event::parse("nope"), None);
+        assert_eq!(
+            Event::path_only_names(),
+            ["duplicate", "changed", "touched"]
+        );
     }
 }

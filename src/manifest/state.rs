@@ -4,7 +4,6 @@
 
 use super::{Event, Manifest};
 use crate::ch::ChError;
-use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -33,6 +32,9 @@ pub struct ContentState {
     pub rows: u64,
     pub error: String,
     pub error_kind: String,
+    /// How many times the content was forgotten: an ingestion after a `forget` is a new one,
+    /// whose inserts must not be taken for repeats of the earlier one.
+    pub generation: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -43,34 +45,6 @@ pub struct State {
     /// Tables that have any manifest entry (to tell a lost manifest from a new table).
     pub tables: HashSet<String>,
 }
-
-#[derive(clickhouse::Row, Deserialize)]
-struct PathRow {
-    path: String,
-    last_event: String,
-    last_size: u64,
-    last_mtime_ns: i64,
-    last_hash: String,
-    last_table: String,
-    last_kind: String,
-    last_detail: String,
-    content_event: String,
-}
-
-#[derive(clickhouse::Row, Deserialize)]
-struct ContentRow {
-    target_table: String,
-    file_hash: String,
-    last_event: String,
-    last_path: String,
-    last_batch_rows: u64,
-    last_rows: u64,
-    last_error: String,
-    last_kind: String,
-}
-
-/// Events that speak about a path only, not about the content.
-const PATH_ONLY: &str = "('duplicate', 'changed', 'touched')";
 
 impl State {
     pub fn content(&self, table: &str, hash: &str) -> Option<&ContentState> {
@@ -88,34 +62,15 @@ impl Manifest {
 
     /// Reads the latest event of every path, with whether its content is ingested.
     pub async fn load_paths(&self) -> Result<State, ChError> {
-        let table = self.table.sql();
-        // Aliases never reuse a column's name: newer servers resolve such a name to the alias.
-        let sql = format!(
-            "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
-             last_detail, content_event FROM (\
-               SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
-               argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
-               argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
-               argMax(detail, seq) AS last_detail FROM {table} GROUP BY path\
-             ) AS paths ANY LEFT JOIN (\
-               SELECT target_table AS last_table, file_hash AS last_hash, \
-               argMax(event, seq) AS content_event FROM {table} \
-               WHERE event NOT IN {PATH_ONLY} GROUP BY target_table, file_hash\
-             ) AS contents USING (last_table, last_hash)"
-        );
-        let server = self.server();
-        server
-            .retry("read manifest paths", || async {
-                let mut state = State::default();
-                let mut tables: HashMap<String, Arc<str>> = HashMap::new();
-                let mut rows = server
-                    .client()
-                    .query_raw(&sql)
-                    .fetch::<PathRow>()
-                    .map_err(|e| server.classify(e))?;
-                while let Some(r) = server.timed(rows.next()).await? {
+        let (mut state, tables) = self
+            .server()
+            .fold_paths(
+                &self.table,
+                &Event::path_only_names(),
+                || (State::default(), HashMap::<String, Arc<str>>::new()),
+                |(state, tables), r| {
                     let Some(event) = Event::parse(&r.last_event) else {
-                        continue;
+                        return;
                     };
                     let target_table = tables
                         .entry(r.last_table)
@@ -134,35 +89,24 @@ impl Manifest {
                             content_done: r.content_event == Event::Done.as_str(),
                         },
                     );
-                }
-                state.tables = tables.into_keys().collect();
-                Ok(state)
-            })
-            .await
+                },
+            )
+            .await?;
+        state.tables = tables.into_keys().collect();
+        Ok(state)
     }
 
     /// Adds the latest event of every (table, content) to `state`.
     pub async fn load_contents(&self, state: &mut State) -> Result<(), ChError> {
-        let table = self.table.sql();
-        let sql = format!(
-            "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
-             argMax(path, seq) AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
-             argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
-             argMax(error_kind, seq) AS last_kind \
-             FROM {table} WHERE event NOT IN {PATH_ONLY} GROUP BY target_table, file_hash"
-        );
-        let server = self.server();
-        let contents = server
-            .retry("read manifest contents", || async {
-                let mut out = HashMap::new();
-                let mut rows = server
-                    .client()
-                    .query_raw(&sql)
-                    .fetch::<ContentRow>()
-                    .map_err(|e| server.classify(e))?;
-                while let Some(r) = server.timed(rows.next()).await? {
+        let contents = self
+            .server()
+            .fold_contents(
+                &self.table,
+                &Event::path_only_names(),
+                HashMap::new,
+                |out, r| {
                     let Some(event) = Event::parse(&r.last_event) else {
-                        continue;
+                        return;
                     };
                     out.insert(
                         (r.target_table, r.file_hash),
@@ -173,11 +117,11 @@ impl Manifest {
                             rows: r.last_rows,
                             error: r.last_error,
                             error_kind: r.last_kind,
+                            generation: r.forgotten,
                         },
                     );
-                }
-                Ok(out)
-            })
+                },
+            )
             .await?;
         state
             .tables

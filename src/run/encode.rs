@@ -24,6 +24,8 @@ pub struct Target {
     /// Rows carry provenance columns. Without them, ingestion is at-least-once: what landed of
     /// an interrupted file cannot be asked of the table.
     pub provenance: bool,
+    /// Settings every insert into the table carries (`--insert-setting`, checked).
+    pub insert_settings: Vec<(String, String)>,
 }
 
 impl Target {
@@ -40,6 +42,7 @@ impl Target {
             server_tz,
             recovery: false,
             provenance: true,
+            insert_settings: Vec::new(),
         })
     }
 }

@@ -76,6 +76,7 @@ pub async fn run(
         cfg.common.manifest.clone(),
         start.run_id.clone(),
     );
+    check_insert_settings(&server, cfg).await?;
     let manifest_exists = manifest.exists().await?;
     if !cfg.dry_run {
         for created in manifest.ensure().await? {
@@ -199,6 +200,20 @@ pub async fn run(
     })
 }
 
+/// Every `--insert-setting` must be one the server knows, before anything is inserted.
+async fn check_insert_settings(server: &Server, cfg: &RunConfig) -> Result<(), Fatal> {
+    let unknown = server
+        .unknown_settings(&cfg.routes.insert_setting_names())
+        .await?;
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => Err(Fatal::config(format!(
+            "--insert-setting: ClickHouse {} has no setting `{name}`",
+            server.caps.version
+        ))),
+    }
+}
+
 fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>) -> Exit {
     if let Some(e) = stopped {
         return if e.is_unreachable() {
@@ -295,7 +310,7 @@ async fn prepare_targets(
         let recovery = !new
             && schema_has_provenance
             && !state.tables.contains(&table.to_string())
-            && provenance::has_provenance_rows(server, table).await?;
+            && server.has_provenance_rows(table).await?;
         if recovery {
             log::warn!(
                 "the manifest has no record of table {table}, which holds ingested rows; \
@@ -308,6 +323,7 @@ async fn prepare_targets(
             .with_defaults(&defaults);
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
+        target.insert_settings = cfg.routes.insert_settings_for(table).clone();
         targets.insert(table.clone(), Arc::new(target));
     }
     Ok(targets)

@@ -154,6 +154,7 @@ mod tests {
             rows: 0,
             error: "bad".into(),
             error_kind: kind.into(),
+            generation: 0,
         }
     }
 

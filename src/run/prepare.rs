@@ -58,6 +58,8 @@ pub struct Group {
 pub struct GroupFile {
     pub entry: FileEntry,
     pub hash: String,
+    /// How often the content was forgotten: which ingestion of it this is.
+    pub generation: u64,
     /// Records in the file, good and bad.
     pub records: u64,
     /// Bad records left out under `--on-error skip-row`.
@@ -69,6 +71,8 @@ pub struct LargeFile {
     pub entry: FileEntry,
     pub target: Arc<Target>,
     pub hash: String,
+    /// How often the content was forgotten: which ingestion of it this is.
+    pub generation: u64,
     pub records: u64,
     pub rejects: Vec<Reject>,
     /// Consecutive batches per insert, as the first pass cut them.
@@ -99,6 +103,7 @@ impl LargeFile {
             entry: f.entry,
             target,
             hash: f.hash,
+            generation: f.generation,
             records: f.records,
             rejects: f.rejects,
             batch_rows,
@@ -314,6 +319,13 @@ impl Prepare {
         }
     }
 
+    /// How often the content was forgotten before this ingestion of it.
+    fn generation(&self, c: &Candidate, hash: &str) -> u64 {
+        self.state
+            .content(&c.target.table.to_string(), hash)
+            .map_or(0, |content| content.generation)
+    }
+
     fn claim(&mut self, c: &Candidate, hash: &str) {
         if let Some(key) = Self::claim_key(c, hash) {
             self.claimed.insert(key, c.entry.rel.clone());
@@ -389,6 +401,7 @@ impl Prepare {
         }
         self.flush_group()?;
         self.send(Work::Large(LargeFile {
+            generation: self.generation(&c, &pass.hash),
             batch_rows: resume.unwrap_or(self.settings.batch_rows),
             resume: resume.is_some(),
             entry: c.entry,
@@ -494,10 +507,12 @@ impl Prepare {
         }
         let full = g.rows >= insert_rows || g.body.len() + g.block.byte_size() >= GROUP_BODY_BYTES;
         self.claim(&c, &hash);
+        let generation = self.generation(&c, &hash);
         if let Some(g) = self.group.as_mut() {
             g.files.push(GroupFile {
                 entry: c.entry,
                 hash,
+                generation,
                 records: total,
                 rejects,
                 started: self.file_started,

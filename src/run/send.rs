@@ -1,12 +1,14 @@
 //! The writing side of a run: claims, inserts, acknowledgements and read-back, in that order, so
 //! that whatever instant the process dies at, the next run can tell exactly what landed.
 
+use super::encode::Target;
 use super::outcome::{FileOutcome, Status};
 use super::prepare::{Group, LargeFile, Work};
 use super::provenance;
 use super::records::{ErrorPolicy, Reject};
 use super::stream::{self, BatchPlan, Msg};
 use crate::ch::ident::TableRef;
+use crate::ch::insert::{Dedup, InsertSpec};
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
 use crate::formats::Limits;
@@ -75,6 +77,7 @@ struct Finishing {
 /// Deterministic query ids (and, where the server has them, deduplication tokens) for a file's
 /// inserts: the same id always means the same rows, so a token never hides different content.
 struct InsertNames {
+    /// The prefix, the content and what else tells this ingestion of it apart (see `salt`).
     base: String,
     per_insert: u64,
     /// Per insert group: a digest of what is left out of it, if anything is.
@@ -82,7 +85,13 @@ struct InsertNames {
 }
 
 impl InsertNames {
-    fn new(prefix: &str, hash: &str, plans: &[BatchPlan], per_insert: u64) -> InsertNames {
+    fn new(
+        prefix: &str,
+        hash: &str,
+        salt: &str,
+        plans: &[BatchPlan],
+        per_insert: u64,
+    ) -> InsertNames {
         let mut partial = std::collections::HashMap::new();
         for (group, chunk) in plans.chunks(per_insert as usize).enumerate() {
             if chunk.iter().all(|p| *p == BatchPlan::Full) {
@@ -105,7 +114,7 @@ impl InsertNames {
             partial.insert(group as u64, hasher.finalize().to_hex()[..12].to_owned());
         }
         InsertNames {
-            base: format!("{prefix}{}", &hash[..16]),
+            base: format!("{prefix}{}{salt}", &hash[..16]),
             per_insert,
             partial,
         }
@@ -241,25 +250,44 @@ impl Sender {
         ev
     }
 
-    fn start_insert(&self, table: &TableRef, columns: &str, query_id: &str) -> InsertFormatted {
-        let sql = format!("INSERT INTO {} {columns} FORMAT Native", table.sql());
-        let timeout = Some(self.server.insert_timeout());
-        let caps = &self.server.caps;
-        let mut insert = self
-            .server
-            .client()
-            .insert_formatted_with(sql)
-            .with_timeouts(timeout, timeout)
-            .with_setting("query_id", query_id);
-        if caps.has_setting("async_insert") {
-            insert = insert.with_setting("async_insert", "0");
+    /// What tells this ingestion of some content apart from earlier ones in insert names (and so
+    /// in deduplication tokens): how often it was forgotten, and, when the manifest was lost and
+    /// that is unknown, the run.
+    fn salt(&self, target: &Target, generation: u64) -> String {
+        match (target.recovery, generation) {
+            (true, _) => format!("-r{}", self.manifest.run_id),
+            (false, 0) => String::new(),
+            (false, g) => format!("-g{g}"),
         }
-        if caps.has_setting("insert_deduplication_token") {
-            insert = insert
-                .with_setting("insert_deduplicate", "1")
-                .with_setting("insert_deduplication_token", query_id);
+    }
+
+    /// How the server may deduplicate an insert named `name`. Where the server takes tokens, the
+    /// name is the token, and names never repeat for other rows. Elsewhere the server compares
+    /// blocks by checksum, which only rows with provenance make safe, and only while no earlier
+    /// ingestion of the same content may have left identical blocks behind.
+    fn dedup(&self, target: &Target, generation: u64, name: &str) -> Dedup {
+        let checksums_safe = target.provenance && generation == 0 && !target.recovery;
+        if self.server.caps.has_deduplication_token() || checksums_safe {
+            Dedup::Token(name.to_owned())
+        } else {
+            Dedup::Off
         }
-        insert
+    }
+
+    fn start_insert(
+        &self,
+        target: &Target,
+        columns: &str,
+        name: &str,
+        generation: u64,
+    ) -> InsertFormatted {
+        self.server.start_insert(&InsertSpec {
+            table: &target.table,
+            columns,
+            query_id: name,
+            dedup: self.dedup(target, generation, name),
+            settings: &target.insert_settings,
+        })
     }
 
     /// The outcome of an ingested file, mentioning the records left out, if any.
@@ -382,15 +410,18 @@ impl Sender {
             return self.interrupted(Work::Group(g));
         }
         crate::crash_point!("before-insert");
-        let digest = blake3::hash(
-            g.files
-                .iter()
-                .map(|f| f.hash.as_str())
-                .collect::<String>()
-                .as_bytes(),
+        let mut digest = blake3::Hasher::new();
+        for f in &g.files {
+            digest.update(f.hash.as_bytes());
+            digest.update(self.salt(&g.target, f.generation).as_bytes());
+        }
+        let query_id = format!(
+            "{}g{}",
+            self.query_id_prefix,
+            &digest.finalize().to_hex()[..16]
         );
-        let query_id = format!("{}g{}", self.query_id_prefix, &digest.to_hex()[..16]);
-        let mut insert = self.start_insert(&table, &g.columns, &query_id);
+        let generation = g.files.iter().map(|f| f.generation).max().unwrap_or(0);
+        let mut insert = self.start_insert(&g.target, &g.columns, &query_id, generation);
         let sent = async {
             insert.send(bytes::Bytes::from(g.body)).await?;
             crate::crash_point!("mid-insert");
@@ -526,12 +557,9 @@ impl Sender {
                 *e -= 1;
             }
         }
-        provenance::wait_for_inflight(
-            &self.server,
-            &self.query_id_prefix,
-            self.server.insert_timeout(),
-        )
-        .await?;
+        self.server
+            .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+            .await?;
         let table = &lf.target.table;
         if !lf.target.provenance {
             // At-least-once: only batches the server acknowledged are known to be in.
@@ -661,10 +689,10 @@ impl Sender {
         lf: &LargeFile,
         plans: Vec<BatchPlan>,
     ) -> Result<(), Trouble> {
-        let table = &lf.target.table;
         let mut columns = String::new();
         let per_insert = lf.per_insert.max(1);
-        let names = InsertNames::new(&self.query_id_prefix, &lf.hash, &plans, per_insert);
+        let salt = self.salt(&lf.target, lf.generation);
+        let names = InsertNames::new(&self.query_id_prefix, &lf.hash, &salt, &plans, per_insert);
         let (tx, mut rx) = mpsc::channel(2);
         let handle = match &lf.spilled {
             Some(spilled) if plans.iter().all(|p| *p == BatchPlan::Full) => {
@@ -711,7 +739,12 @@ impl Sender {
                             log::debug!("{}: insert {name}", lf.entry.rel);
                             open = Some(OpenInsert {
                                 group,
-                                insert: self.start_insert(table, &columns, &name),
+                                insert: self.start_insert(
+                                    &lf.target,
+                                    &columns,
+                                    &name,
+                                    lf.generation,
+                                ),
                                 batches: Vec::new(),
                             });
                         }
@@ -811,16 +844,16 @@ mod tests {
     #[test]
     fn insert_names_say_which_batches_and_what_of_them() {
         let full = vec![BatchPlan::Full; 4];
-        let two = InsertNames::new("ingest-f-", HASH, &full, 2);
+        let two = InsertNames::new("ingest-f-", HASH, "", &full, 2);
         assert_eq!(two.of(0), "ingest-f-0123456789abcdef-i0x2");
         assert_eq!(two.of(1), "ingest-f-0123456789abcdef-i1x2");
         // Another cut never reuses a name for other rows.
-        let one = InsertNames::new("ingest-f-", HASH, &full, 1);
+        let one = InsertNames::new("ingest-f-", HASH, "", &full, 1);
         assert_ne!(one.of(1), two.of(1));
 
         let mut partial = full.clone();
         partial[3] = BatchPlan::Fill([7u64, 9].into_iter().collect());
-        let names = InsertNames::new("ingest-f-", HASH, &partial, 2);
+        let names = InsertNames::new("ingest-f-", HASH, "", &partial, 2);
         assert_eq!(names.of(0), two.of(0));
         let named = names.of(1);
         assert!(
@@ -829,9 +862,12 @@ mod tests {
         );
         let mut other = full.clone();
         other[3] = BatchPlan::Fill([7u64].into_iter().collect());
-        assert_ne!(InsertNames::new("ingest-f-", HASH, &other, 2).of(1), named);
+        assert_ne!(
+            InsertNames::new("ingest-f-", HASH, "", &other, 2).of(1),
+            named
+        );
         assert_eq!(
-            InsertNames::new("ingest-f-", HASH, &partial, 2).of(1),
+            InsertNames::new("ingest-f-", HASH, "", &partial, 2).of(1),
             named
         );
     }

@@ -11,6 +11,7 @@ mod deploy;
 mod exactly_once;
 mod formats;
 mod infer;
+mod inserts;
 mod lifecycle;
 mod ops;
 mod policy;

@@ -1,0 +1,290 @@
+//! The manifest table as SQL: its columns, the `_files` view, and the questions the run, `status`,
+//! `retry` and `forget` ask of it. Events are appended, never changed; the latest by `seq` wins.
+
+use super::ident::TableRef;
+use super::{ChError, Server, Sql, strings};
+use serde::{Deserialize, Serialize};
+
+/// One manifest row. Field order is the table's column order.
+#[derive(Debug, Clone, Default, clickhouse::Row, Serialize)]
+pub struct EventRow {
+    pub event_time: u32,
+    pub seq: u64,
+    pub run_id: String,
+    pub host: String,
+    pub event: String,
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub file_hash: String,
+    /// `hash::file_id` of `file_hash`: what the rows' `_ingest_file` holds.
+    pub file_id: u64,
+    pub target_table: String,
+    pub format: String,
+    pub batch_rows: u64,
+    pub batch: u64,
+    pub rows: u64,
+    pub rejected: u64,
+    pub error: String,
+    pub error_kind: String,
+    pub detail: String,
+}
+
+const COLUMNS: &str = "\
+    event_time DateTime, seq UInt64, run_id String, host String, event String, path String, \
+    size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
+    format String, \
+    batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
+    error_kind String, detail String";
+
+/// The latest event of a path, with the latest event of the content it last had.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct PathRow {
+    pub path: String,
+    pub last_event: String,
+    pub last_size: u64,
+    pub last_mtime_ns: i64,
+    pub last_hash: String,
+    pub last_table: String,
+    pub last_kind: String,
+    pub last_detail: String,
+    pub content_event: String,
+}
+
+/// The latest event of a (table, content).
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct ContentRow {
+    pub target_table: String,
+    pub file_hash: String,
+    pub last_event: String,
+    pub last_path: String,
+    pub last_batch_rows: u64,
+    pub last_rows: u64,
+    pub last_error: String,
+    pub last_kind: String,
+    /// How many times the content was forgotten: each time starts a new ingestion of it.
+    pub forgotten: u64,
+}
+
+/// Files in one state, for `status`.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct StateCount {
+    pub state: String,
+    pub files: u64,
+    pub rows: u64,
+}
+
+/// A content's latest state as `status` lists it.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct FileRow {
+    pub path: String,
+    pub target_table: String,
+    pub state: String,
+    pub rows: u64,
+    pub error: String,
+    pub run: String,
+    pub host_name: String,
+    pub last: u32,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct Batch {
+    b: u64,
+}
+
+/// The `_files` view of a manifest table.
+pub fn files_view(manifest: &TableRef) -> TableRef {
+    TableRef {
+        database: manifest.database.clone(),
+        table: format!("{}_files", manifest.table),
+    }
+}
+
+/// The latest state of every (table, content) as a subquery: `target_table`, `file_hash`,
+/// `last_path`, `state`, `last_rows`, `last_error`, `last_run`, `last_host`, `first_seen`,
+/// `last_event`; events about a path only (`path_only`) are left out. (Aliases never reuse a
+/// column's name: newer servers would resolve the column to the alias.)
+fn latest_by_content(manifest: &TableRef, path_only: &[&str]) -> String {
+    format!(
+        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
+         argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
+         argMax(error, seq) AS last_error, argMax(run_id, seq) AS last_run, \
+         argMax(host, seq) AS last_host, min(event_time) AS first_seen, \
+         max(event_time) AS last_event \
+         FROM {} WHERE event NOT IN {} GROUP BY target_table, file_hash",
+        manifest.sql(),
+        literal_list(path_only)
+    )
+}
+
+/// Event names are the program's own constants; a view's text cannot carry parameters.
+fn literal_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    format!("({})", quoted.join(", "))
+}
+
+impl Server {
+    /// Creates the manifest table and its `_files` view where missing; says which it created.
+    pub async fn create_manifest(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+    ) -> Result<Vec<TableRef>, ChError> {
+        let mut created = Vec::new();
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+             PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, seq)",
+            manifest.sql()
+        );
+        if self
+            .create_if_missing("create manifest table", manifest, &ddl)
+            .await?
+        {
+            created.push(manifest.clone());
+        }
+        let view = files_view(manifest);
+        let ddl = format!(
+            "CREATE VIEW IF NOT EXISTS {} AS SELECT target_table, file_hash, \
+             last_path AS path, state, last_rows AS rows, last_error AS error, first_seen, \
+             last_event FROM ({})",
+            view.sql(),
+            latest_by_content(manifest, path_only)
+        );
+        if self
+            .create_if_missing("create manifest view", &view, &ddl)
+            .await?
+        {
+            created.push(view);
+        }
+        Ok(created)
+    }
+
+    pub async fn write_events(
+        &self,
+        manifest: &TableRef,
+        events: &[EventRow],
+    ) -> Result<(), ChError> {
+        self.insert_rows("write manifest events", manifest, events)
+            .await
+    }
+
+    /// The latest event of every path, with the latest event of its content, folded into a value
+    /// row by row.
+    pub async fn fold_paths<S>(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+        init: impl Fn() -> S,
+        add: impl FnMut(&mut S, PathRow),
+    ) -> Result<S, ChError> {
+        let table = manifest.sql();
+        let sql = Sql::new(format!(
+            "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
+             last_detail, content_event FROM (\
+               SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
+               argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
+               argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
+               argMax(detail, seq) AS last_detail FROM {table} GROUP BY path\
+             ) AS paths ANY LEFT JOIN (\
+               SELECT target_table AS last_table, file_hash AS last_hash, \
+               argMax(event, seq) AS content_event FROM {table} \
+               WHERE event NOT IN ? GROUP BY target_table, file_hash\
+             ) AS contents USING (last_table, last_hash)"
+        ))
+        .arg(strings(path_only));
+        self.fold("read manifest paths", &sql, init, add).await
+    }
+
+    /// The latest event of every (table, content), folded into a value row by row.
+    pub async fn fold_contents<S>(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+        init: impl Fn() -> S,
+        add: impl FnMut(&mut S, ContentRow),
+    ) -> Result<S, ChError> {
+        let sql = Sql::new(format!(
+            "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
+             argMax(path, seq) AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
+             argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
+             argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten \
+             FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
+            manifest.sql()
+        ))
+        .arg(strings(path_only));
+        self.fold("read manifest contents", &sql, init, add).await
+    }
+
+    /// Batches of some content recorded as acknowledged, for tables without provenance where the
+    /// table itself cannot be asked.
+    pub async fn acknowledged_batches(
+        &self,
+        manifest: &TableRef,
+        table: &TableRef,
+        hash: &str,
+        batch_rows: u64,
+    ) -> Result<Vec<u64>, ChError> {
+        let sql = Sql::new(format!(
+            "SELECT DISTINCT batch AS b FROM {} WHERE target_table = ? AND file_hash = ? \
+             AND event = 'batch' AND batch_rows = ?",
+            manifest.sql()
+        ))
+        .arg(table.to_string())
+        .arg(hash)
+        .arg(batch_rows);
+        let rows: Vec<Batch> = self.fetch_all("read acknowledged batches", &sql).await?;
+        Ok(rows.into_iter().map(|r| r.b).collect())
+    }
+
+    /// Files by their content's latest state, with their rows.
+    pub async fn manifest_totals(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+    ) -> Result<Vec<StateCount>, ChError> {
+        let sql = Sql::new(format!(
+            "SELECT state, count() AS files, sum(last_rows) AS rows FROM ({}) \
+             GROUP BY state ORDER BY state",
+            latest_by_content(manifest, path_only)
+        ));
+        self.fetch_all("read manifest totals", &sql).await
+    }
+
+    /// The most recent contents whose latest state is one of `states` (any state if empty).
+    pub async fn manifest_files(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+        states: &[&str],
+        limit: u64,
+    ) -> Result<Vec<FileRow>, ChError> {
+        let filter = match states.is_empty() {
+            true => "",
+            false => "WHERE state IN ?",
+        };
+        let mut sql = Sql::new(format!(
+            "SELECT last_path AS path, target_table, state, last_rows AS rows, \
+             last_error AS error, last_run AS run, last_host AS host_name, last_event AS last \
+             FROM ({}) {filter} ORDER BY last DESC, path LIMIT ?",
+            latest_by_content(manifest, path_only)
+        ));
+        if !states.is_empty() {
+            sql = sql.arg(strings(states));
+        }
+        self.fetch_all("read manifest files", &sql.arg(limit)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_row_has_a_column_for_every_field() {
+        let columns: Vec<&str> = COLUMNS
+            .split(',')
+            .filter_map(|c| c.split_whitespace().next())
+            .collect();
+        assert_eq!(columns, <EventRow as clickhouse::Row>::COLUMN_NAMES);
+    }
+}
