@@ -71,7 +71,9 @@ impl Scalar {
         let tz = |name: &Option<String>| -> Result<Tz, String> {
             match name {
                 None => Ok(server_tz),
-                Some(n) => n.parse().map_err(|_| format!("unknown time zone `{n}`")),
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| format!("type {ty} has an unknown time zone `{n}`")),
             }
         };
         Ok(match ty {

@@ -43,6 +43,11 @@ impl ColumnSpec {
         })
     }
 
+    /// Whether this tool can encode values of the column's type; `Err` says why not.
+    pub fn fillable(&self, server_tz: Tz) -> Result<(), String> {
+        Enc::new(&self.ty, server_tz).map(drop)
+    }
+
     /// Sets the value empty fields take from the text of a constant default expression's result.
     pub fn with_default_text(mut self, text: &[u8], server_tz: Tz) -> Result<ColumnSpec, String> {
         if !self.ty.is_nullable() && !matches!(self.ty, ChType::Array(_)) {

@@ -254,6 +254,10 @@ impl Sender {
         if caps.has_setting("async_insert") {
             insert = insert.with_setting("async_insert", "0");
         }
+        // JSON object columns travel as String for the server to convert (see `native`).
+        if caps.has_setting("input_format_native_allow_types_conversion") {
+            insert = insert.with_setting("input_format_native_allow_types_conversion", "1");
+        }
         if caps.has_setting("insert_deduplication_token") {
             insert = insert
                 .with_setting("insert_deduplicate", "1")
