@@ -12,6 +12,7 @@ mod exactly_once;
 mod formats;
 mod infer;
 mod lifecycle;
+mod modern_types;
 mod ops;
 mod policy;
 mod server;
