@@ -531,6 +531,11 @@ fn json_object_columns_take_objects_and_refuse_the_rest() {
     );
     env.write("array.jsonl", "{\"id\":6}\n{\"id\":7,\"j\":[1, 2]}\n");
     env.write("text.csv", "id,j\n8,plain\n");
+    // The server refuses a path twice; the error names the file, line and column instead.
+    env.write(
+        "paths.jsonl",
+        "{\"id\":10,\"j\":{\"a\":{\"b\":1},\"a.b\":2}}\n",
+    );
     env.write("broken.xml", "<r><row id=\"9\"><j>{\"a\": </j></row></r>");
     assert_code(&env.ingest(&["--table", "t"]), 3);
     assert_eq!(
@@ -553,6 +558,10 @@ fn json_object_columns_take_objects_and_refuse_the_rest() {
             (
                 "broken.xml",
                 "broken.xml:1:j: cannot convert \"{\\\"a\\\": \" to JSON: not a valid JSON object: EOF while parsing a value at line 1 column 6"
+            ),
+            (
+                "paths.jsonl",
+                "paths.jsonl:1:j: cannot convert \"{\\\"a\\\":{\\\"b\\\":1},\\\"a.b\\\":2}\" to JSON: path `a.b` appears twice"
             ),
             (
                 "text.csv",
