@@ -333,4 +333,24 @@ mod tests {
             .unwrap();
         assert_eq!(body(&mut u), b"\x07\x01y");
     }
+
+    #[test]
+    fn text_forms_fill_by_position_or_by_name() {
+        let mut t = enc("Tuple(a UInt8, b Nullable(String))");
+        t.push(&Value::Text(b"{'b': 'x'}"), None).unwrap();
+        t.push(&Value::Text(b"[3, NULL]"), None).unwrap();
+        assert_eq!(body(&mut t), [0, 3, 0, 1, 1, b'x', 0]);
+        let mut m = enc("Map(UInt8, LowCardinality(String))");
+        m.push(&Value::Json(br#"{"1": "x", "2": "y"}"#), None)
+            .unwrap();
+        assert_eq!(
+            m.push(&Value::Json(br#"{"-1": "z"}"#), None).unwrap_err().0,
+            "key `-1`: -1 is out of range for UInt8"
+        );
+        assert_eq!(
+            m.push(&Value::Text(b"[1, 2]"), None).unwrap_err().0,
+            "expected a map like {'key': value}"
+        );
+        assert_eq!(m.rows(), 1);
+    }
 }
