@@ -245,7 +245,7 @@ impl FieldSink for RowWriter<'_> {
         let Some(col) = self.plan.resolve(index, name) else {
             return match self.plan.unsupported.get(name) {
                 // No value leaves the column to its default, as if the field were absent.
-                Some(_) if matches!(value, Value::Null) => Ok(()),
+                Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
                 Some(reason) => Err(ConvError::new(reason.clone())),
                 None => Err(ConvError::new(format!(
                     "field `{name}` has no column in table {}",

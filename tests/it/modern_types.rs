@@ -584,7 +584,7 @@ fn a_column_the_tool_cannot_fill_fails_only_the_files_that_set_it() {
         "a.jsonl",
         "{\"id\":1,\"s\":\"x\"}\n{\"id\":2,\"agg\":null}\n",
     );
-    env.write("b.xml", "<r><row id=\"3\"><s>y</s></row></r>");
+    env.write("b.xml", "<r><row id=\"3\" agg=\"\"><s>y</s></row></r>");
     env.write("c.csv", "id,s\n4,z\n");
     env.write("sets.jsonl", "{\"id\":5}\n{\"id\":6,\"agg\":\"x\"}\n");
     env.write("sets.xml", "<r><row id=\"7\" agg=\"x\"/></r>");
