@@ -644,3 +644,47 @@ fn hostile_nesting_is_a_record_error_not_a_crash() {
         ])
     );
 }
+
+#[test]
+fn created_tables_keep_microseconds_from_every_format() {
+    let env = Env::new("infer_micros");
+    let micros = 1_704_164_645_123_456i64;
+    env.write("a.csv", "id,ts\n1,2024-01-02 03:04:05.123456\n");
+    env.write(
+        "b.jsonl",
+        "{\"id\":2,\"ts\":\"2024-01-02T03:04:05.123456Z\"}\n",
+    );
+    env.write(
+        "c.xml",
+        "<r><row id=\"3\"><ts>2024-01-02T05:04:05.123456+02:00</ts></row></r>",
+    );
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::new(UInt8Array::from(vec![4])) as ArrayRef),
+        (
+            "ts",
+            Arc::new(TimestampMicrosecondArray::from(vec![micros])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    env.write("d.parquet", parquet(&batch));
+    assert_code(&env.ingest(&["--table", "t", "--create-table"]), 0);
+    // 18.16 has no DateTime64: the inferred DateTime keeps whole seconds (README).
+    let (ty, value) = match env.ch.is_old() {
+        true => ("DateTime", "toUInt32(ts)"),
+        false => ("DateTime64(6)", "toUnixTimestamp64Micro(ts)"),
+    };
+    assert_eq!(
+        env.q("SELECT type FROM system.columns WHERE database = '{db}' AND table = 't' AND name = 'ts' FORMAT TSV"),
+        format!("{ty}\n")
+    );
+    let expected = match env.ch.is_old() {
+        true => "1\t1704164645\n2\t1704164645\n3\t1704164645\n4\t1704164645\n".to_owned(),
+        false => (1..=4).map(|i| format!("{i}\t{micros}\n")).collect(),
+    };
+    assert_eq!(
+        env.q(&format!(
+            "SELECT id, {value} FROM {{db}}.t ORDER BY id FORMAT TSV"
+        )),
+        expected
+    );
+}
