@@ -1,7 +1,8 @@
 //! `LowCardinality` columns: a dictionary of distinct encoded values and one index per row, in the
 //! layout ClickHouse reads in `Native` (a dictionary per block, sent with the block).
 
-use super::column::{Sink, is_empty, reuse};
+use super::buffers::{Sink, reuse};
+use super::column::is_empty;
 use crate::convert::{ConvResult, Scalar};
 use crate::value::Value;
 use std::collections::HashMap;

@@ -8,6 +8,7 @@
 //! the JSON type has, on by default; the insert pins it). The object was checked to be one here,
 //! so a bad value is an error with its file, line and column, not a failed insert.
 
+mod buffers;
 mod column;
 mod composite;
 mod lowcard;
@@ -17,9 +18,9 @@ mod text;
 use crate::ch::types::ChType;
 use crate::convert::{ConvResult, write_string, write_varint};
 use crate::value::Value;
+pub use buffers::Sink;
 use chrono_tz::Tz;
 use column::Enc;
-pub use column::Sink;
 
 /// A column to fill: its name, the type as the server spells it, and its parsed type.
 #[derive(Debug, Clone)]
