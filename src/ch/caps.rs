@@ -20,6 +20,7 @@ pub(super) const OPTIONAL_SETTINGS: &[&str] = &[
     "insert_deduplicate",
     "deduplicate_insert",
     "mutations_sync",
+    "input_format_native_allow_types_conversion",
 ];
 
 /// Table settings that only some server versions know.

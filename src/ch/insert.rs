@@ -110,6 +110,10 @@ impl Server {
         if caps.has_setting("async_insert") {
             out.push(("async_insert", "0".to_owned()));
         }
+        // JSON object columns travel as String for the server to convert (see `native`).
+        if caps.has_setting("input_format_native_allow_types_conversion") {
+            out.push(("input_format_native_allow_types_conversion", "1".to_owned()));
+        }
         let on = matches!(dedup, Dedup::Token(_));
         if caps.has_setting("deduplicate_insert") {
             let mode = if on { "enable" } else { "disable" };

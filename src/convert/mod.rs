@@ -1,8 +1,10 @@
 //! Converting field values into the bytes a ClickHouse column type stores, or a precise reason why not.
 
+mod json_object;
 mod json_text;
 mod number;
 mod time;
+mod wide;
 
 use crate::ch::types::ChType;
 use crate::value::Value;
@@ -11,6 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use number::parse_decimal;
 pub use time::{parse_date_days, parse_datetime_nanos};
+pub use wide::WideInt;
 
 /// Why a value does not fit its column. The caller adds file, line, column and expected type.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +38,8 @@ pub enum Scalar {
     U16,
     U32,
     U64,
+    /// `Int128`, `UInt128`, `Int256`, `UInt256`.
+    Wide(WideInt),
     F32,
     F64,
     Bool,
@@ -57,6 +62,8 @@ pub enum Scalar {
     Ipv6,
     FixedString(usize),
     String,
+    /// The `JSON` object type, sent as the object's text for the server to convert.
+    Json,
 }
 
 impl Scalar {
@@ -65,7 +72,9 @@ impl Scalar {
         let tz = |name: &Option<String>| -> Result<Tz, String> {
             match name {
                 None => Ok(server_tz),
-                Some(n) => n.parse().map_err(|_| format!("unknown time zone `{n}`")),
+                Some(n) => n
+                    .parse()
+                    .map_err(|_| format!("type {ty} has an unknown time zone `{n}`")),
             }
         };
         Ok(match ty {
@@ -77,6 +86,10 @@ impl Scalar {
             ChType::UInt16 => Scalar::U16,
             ChType::UInt32 => Scalar::U32,
             ChType::UInt64 => Scalar::U64,
+            ChType::Int128 => Scalar::Wide(WideInt::I128),
+            ChType::UInt128 => Scalar::Wide(WideInt::U128),
+            ChType::Int256 => Scalar::Wide(WideInt::I256),
+            ChType::UInt256 => Scalar::Wide(WideInt::U256),
             ChType::Float32 => Scalar::F32,
             ChType::Float64 => Scalar::F64,
             ChType::Bool => Scalar::Bool,
@@ -99,6 +112,7 @@ impl Scalar {
             ChType::Enum16(items) => Scalar::Enum16(items.clone()),
             ChType::Ipv4 => Scalar::Ipv4,
             ChType::Ipv6 => Scalar::Ipv6,
+            ChType::Json(_) => Scalar::Json,
             other => return Err(format!("type {other} cannot be filled from a data file")),
         })
     }
@@ -114,7 +128,8 @@ impl Scalar {
             Scalar::Decimal { width, .. } => *width,
             Scalar::Uuid | Scalar::Ipv6 => 16,
             Scalar::FixedString(n) => *n,
-            Scalar::String => return None,
+            Scalar::Wide(w) => w.width(),
+            Scalar::String | Scalar::Json => return None,
         })
     }
 
@@ -129,6 +144,7 @@ impl Scalar {
                 let min = items.iter().map(|(_, v)| *v).min().unwrap_or(0);
                 out.extend_from_slice(&min.to_le_bytes());
             }
+            Scalar::Json => write_string(out, b"{}"),
             _ => match self.width() {
                 Some(w) => out.resize(out.len() + w, 0),
                 None => out.push(0),
@@ -138,16 +154,16 @@ impl Scalar {
 
     /// Appends `value` converted to this type. On error `out` is left as it was.
     pub fn encode(&self, value: &Value<'_>, out: &mut Vec<u8>) -> ConvResult {
-        if !matches!(self, Scalar::String) {
+        if !matches!(self, Scalar::String | Scalar::Json) {
             match value {
                 Value::List(_) => {
                     return Err(ConvError::new(
-                        "a list goes only into an Array or String column",
+                        "a list goes only into an Array, Tuple or String column",
                     ));
                 }
                 Value::Json(_) => {
                     return Err(ConvError::new(
-                        "a JSON object goes only into a String column",
+                        "a JSON object goes only into a String, Map, named Tuple or JSON column",
                     ));
                 }
                 _ => {}
@@ -163,6 +179,8 @@ impl Scalar {
             Scalar::U16 => put(out, number::int::<u16>(value, "UInt16")?.to_le_bytes()),
             Scalar::U32 => put(out, number::int::<u32>(value, "UInt32")?.to_le_bytes()),
             Scalar::U64 => put(out, number::int::<u64>(value, "UInt64")?.to_le_bytes()),
+            Scalar::Wide(w) => w.encode(value, out),
+            Scalar::Json => json_object::encode(value, out),
             Scalar::F32 => put(out, number::float32(value)?.to_le_bytes()),
             Scalar::F64 => put(out, number::float64(value)?.to_le_bytes()),
             Scalar::Bool => put(out, [u8::from(number::boolean(value)?)]),
@@ -171,15 +189,11 @@ impl Scalar {
                 precision,
                 scale,
             } => {
-                let v = number::decimal(value, *precision, *scale)?;
-                let bytes = v.to_le_bytes();
-                if *width <= 16 {
-                    out.extend_from_slice(&bytes[..*width]);
-                } else {
-                    out.extend_from_slice(&bytes);
-                    let fill = if v < 0 { 0xff } else { 0 };
-                    out.resize(out.len() + (*width - 16), fill);
+                if *width > 16 {
+                    return wide::encode_decimal256(value, *precision, *scale, out);
                 }
+                let v = number::decimal(value, *precision, *scale)?;
+                out.extend_from_slice(&v.to_le_bytes()[..*width]);
                 Ok(())
             }
             Scalar::Date => {
@@ -215,8 +229,16 @@ impl Scalar {
                         "time has more precision than DateTime64({precision}) keeps"
                     )));
                 }
-                let ticks = i64::try_from(nanos / divisor)
-                    .map_err(|_| ConvError::new("time is outside DateTime64's range"))?;
+                // DateTime64 covers 1900-01-01 00:00:00 ..= 2299-12-31 23:59:59.999999999 UTC.
+                if !(-2_208_988_800 * NANOS..10_413_792_000 * NANOS).contains(&nanos) {
+                    return Err(ConvError::new(
+                        "time is outside DateTime64's range 1900-01-01..2299-12-31",
+                    ));
+                }
+                // Nanosecond ticks end in 2262.
+                let ticks = i64::try_from(nanos / divisor).map_err(|_| {
+                    ConvError::new("time is outside DateTime64(9)'s range 1900-01-01..2262-04-11")
+                })?;
                 put(out, ticks.to_le_bytes())
             }
             Scalar::Uuid => put(out, parse_uuid(text_of(value, "UUID")?)?),
@@ -267,6 +289,8 @@ impl Scalar {
         }
     }
 }
+
+const NANOS: i128 = 1_000_000_000;
 
 fn put<const N: usize>(out: &mut Vec<u8>, bytes: [u8; N]) -> ConvResult {
     out.extend_from_slice(&bytes);
@@ -480,5 +504,51 @@ mod tests {
         };
         let out = enc(&d, Value::Text(b"-1")).unwrap();
         assert_eq!(out, vec![0xff; 32]);
+    }
+
+    #[test]
+    fn json_defaults_to_an_empty_object() {
+        let mut zero = Vec::new();
+        Scalar::Json.encode_zero(&mut zero);
+        assert_eq!(zero, b"\x02{}");
+    }
+
+    #[test]
+    fn datetime64_keeps_its_digits_and_its_range() {
+        let dt = |p| Scalar::DateTime64 {
+            precision: p,
+            tz: Tz::UTC,
+        };
+        let micros = 1_704_164_645_123_456i64;
+        for v in [
+            Value::Text(b"2024-01-02 03:04:05.123456"),
+            Value::Num(b"1704164645.123456"),
+            Value::Num(b"1704164645123456"),
+            Value::Num(b"1704164645123.456"),
+            Value::Timestamp(i128::from(micros) * 1000),
+        ] {
+            assert_eq!(
+                enc(&dt(6), v.clone()).unwrap(),
+                micros.to_le_bytes(),
+                "{v:?}"
+            );
+        }
+        assert_eq!(
+            enc(&dt(3), Value::Text(b"2024-01-02 03:04:05.123456")).unwrap_err(),
+            "time has more precision than DateTime64(3) keeps"
+        );
+        assert!(enc(&dt(0), Value::Text(b"1900-01-01 00:00:00")).is_ok());
+        assert_eq!(
+            enc(&dt(0), Value::Text(b"1899-12-31 23:59:59")).unwrap_err(),
+            "time is outside DateTime64's range 1900-01-01..2299-12-31"
+        );
+        assert_eq!(
+            enc(&dt(3), Value::Text(b"2300-01-01 00:00:00")).unwrap_err(),
+            "time is outside DateTime64's range 1900-01-01..2299-12-31"
+        );
+        assert_eq!(
+            enc(&dt(9), Value::Text(b"2262-04-12 00:00:00")).unwrap_err(),
+            "time is outside DateTime64(9)'s range 1900-01-01..2262-04-11"
+        );
     }
 }

@@ -99,7 +99,8 @@ fn to_nanos(secs: i64, nanos: u32) -> i128 {
     i128::from(secs) * NANOS + i128::from(nanos)
 }
 
-/// Epoch numbers: seconds, or milliseconds/microseconds/nanoseconds when the magnitude says so.
+/// Epoch numbers: seconds, or milliseconds/microseconds/nanoseconds when the magnitude of the
+/// whole part says so; a fraction is a fraction of that unit.
 fn epoch_nanos(b: &[u8]) -> Option<i128> {
     let (neg, body) = match b.first()? {
         b'-' => (true, &b[1..]),
@@ -113,20 +114,19 @@ fn epoch_nanos(b: &[u8]) -> Option<i128> {
         return None;
     }
     let whole: i128 = std::str::from_utf8(int).ok()?.parse().ok()?;
-    let mut nanos = match frac {
-        None => match whole {
-            w if w >= 100_000_000_000_000_000 => w,
-            w if w >= 100_000_000_000_000 => w * 1_000,
-            w if w >= 100_000_000_000 => w * 1_000_000,
-            w => w * NANOS,
-        },
-        Some(f) => {
-            if f.is_empty() || f.len() > 9 || !f.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            whole * NANOS + i128::from(digits(f)? * 10u32.pow(9 - f.len() as u32))
-        }
+    let (unit, unit_digits) = match whole {
+        w if w >= 100_000_000_000_000_000 => (1, 0),
+        w if w >= 100_000_000_000_000 => (1_000, 3),
+        w if w >= 100_000_000_000 => (1_000_000, 6),
+        _ => (NANOS, 9),
     };
+    let mut nanos = whole * unit;
+    if let Some(f) = frac {
+        if f.is_empty() || f.len() > unit_digits || !f.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        nanos += i128::from(digits(f)?) * 10i128.pow((unit_digits - f.len()) as u32);
+    }
     if neg {
         nanos = -nanos;
     }
@@ -260,6 +260,12 @@ mod tests {
             parse_datetime_nanos(b"1577934245.5", Tz::UTC).unwrap(),
             1_577_934_245_500_000_000
         );
+        // A fraction is a fraction of the unit the magnitude names (here milliseconds).
+        assert_eq!(
+            parse_datetime_nanos(b"1577934245123.456", Tz::UTC).unwrap(),
+            1_577_934_245_123_456_000
+        );
+        assert!(parse_datetime_nanos(b"1577934245123.4567891", Tz::UTC).is_err());
     }
 
     #[test]

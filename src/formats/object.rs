@@ -3,11 +3,7 @@
 
 use super::fields::FieldNames;
 use super::{FieldSink, ReadError, RecordError};
-use crate::value::Value;
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
+use crate::value::json::{DecodeError, Item, Members};
 
 /// Where an object's text starts in its file, for error positions.
 #[derive(Debug, Clone, Copy)]
@@ -16,94 +12,6 @@ pub struct Origin {
     /// 1-based byte column of the object's first byte on its line.
     pub column: u64,
     pub record: u64,
-}
-
-/// A string, borrowed from the input when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// An object's members in order, their values not yet decoded.
-struct Members<'a>(Vec<(Text<'a>, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Members<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(key) = map.next_key::<Text<'de>>()? {
-                    out.push((key, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Members(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// A decoded JSON value that a `Value` can borrow from.
-enum Item<'a> {
-    Null,
-    Bool(bool),
-    Num(&'a str),
-    Str(Cow<'a, str>),
-    /// A nested object, kept as its JSON text.
-    Object(&'a str),
-    List(Vec<Item<'a>>),
-}
-
-impl<'a> Item<'a> {
-    fn decode(raw: &'a RawValue) -> Result<Item<'a>, serde_json::Error> {
-        let text = raw.get();
-        Ok(match text.as_bytes().first() {
-            Some(b'"') => Item::Str(serde_json::from_str::<Text<'a>>(text)?.0),
-            Some(b'{') => Item::Object(text),
-            Some(b'[') => Item::List(
-                serde_json::from_str::<Vec<&'a RawValue>>(text)?
-                    .into_iter()
-                    .map(Item::decode)
-                    .collect::<Result<_, _>>()?,
-            ),
-            Some(b't') => Item::Bool(true),
-            Some(b'f') => Item::Bool(false),
-            Some(b'n') => Item::Null,
-            Some(_) => Item::Num(text),
-            None => return Err(serde_json::Error::custom("empty value")),
-        })
-    }
-
-    fn value(&self) -> Value<'_> {
-        match self {
-            Item::Null => Value::Null,
-            Item::Bool(b) => Value::Bool(*b),
-            Item::Num(n) => Value::Num(n.as_bytes()),
-            Item::Str(s) => Value::Str(s.as_bytes()),
-            Item::Object(o) => Value::Json(o.as_bytes()),
-            Item::List(items) => Value::List(items.iter().map(Item::value).collect()),
-        }
-    }
 }
 
 /// What a JSON text starts with, for "expected an object" errors.
@@ -162,7 +70,10 @@ pub fn decode(
     for (key, raw) in &members.0 {
         let name = key.0.as_ref();
         let index = names.index_of(name)?;
-        let item = Item::decode(raw).map_err(|e| malformed(&e, at))?;
+        let item = Item::decode(raw).map_err(|e| match e {
+            DecodeError::Json(e) => malformed(&e, at),
+            too_deep => record_error(Some(name.to_owned()), too_deep.to_string()),
+        })?;
         sink.field(index, name, item.value())
             .map_err(|e| record_error(Some(name.to_owned()), e.0))?;
     }
@@ -173,6 +84,7 @@ pub fn decode(
 mod tests {
     use super::*;
     use crate::convert::ConvError;
+    use crate::value::Value;
 
     #[derive(Default)]
     struct Collect(Vec<(usize, String, String)>);

@@ -251,10 +251,10 @@ fn base_type(kind: Option<&Kind>, f: Features) -> ChType {
     match kind {
         Kind::Bool if f.bool => ChType::Bool,
         Kind::Bool => ChType::UInt8,
-        Kind::Int { min, max } if *min >= i64::MIN.into() && *max <= i64::MAX.into() => {
+        Kind::Int { min, max } if *min >= i128::from(i64::MIN) && *max <= i128::from(i64::MAX) => {
             ChType::Int64
         }
-        Kind::Int { min, max } if *min >= 0 && *max <= u64::MAX.into() => ChType::UInt64,
+        Kind::Int { min, max } if *min >= 0 && *max <= i128::from(u64::MAX) => ChType::UInt64,
         Kind::Int { .. } | Kind::String => ChType::String,
         Kind::Float => ChType::Float64,
         Kind::Decimal { scale } => ChType::Decimal {
@@ -267,7 +267,7 @@ fn base_type(kind: Option<&Kind>, f: Features) -> ChType {
         Kind::DateTime { digits, .. } if *digits > 0 && f.datetime64 => {
             ChType::DateTime64(*digits, None)
         }
-        Kind::DateTime { min, max, .. } if *min >= 0 && *max <= u32::MAX.into() => {
+        Kind::DateTime { min, max, .. } if *min >= 0 && *max <= i128::from(u32::MAX) => {
             ChType::DateTime(None)
         }
         Kind::DateTime { .. } if f.datetime64 => ChType::DateTime64(0, None),

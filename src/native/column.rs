@@ -1,10 +1,14 @@
 //! One column's values, encoded as they arrive into the buffers ClickHouse's `Native` format sends.
+//! Composite columns nest: an Array, Map or Tuple holds the encoders of its parts.
 
+use super::buffers::{CHUNK_BYTES, CHUNK_ROWS, Sink, reuse, string_offset, string_starts};
+use super::composite::{MapEnc, TupleEnc};
+use super::lowcard::{KEYS_VERSION, LowCard};
+use super::text::{self, Brackets};
 use crate::ch::types::ChType;
 use crate::convert::{ConvError, ConvResult, Scalar, write_string};
 use crate::value::Value;
 use chrono_tz::Tz;
-use std::collections::HashMap;
 
 /// Column buffers, reused from block to block.
 #[derive(Debug)]
@@ -24,23 +28,13 @@ pub(super) enum Enc {
         offsets: Vec<u64>,
         inner: Box<Enc>,
     },
+    Map(MapEnc),
+    Tuple(TupleEnc),
     LowCardinality(LowCard),
 }
 
-#[derive(Debug)]
-pub(super) struct LowCard {
-    pub(super) scalar: Scalar,
-    pub(super) nullable: bool,
-    /// Encoded dictionary keys: the null placeholder (if nullable), the default, then values.
-    pub(super) keys: Vec<u8>,
-    pub(super) key_count: u32,
-    dict: HashMap<Vec<u8>, u32>,
-    pub(super) indexes: Vec<u32>,
-    scratch: Vec<u8>,
-}
-
 /// Whether a value means "no value here": NULL for nullable columns, the default otherwise.
-fn is_empty(value: &Value<'_>) -> bool {
+pub(super) fn is_empty(value: &Value<'_>) -> bool {
     match value {
         Value::Null => true,
         Value::Text(b) => b.is_empty() || *b == b"\\N",
@@ -49,43 +43,44 @@ fn is_empty(value: &Value<'_>) -> bool {
 }
 
 impl Enc {
+    /// The encoder of a column type; recursion follows the type, whose depth the parser limits.
     pub(super) fn new(ty: &ChType, server_tz: Tz) -> Result<Enc, String> {
+        let unsupported = || Err(format!("type {ty} is not supported"));
         Ok(match ty {
             ChType::Nullable(inner) => match **inner {
-                ChType::Array(_) | ChType::Nullable(_) | ChType::LowCardinality(_) => {
-                    return Err(format!("type {ty} is not supported"));
-                }
+                ChType::Array(_)
+                | ChType::Nullable(_)
+                | ChType::LowCardinality(_)
+                | ChType::Map(..)
+                | ChType::Tuple(_) => return unsupported(),
                 _ => Enc::Nullable {
                     nulls: Vec::new(),
                     inner: Box::new(Enc::new(inner, server_tz)?),
                 },
             },
-            ChType::Array(inner) => {
-                if contains_low_cardinality(inner) {
-                    return Err(format!("type {ty} is not supported"));
-                }
-                Enc::Array {
-                    offsets: Vec::new(),
-                    inner: Box::new(Enc::new(inner, server_tz)?),
-                }
-            }
+            ChType::Array(inner) => Enc::Array {
+                offsets: Vec::new(),
+                inner: Box::new(Enc::new(inner, server_tz)?),
+            },
+            ChType::Map(k, v) => Enc::Map(MapEnc {
+                offsets: Vec::new(),
+                keys: Box::new(Enc::new(k, server_tz)?),
+                values: Box::new(Enc::new(v, server_tz)?),
+            }),
+            ChType::Tuple(items) if items.is_empty() => return unsupported(),
+            ChType::Tuple(items) => Enc::Tuple(TupleEnc::new(
+                items.iter().map(|(n, _)| n.clone()).collect(),
+                items
+                    .iter()
+                    .map(|(_, t)| Enc::new(t, server_tz))
+                    .collect::<Result<_, _>>()?,
+            )),
             ChType::LowCardinality(inner) => {
                 let (nullable, base) = match &**inner {
                     ChType::Nullable(b) => (true, &**b),
                     b => (false, b),
                 };
-                let scalar = Scalar::from_type(base, server_tz)?;
-                let mut lc = LowCard {
-                    scalar,
-                    nullable,
-                    keys: Vec::new(),
-                    key_count: 0,
-                    dict: HashMap::new(),
-                    indexes: Vec::new(),
-                    scratch: Vec::new(),
-                };
-                lc.reset_dictionary();
-                Enc::LowCardinality(lc)
+                Enc::LowCardinality(LowCard::new(Scalar::from_type(base, server_tz)?, nullable))
             }
             other => Enc::Plain {
                 scalar: Scalar::from_type(other, server_tz)?,
@@ -100,7 +95,8 @@ impl Enc {
         match self {
             Enc::Plain { rows, .. } => *rows,
             Enc::Nullable { nulls, .. } => nulls.len(),
-            Enc::Array { offsets, .. } => offsets.len(),
+            Enc::Array { offsets, .. } | Enc::Map(MapEnc { offsets, .. }) => offsets.len(),
+            Enc::Tuple(t) => t.rows(),
             Enc::LowCardinality(lc) => lc.indexes.len(),
         }
     }
@@ -110,11 +106,14 @@ impl Enc {
             Enc::Plain { data, .. } => data.len(),
             Enc::Nullable { nulls, inner } => nulls.len() + inner.byte_size(),
             Enc::Array { offsets, inner } => offsets.len() * 8 + inner.byte_size(),
+            Enc::Map(m) => m.offsets.len() * 8 + m.keys.byte_size() + m.values.byte_size(),
+            Enc::Tuple(t) => t.elems.iter().map(Enc::byte_size).sum(),
             Enc::LowCardinality(lc) => lc.keys.len() + lc.indexes.len() * 4,
         }
     }
 
     /// Appends a value; `default` is the encoded value to use for an empty non-nullable field.
+    /// On error the column is left as it was.
     pub(super) fn push(&mut self, value: &Value<'_>, default: Option<&[u8]>) -> ConvResult {
         match self {
             Enc::Plain {
@@ -150,10 +149,13 @@ impl Enc {
                 let before = inner.rows();
                 let result = match value {
                     Value::List(items) => items.iter().try_for_each(|item| inner.push(item, None)),
-                    Value::Text(b) | Value::Str(b) if !b.is_empty() => {
-                        for_each_array_item(b, |item| inner.push(&item, None))
-                    }
                     v if is_empty(v) => Ok(()),
+                    Value::Text(b) | Value::Str(b) => match text::unwrap(b) {
+                        Some((Brackets::Square, items)) => {
+                            text::for_each_element(items, |item| inner.push(&item, None))
+                        }
+                        _ => Err(ConvError::new("expected an array like [1,2,3]")),
+                    },
                     _ => Err(ConvError::new("expected an array")),
                 };
                 if let Err(e) = result {
@@ -163,6 +165,8 @@ impl Enc {
                 offsets.push(inner.rows() as u64);
                 Ok(())
             }
+            Enc::Map(m) => m.push(value),
+            Enc::Tuple(t) => t.push(value),
             Enc::LowCardinality(lc) => lc.push(value, default),
         }
     }
@@ -185,6 +189,8 @@ impl Enc {
                 nulls.push(1);
             }
             Enc::Array { offsets, inner } => offsets.push(inner.rows() as u64),
+            Enc::Map(m) => m.offsets.push(m.keys.rows() as u64),
+            Enc::Tuple(t) => t.elems.iter_mut().for_each(Enc::push_zero),
             Enc::LowCardinality(lc) => lc.indexes.push(u32::from(lc.nullable)),
         }
     }
@@ -216,16 +222,42 @@ impl Enc {
             }
             Enc::Array { offsets, inner } => {
                 offsets.truncate(keep);
-                let elems = offsets.last().copied().unwrap_or(0) as usize;
-                inner.truncate(elems);
+                inner.truncate(offsets.last().copied().unwrap_or(0) as usize);
             }
+            Enc::Map(m) => {
+                m.offsets.truncate(keep);
+                let entries = m.offsets.last().copied().unwrap_or(0) as usize;
+                m.keys.truncate(entries);
+                m.values.truncate(entries);
+            }
+            Enc::Tuple(t) => t.elems.iter_mut().for_each(|e| e.truncate(keep)),
             Enc::LowCardinality(lc) => lc.indexes.truncate(keep),
         }
     }
 
-    /// Writes the column body in `Native` layout, rows in `order` (or as appended), and empties
-    /// the buffers, keeping their capacity.
+    /// Writes the column in `Native` layout, rows in `order` (or as appended), and empties the
+    /// buffers, keeping their capacity.
     pub(super) fn write_and_clear(&mut self, order: Option<&[u32]>, out: &mut dyn Sink) {
+        self.write_prefix(out.buf());
+        self.write_body_and_clear(order, out);
+    }
+
+    /// The state a column's serialization starts with: every `LowCardinality` inside it writes
+    /// its keys version here, before any offsets or data (as ClickHouse's prefix does).
+    fn write_prefix(&self, out: &mut Vec<u8>) {
+        match self {
+            Enc::Plain { .. } => {}
+            Enc::Nullable { inner, .. } | Enc::Array { inner, .. } => inner.write_prefix(out),
+            Enc::Map(m) => {
+                m.keys.write_prefix(out);
+                m.values.write_prefix(out);
+            }
+            Enc::Tuple(t) => t.elems.iter().for_each(|e| e.write_prefix(out)),
+            Enc::LowCardinality(_) => out.extend_from_slice(&KEYS_VERSION.to_le_bytes()),
+        }
+    }
+
+    fn write_body_and_clear(&mut self, order: Option<&[u32]>, out: &mut dyn Sink) {
         match self {
             Enc::Plain {
                 scalar,
@@ -275,250 +307,52 @@ impl Enc {
                     }
                 }
                 reuse(nulls);
-                inner.write_and_clear(order, out);
+                inner.write_body_and_clear(order, out);
             }
             Enc::Array { offsets, inner } => {
-                let inner_order = order.map(|order| {
-                    let mut end = 0u64;
-                    let mut elements = Vec::new();
-                    let buf = out.buf();
-                    for &i in order {
-                        let i = i as usize;
-                        let from = if i == 0 { 0 } else { offsets[i - 1] };
-                        end += offsets[i] - from;
-                        buf.extend_from_slice(&end.to_le_bytes());
-                        elements.extend(from as u32..offsets[i] as u32);
-                    }
-                    elements
-                });
-                if order.is_none() {
-                    let buf = out.buf();
-                    for o in offsets.iter() {
-                        buf.extend_from_slice(&o.to_le_bytes());
-                    }
-                }
-                reuse(offsets);
-                inner.write_and_clear(inner_order.as_deref(), out);
+                let inner_order = write_offsets(offsets, order, out.buf());
+                inner.write_body_and_clear(inner_order.as_deref(), out);
             }
+            Enc::Map(m) => {
+                let inner_order = write_offsets(&mut m.offsets, order, out.buf());
+                m.keys.write_body_and_clear(inner_order.as_deref(), out);
+                m.values.write_body_and_clear(inner_order.as_deref(), out);
+            }
+            Enc::Tuple(t) => t
+                .elems
+                .iter_mut()
+                .for_each(|e| e.write_body_and_clear(order, out)),
             Enc::LowCardinality(lc) => lc.write_and_clear(order, out),
         }
     }
 }
 
-/// Empties a buffer for the next block, keeping room for a block like the last one: growth by
-/// doubling would otherwise leave up to twice the memory a block needs allocated for good.
-fn reuse<T>(buf: &mut Vec<T>) {
-    let room = buf.len() + buf.len() / 8;
-    buf.clear();
-    buf.shrink_to(room);
-}
-
-/// Bytes handed on from a column at a time; a large column is handed on in pieces.
-const CHUNK_BYTES: usize = 1 << 20;
-const CHUNK_ROWS: usize = 2048;
-
-/// Where encoded blocks are written: a buffer its owner may empty at each checkpoint.
-pub trait Sink {
-    fn buf(&mut self) -> &mut Vec<u8>;
-    /// A point between values where the bytes so far may be handed on.
-    fn checkpoint(&mut self);
-}
-
-impl Sink for Vec<u8> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        self
-    }
-
-    fn checkpoint(&mut self) {}
-}
-
-/// Start offsets of the `rows` length-prefixed strings in `data`, and its end.
-pub(super) fn string_starts(data: &[u8], rows: usize) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(rows + 1);
-    let mut pos = 0;
-    for _ in 0..rows {
-        starts.push(pos);
-        pos = string_offset_from(data, pos, 1);
-    }
-    starts.push(pos);
-    starts
-}
-
-fn contains_low_cardinality(ty: &ChType) -> bool {
-    match ty {
-        ChType::LowCardinality(_) => true,
-        ChType::Nullable(i) | ChType::Array(i) => contains_low_cardinality(i),
-        _ => false,
-    }
-}
-
-/// Byte offset of the `n`th value in a buffer of length-prefixed strings.
-fn string_offset(data: &[u8], n: usize) -> usize {
-    string_offset_from(data, 0, n)
-}
-
-/// Byte offset `n` values after the value starting at `pos`.
-fn string_offset_from(data: &[u8], mut pos: usize, n: usize) -> usize {
-    for _ in 0..n {
-        let mut len: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let b = data[pos];
-            pos += 1;
-            len |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
+/// Writes an Array's (or Map's) offsets for rows in `order` and empties them; returns the order
+/// of the elements when the rows are reordered.
+fn write_offsets(
+    offsets: &mut Vec<u64>,
+    order: Option<&[u32]>,
+    buf: &mut Vec<u8>,
+) -> Option<Vec<u32>> {
+    let elements = order.map(|order| {
+        let mut end = 0u64;
+        let mut elements = Vec::new();
+        for &i in order {
+            let i = i as usize;
+            let from = if i == 0 { 0 } else { offsets[i - 1] };
+            end += offsets[i] - from;
+            buf.extend_from_slice(&end.to_le_bytes());
+            elements.extend(from as u32..offsets[i] as u32);
         }
-        pos += len as usize;
-    }
-    pos
-}
-
-/// Splits ClickHouse or JSON array text (`[1,2]`, `['a','b']`, `["a"]`) into its elements.
-fn for_each_array_item(text: &[u8], mut f: impl FnMut(Value<'_>) -> ConvResult) -> ConvResult {
-    let t = text.trim_ascii();
-    let inner = t
-        .strip_prefix(b"[")
-        .and_then(|r| r.strip_suffix(b"]"))
-        .ok_or_else(|| ConvError::new("expected an array like [1,2,3]"))?;
-    if inner.trim_ascii().is_empty() {
-        return Ok(());
-    }
-    let mut unescaped = Vec::new();
-    let mut rest = inner;
-    loop {
-        rest = rest.trim_ascii_start();
-        let (item, after): (Value<'_>, &[u8]) = match rest.first() {
-            Some(&q @ (b'\'' | b'"')) => {
-                unescaped.clear();
-                let mut i = 1;
-                loop {
-                    match rest.get(i) {
-                        None => return Err(ConvError::new("unterminated string in array")),
-                        Some(b'\\') => {
-                            let c = *rest
-                                .get(i + 1)
-                                .ok_or_else(|| ConvError::new("unterminated string in array"))?;
-                            unescaped.push(match c {
-                                b'n' => b'\n',
-                                b't' => b'\t',
-                                b'r' => b'\r',
-                                b'0' => 0,
-                                c => c,
-                            });
-                            i += 2;
-                        }
-                        Some(&c) if c == q => break,
-                        Some(&c) => {
-                            unescaped.push(c);
-                            i += 1;
-                        }
-                    }
-                }
-                (Value::Str(&unescaped), &rest[i + 1..])
-            }
-            _ => {
-                let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
-                let raw = rest[..end].trim_ascii();
-                let v = if raw.eq_ignore_ascii_case(b"null") {
-                    Value::Null
-                } else {
-                    Value::Str(raw)
-                };
-                (v, &rest[end..])
-            }
-        };
-        f(item)?;
-        let after = after.trim_ascii_start();
-        match after.first() {
-            None => return Ok(()),
-            Some(b',') => rest = &after[1..],
-            Some(_) => return Err(ConvError::new("expected `,` between array elements")),
+        elements
+    });
+    if order.is_none() {
+        for o in offsets.iter() {
+            buf.extend_from_slice(&o.to_le_bytes());
         }
     }
-}
-
-impl LowCard {
-    fn reset_dictionary(&mut self) {
-        self.keys.clear();
-        self.dict.clear();
-        self.key_count = 0;
-        if self.nullable {
-            self.scalar.encode_zero(&mut self.keys);
-            self.key_count += 1;
-        }
-        let mut zero = Vec::new();
-        self.scalar.encode_zero(&mut zero);
-        self.keys.extend_from_slice(&zero);
-        self.dict.insert(zero, self.key_count);
-        self.key_count += 1;
-    }
-
-    fn push(&mut self, value: &Value<'_>, default: Option<&[u8]>) -> ConvResult {
-        if is_empty(value) {
-            if self.nullable {
-                self.indexes.push(0);
-                return Ok(());
-            }
-            if let Some(d) = default {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(d);
-            } else {
-                self.indexes.push(0);
-                return Ok(());
-            }
-        } else {
-            self.scratch.clear();
-            self.scalar.encode(value, &mut self.scratch)?;
-        }
-        let index = match self.dict.get(self.scratch.as_slice()) {
-            Some(&i) => i,
-            None => {
-                let i = self.key_count;
-                self.keys.extend_from_slice(&self.scratch);
-                self.dict.insert(self.scratch.clone(), i);
-                self.key_count += 1;
-                i
-            }
-        };
-        self.indexes.push(index);
-        Ok(())
-    }
-
-    fn write_and_clear(&mut self, order: Option<&[u32]>, out: &mut dyn Sink) {
-        const HAS_ADDITIONAL_KEYS: u64 = 1 << 9;
-        const NEED_UPDATE_DICTIONARY: u64 = 1 << 10;
-        let (index_type, width) = match self.key_count {
-            0..=0xff => (0u64, 1),
-            0x100..=0xffff => (1, 2),
-            _ => (2, 4),
-        };
-        let out = out.buf();
-        // Key serialization version: shared dictionaries with additional keys.
-        out.extend_from_slice(&1u64.to_le_bytes());
-        out.extend_from_slice(
-            &(index_type | HAS_ADDITIONAL_KEYS | NEED_UPDATE_DICTIONARY).to_le_bytes(),
-        );
-        out.extend_from_slice(&u64::from(self.key_count).to_le_bytes());
-        out.extend_from_slice(&self.keys);
-        out.extend_from_slice(&(self.indexes.len() as u64).to_le_bytes());
-        match order {
-            None => {
-                for &i in &self.indexes {
-                    out.extend_from_slice(&i.to_le_bytes()[..width]);
-                }
-            }
-            Some(order) => {
-                for &r in order {
-                    out.extend_from_slice(&self.indexes[r as usize].to_le_bytes()[..width]);
-                }
-            }
-        }
-        reuse(&mut self.indexes);
-        self.reset_dictionary();
-    }
+    reuse(offsets);
+    elements
 }
 
 /// Encodes one value the way a plain column of `scalar` would, for a column default.

@@ -2,16 +2,25 @@
 //!
 //! ClickHouse 18.16 does not convert types on `Native` input, so every column is encoded exactly as
 //! the table declares it (including `LowCardinality`), and sent under the type name the server gave.
+//! The one exception is the `JSON` object type (25.3+), whose own serialization is a tree of
+//! dynamic subcolumns: a JSON column travels as `String` holding the object's text, and the server
+//! converts it on arrival (`input_format_native_allow_types_conversion`, which every server with
+//! the JSON type has, on by default; the insert pins it). The object was checked to be one here,
+//! so a bad value is an error with its file, line and column, not a failed insert.
 
+mod buffers;
 mod column;
+mod composite;
+mod lowcard;
 mod sort;
+mod text;
 
 use crate::ch::types::ChType;
 use crate::convert::{ConvResult, write_string, write_varint};
 use crate::value::Value;
+pub use buffers::Sink;
 use chrono_tz::Tz;
 use column::Enc;
-pub use column::Sink;
 
 /// A column to fill: its name, the type as the server spells it, and its parsed type.
 #[derive(Debug, Clone)]
@@ -33,6 +42,11 @@ impl ColumnSpec {
             ty,
             default: None,
         })
+    }
+
+    /// Whether this tool can encode values of the column's type; `Err` says why not.
+    pub fn fillable(&self, server_tz: Tz) -> Result<(), String> {
+        Enc::new(&self.ty, server_tz).map(drop)
     }
 
     /// Sets the value empty fields take from the text of a constant default expression's result.
@@ -63,9 +77,13 @@ impl BlockBuilder {
         let columns = specs
             .iter()
             .map(|s| {
+                let type_name = match s.ty.contains_json() {
+                    true => s.ty.json_as_string().to_string(),
+                    false => s.type_name.clone(),
+                };
                 Ok(Column {
                     name: s.name.clone(),
-                    type_name: s.type_name.clone(),
+                    type_name,
                     default: s.default.clone(),
                     enc: Enc::new(&s.ty, server_tz)
                         .map_err(|e| format!("column `{}`: {e}", s.name))?,

@@ -2,7 +2,8 @@
 //! whether an inserted block is already sorted and skips its own sort when it is, which takes
 //! about a third off the server's work for an insert; a key this cannot compare is left unsorted.
 
-use super::column::{Enc, string_starts};
+use super::buffers::string_starts;
+use super::column::Enc;
 use crate::convert::Scalar;
 use std::cmp::Ordering;
 

@@ -9,14 +9,18 @@ use crate::native::{BlockBuilder, ColumnSpec};
 use crate::value::Value;
 use chrono_tz::Tz;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A target table ready for ingestion.
 #[derive(Debug)]
 pub struct Target {
     pub table: TableRef,
     pub schema: TableSchema,
-    /// Data columns (insertable, not provenance), with their encoders' specs.
+    /// Data columns (insertable, not provenance) this tool can fill, with their encoders' specs.
     pub data_specs: Vec<ColumnSpec>,
+    /// Data columns it cannot fill (an `AggregateFunction`, a type it cannot parse), by name, with
+    /// the reason. A file that fills one fails; others leave it to the server's default.
+    pub unsupported: Arc<HashMap<String, String>>,
     pub server_tz: Tz,
     /// The manifest has no entries for this table although it holds ingested rows: every file
     /// is checked against the table's provenance before its rows are sent.
@@ -29,21 +33,30 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(schema: TableSchema, server_tz: Tz) -> Result<Target, String> {
-        let data_specs = schema
-            .data_columns()
-            .map(|c| ColumnSpec::new(&c.name, &c.type_name))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("table {}: {e}", schema.table))?;
-        Ok(Target {
+    pub fn new(schema: TableSchema, server_tz: Tz) -> Target {
+        let mut data_specs = Vec::new();
+        let mut unsupported = HashMap::new();
+        for c in schema.data_columns() {
+            let spec = ColumnSpec::new(&c.name, &c.type_name)
+                .and_then(|s| s.fillable(server_tz).map(|()| s));
+            match spec {
+                Ok(spec) => data_specs.push(spec),
+                Err(reason) => {
+                    log::debug!("column {} of table {}: {reason}", c.name, schema.table);
+                    unsupported.insert(c.name.clone(), reason);
+                }
+            }
+        }
+        Target {
             table: schema.table.clone(),
             schema,
             data_specs,
+            unsupported: Arc::new(unsupported),
             server_tz,
             recovery: false,
             provenance: true,
             insert_settings: Vec::new(),
-        })
+        }
     }
 }
 
@@ -72,6 +85,8 @@ pub struct ColumnPlan {
     pub specs: Vec<ColumnSpec>,
     by_name: HashMap<String, usize>,
     by_field: Vec<Option<usize>>,
+    /// Columns of the table this tool cannot fill, with the reason.
+    unsupported: Arc<HashMap<String, String>>,
     /// Positions of the provenance columns, when the table has them.
     provenance: Option<(usize, usize)>,
     /// Positions of the table's sorting key columns, when the file fills all of them.
@@ -87,6 +102,9 @@ impl ColumnPlan {
         for f in fields {
             if f == PROVENANCE_FILE || f == PROVENANCE_ROW {
                 return Err(format!("field `{f}` is reserved for provenance"));
+            }
+            if let Some(reason) = target.unsupported.get(f) {
+                return Err(format!("column `{f}`: {reason}"));
             }
             match target.data_specs.iter().find(|s| &s.name == f) {
                 Some(spec) => specs.push(spec.clone()),
@@ -104,7 +122,8 @@ impl ColumnPlan {
         Ok(Self::with_provenance(specs, target))
     }
 
-    /// For formats whose fields appear record by record: every data column of the table.
+    /// For formats whose fields appear record by record: every data column of the table this
+    /// tool can fill; a record that sets another column fails.
     pub fn for_table(target: &Target) -> ColumnPlan {
         Self::with_provenance(target.data_specs.clone(), target)
     }
@@ -116,6 +135,7 @@ impl ColumnPlan {
             .map(|(i, s)| (s.name.clone(), i))
             .collect();
         let table = target.table.to_string();
+        let unsupported = Arc::clone(&target.unsupported);
         let sort: Option<Vec<usize>> = target
             .schema
             .sort_key
@@ -128,6 +148,7 @@ impl ColumnPlan {
                 specs,
                 by_name,
                 by_field: Vec::new(),
+                unsupported,
                 provenance: None,
                 sort,
                 table,
@@ -150,6 +171,7 @@ impl ColumnPlan {
             specs,
             by_name,
             by_field: Vec::new(),
+            unsupported,
             provenance: Some((hash_col, hash_col + 1)),
             sort,
             table,
@@ -223,12 +245,17 @@ impl<'a> RowWriter<'a> {
 
 impl FieldSink for RowWriter<'_> {
     fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
-        let col = self.plan.resolve(index, name).ok_or_else(|| {
-            ConvError::new(format!(
-                "field `{name}` has no column in table {}",
-                self.plan.table
-            ))
-        })?;
+        let Some(col) = self.plan.resolve(index, name) else {
+            return match self.plan.unsupported.get(name) {
+                // No value leaves the column to its default, as if the field were absent.
+                Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
+                Some(reason) => Err(ConvError::new(reason.clone())),
+                None => Err(ConvError::new(format!(
+                    "field `{name}` has no column in table {}",
+                    self.plan.table
+                ))),
+            };
+        };
         if self.block.is_set(col) {
             return Err(ConvError::new(format!("field `{name}` appears twice")));
         }

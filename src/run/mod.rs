@@ -318,9 +318,7 @@ async fn prepare_targets(
             );
         }
         let defaults = schema.constant_defaults(server).await?;
-        let mut target = Target::new(schema, server.caps.timezone)
-            .map_err(Fatal::Config)?
-            .with_defaults(&defaults);
+        let mut target = Target::new(schema, server.caps.timezone).with_defaults(&defaults);
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();

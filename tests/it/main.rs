@@ -13,6 +13,7 @@ mod formats;
 mod infer;
 mod inserts;
 mod lifecycle;
+mod modern_types;
 mod ops;
 mod policy;
 mod server;

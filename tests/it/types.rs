@@ -326,7 +326,7 @@ fn nulls_empty_fields_defaults_arrays_and_low_cardinality() {
             ),
             (
                 "object.jsonl",
-                "object.jsonl:1:i: cannot convert \"{\\\"x\\\":1}\" to Int32: a JSON object goes only into a String column"
+                "object.jsonl:1:i: cannot convert \"{\\\"x\\\":1}\" to Int32: a JSON object goes only into a String, Map, named Tuple or JSON column"
             ),
             (
                 "scalar.jsonl",

@@ -1,5 +1,7 @@
 //! One field of one record as a format reader hands it over, before conversion to a column type.
 
+pub mod json;
+
 /// A borrowed field value. Text formats hand over `Text`; typed formats hand over what they have.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {

@@ -1,159 +1,26 @@
-//! ClickHouse column types as `system.columns` spells them, parsed into a form the encoder can use.
+//! The parser of type names: a small recursive descent over the server's spelling, with a depth
+//! limit so that no type name can exhaust the stack.
 
-use std::fmt;
+use super::{ChType, MAX_TYPE_DEPTH};
 
-/// A column type this tool can fill from a data file, or `Other` for one it cannot.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChType {
-    Int8,
-    Int16,
-    Int32,
-    Int64,
-    UInt8,
-    UInt16,
-    UInt32,
-    UInt64,
-    Float32,
-    Float64,
-    Bool,
-    /// Precision and scale; the storage width follows from the precision.
-    Decimal {
-        precision: u8,
-        scale: u8,
-    },
-    String,
-    FixedString(usize),
-    Uuid,
-    Date,
-    Date32,
-    /// Optional explicit time zone.
-    DateTime(Option<String>),
-    /// Sub-second precision (0–9) and optional time zone.
-    DateTime64(u8, Option<String>),
-    Enum8(Vec<(String, i8)>),
-    Enum16(Vec<(String, i16)>),
-    Ipv4,
-    Ipv6,
-    Nullable(Box<ChType>),
-    LowCardinality(Box<ChType>),
-    Array(Box<ChType>),
-    /// Any type a data file cannot carry (Tuple, Map, AggregateFunction, …), kept verbatim.
-    Other(String),
-}
-
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("cannot parse ClickHouse type `{input}`: {reason}")]
-pub struct TypeParseError {
-    input: String,
-    reason: String,
-}
-
-impl ChType {
-    pub fn parse(input: &str) -> Result<ChType, TypeParseError> {
-        let mut p = Parser { s: input, pos: 0 };
-        let ty = p.parse_type().map_err(|reason| TypeParseError {
-            input: input.to_owned(),
-            reason,
-        })?;
-        p.skip_ws();
-        if p.pos != input.len() {
-            return Err(TypeParseError {
-                input: input.to_owned(),
-                reason: format!("unexpected text at offset {}", p.pos),
-            });
-        }
-        Ok(ty)
+pub(super) fn parse(input: &str) -> Result<ChType, String> {
+    let mut p = Parser {
+        s: input,
+        pos: 0,
+        depth: 0,
+    };
+    let ty = p.parse_type()?;
+    p.skip_ws();
+    if p.pos != input.len() {
+        return Err(format!("unexpected text at offset {}", p.pos));
     }
-
-    pub fn is_nullable(&self) -> bool {
-        match self {
-            ChType::Nullable(_) => true,
-            ChType::LowCardinality(inner) => inner.is_nullable(),
-            _ => false,
-        }
-    }
-
-    /// The type with `Nullable` and `LowCardinality` wrappers removed.
-    pub fn base(&self) -> &ChType {
-        match self {
-            ChType::Nullable(inner) | ChType::LowCardinality(inner) => inner.base(),
-            other => other,
-        }
-    }
-
-    /// Decimal storage width in bytes for a given precision.
-    pub fn decimal_width(precision: u8) -> usize {
-        match precision {
-            0..=9 => 4,
-            10..=18 => 8,
-            19..=38 => 16,
-            _ => 32,
-        }
-    }
-}
-
-impl fmt::Display for ChType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ChType::Int8 => f.write_str("Int8"),
-            ChType::Int16 => f.write_str("Int16"),
-            ChType::Int32 => f.write_str("Int32"),
-            ChType::Int64 => f.write_str("Int64"),
-            ChType::UInt8 => f.write_str("UInt8"),
-            ChType::UInt16 => f.write_str("UInt16"),
-            ChType::UInt32 => f.write_str("UInt32"),
-            ChType::UInt64 => f.write_str("UInt64"),
-            ChType::Float32 => f.write_str("Float32"),
-            ChType::Float64 => f.write_str("Float64"),
-            ChType::Bool => f.write_str("Bool"),
-            ChType::Decimal { precision, scale } => write!(f, "Decimal({precision}, {scale})"),
-            ChType::String => f.write_str("String"),
-            ChType::FixedString(n) => write!(f, "FixedString({n})"),
-            ChType::Uuid => f.write_str("UUID"),
-            ChType::Date => f.write_str("Date"),
-            ChType::Date32 => f.write_str("Date32"),
-            ChType::DateTime(None) => f.write_str("DateTime"),
-            ChType::DateTime(Some(tz)) => write!(f, "DateTime('{}')", escape_quoted(tz)),
-            ChType::DateTime64(p, None) => write!(f, "DateTime64({p})"),
-            ChType::DateTime64(p, Some(tz)) => {
-                write!(f, "DateTime64({p}, '{}')", escape_quoted(tz))
-            }
-            ChType::Enum8(items) => {
-                write_enum(f, "Enum8", items.iter().map(|(n, v)| (n, *v as i16)))
-            }
-            ChType::Enum16(items) => write_enum(f, "Enum16", items.iter().map(|(n, v)| (n, *v))),
-            ChType::Ipv4 => f.write_str("IPv4"),
-            ChType::Ipv6 => f.write_str("IPv6"),
-            ChType::Nullable(inner) => write!(f, "Nullable({inner})"),
-            ChType::LowCardinality(inner) => write!(f, "LowCardinality({inner})"),
-            ChType::Array(inner) => write!(f, "Array({inner})"),
-            ChType::Other(raw) => f.write_str(raw),
-        }
-    }
-}
-
-fn write_enum<'a>(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    items: impl Iterator<Item = (&'a String, i16)>,
-) -> fmt::Result {
-    write!(f, "{name}(")?;
-    for (i, (label, value)) in items.enumerate() {
-        if i > 0 {
-            f.write_str(", ")?;
-        }
-        write!(f, "'{}' = {value}", escape_quoted(label))?;
-    }
-    f.write_str(")")
-}
-
-fn escape_quoted(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\'', "\\'")
+    Ok(ty)
 }
 
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -242,7 +109,7 @@ impl Parser<'_> {
         Err("unterminated quoted string".to_owned())
     }
 
-    /// Skips a balanced argument list (after its opening parenthesis) and returns it raw.
+    /// Skips a balanced argument list (after its opening parenthesis).
     fn skip_args(&mut self) -> Result<(), String> {
         let mut depth = 1;
         let mut in_quote = false;
@@ -268,6 +135,59 @@ impl Parser<'_> {
     }
 
     fn parse_type(&mut self) -> Result<ChType, String> {
+        self.depth += 1;
+        if self.depth > MAX_TYPE_DEPTH {
+            return Err(format!("types nest deeper than {MAX_TYPE_DEPTH} levels"));
+        }
+        let ty = self.parse_type_at_depth();
+        self.depth -= 1;
+        ty
+    }
+
+    /// A tuple element: `name Type` or `Type`.
+    fn tuple_element(&mut self) -> Result<(Option<String>, ChType), String> {
+        self.skip_ws();
+        let start = self.pos;
+        let name = if self.rest().starts_with('`') || self.rest().starts_with('"') {
+            Some(self.quoted_name()?)
+        } else {
+            let word = self.ident().to_owned();
+            let after = self.pos;
+            self.skip_ws();
+            let is_name =
+                !word.is_empty() && self.rest().starts_with(|c: char| c.is_ascii_alphabetic());
+            self.pos = if is_name { self.pos } else { after };
+            if is_name { Some(word) } else { None }
+        };
+        if name.is_none() {
+            self.pos = start;
+        }
+        Ok((name, self.parse_type()?))
+    }
+
+    /// A name in backticks or double quotes, with backslash escapes.
+    fn quoted_name(&mut self) -> Result<String, String> {
+        let quote = self.rest().chars().next().ok_or("expected a name")?;
+        self.pos += 1;
+        let mut out = String::new();
+        let mut chars = self.rest().char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, e)) => out.push(e),
+                    None => break,
+                },
+                c if c == quote => {
+                    self.pos += i + 1;
+                    return Ok(out);
+                }
+                c => out.push(c),
+            }
+        }
+        Err("unterminated quoted name".to_owned())
+    }
+
+    fn parse_type_at_depth(&mut self) -> Result<ChType, String> {
         let start = self.pos;
         let name = self.ident().to_owned();
         let simple = match name.as_str() {
@@ -275,10 +195,14 @@ impl Parser<'_> {
             "Int16" => Some(ChType::Int16),
             "Int32" => Some(ChType::Int32),
             "Int64" => Some(ChType::Int64),
+            "Int128" => Some(ChType::Int128),
+            "Int256" => Some(ChType::Int256),
             "UInt8" => Some(ChType::UInt8),
             "UInt16" => Some(ChType::UInt16),
             "UInt32" => Some(ChType::UInt32),
             "UInt64" => Some(ChType::UInt64),
+            "UInt128" => Some(ChType::UInt128),
+            "UInt256" => Some(ChType::UInt256),
             "Float32" => Some(ChType::Float32),
             "Float64" => Some(ChType::Float64),
             "Bool" | "Boolean" => Some(ChType::Bool),
@@ -386,11 +310,37 @@ impl Parser<'_> {
                     _ => ChType::Array(inner),
                 })
             }
+            "Map" => {
+                self.expect('(')?;
+                let key = Box::new(self.parse_type()?);
+                self.expect(',')?;
+                let value = Box::new(self.parse_type()?);
+                self.expect(')')?;
+                Ok(ChType::Map(key, value))
+            }
+            "Tuple" => {
+                self.expect('(')?;
+                let mut items = Vec::new();
+                if !self.eat(')') {
+                    loop {
+                        items.push(self.tuple_element()?);
+                        if !self.eat(',') {
+                            break;
+                        }
+                    }
+                    self.expect(')')?;
+                }
+                Ok(ChType::Tuple(items))
+            }
             _ => {
                 if self.eat('(') {
                     self.skip_args()?;
                 }
-                Ok(ChType::Other(self.s[start..self.pos].trim().to_owned()))
+                let raw = self.s[start..self.pos].trim().to_owned();
+                Ok(match name.as_str() {
+                    "JSON" => ChType::Json(raw),
+                    _ => ChType::Other(raw),
+                })
             }
         }
     }
@@ -404,84 +354,4 @@ fn decimal(precision: i64, scale: i64) -> Result<ChType, String> {
         precision: precision as u8,
         scale: scale as u8,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn roundtrip(s: &str) -> ChType {
-        let ty = ChType::parse(s).unwrap();
-        assert_eq!(ChType::parse(&ty.to_string()).unwrap(), ty, "{s}");
-        ty
-    }
-
-    #[test]
-    fn parses_the_types_18_16_reports() {
-        assert_eq!(roundtrip("Int32"), ChType::Int32);
-        assert_eq!(
-            roundtrip("Nullable(Decimal(18, 4))"),
-            ChType::Nullable(Box::new(ChType::Decimal {
-                precision: 18,
-                scale: 4
-            }))
-        );
-        assert_eq!(
-            roundtrip("Decimal128(5)"),
-            ChType::Decimal {
-                precision: 38,
-                scale: 5
-            }
-        );
-        assert_eq!(
-            roundtrip("DateTime('Europe/Berlin')"),
-            ChType::DateTime(Some("Europe/Berlin".into()))
-        );
-        assert_eq!(
-            roundtrip("DateTime64(3, 'UTC')"),
-            ChType::DateTime64(3, Some("UTC".into()))
-        );
-        assert_eq!(
-            roundtrip("LowCardinality(Nullable(String))"),
-            ChType::LowCardinality(Box::new(ChType::Nullable(Box::new(ChType::String))))
-        );
-        assert_eq!(
-            roundtrip("Array(Nullable(Int32))"),
-            ChType::Array(Box::new(ChType::Nullable(Box::new(ChType::Int32))))
-        );
-        assert_eq!(roundtrip("FixedString(3)"), ChType::FixedString(3));
-    }
-
-    #[test]
-    fn parses_enums_with_quotes_spaces_and_negative_values() {
-        assert_eq!(
-            roundtrip("Enum16('x y' = -3, 'it\\'s' = 300, 'a''b' = 4)"),
-            ChType::Enum16(vec![
-                ("x y".into(), -3),
-                ("it's".into(), 300),
-                ("a'b".into(), 4)
-            ])
-        );
-        assert!(ChType::parse("Enum8('a' = 300)").is_err());
-    }
-
-    #[test]
-    fn keeps_unknown_types_verbatim() {
-        assert_eq!(
-            ChType::parse("Map(String, Tuple(Int8, String))").unwrap(),
-            ChType::Other("Map(String, Tuple(Int8, String))".into())
-        );
-        assert_eq!(
-            ChType::parse("AggregateFunction(uniq, String)").unwrap(),
-            ChType::Other("AggregateFunction(uniq, String)".into())
-        );
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        assert!(ChType::parse("").is_err());
-        assert!(ChType::parse("Nullable(").is_err());
-        assert!(ChType::parse("Decimal(3, 5)").is_err());
-        assert!(ChType::parse("Int32 junk").is_err());
-    }
 }
