@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The benchmarks of the brief's performance targets, from one command on a fresh Debian machine:
-# install ClickHouse if needed, build `ingest` and the harness in release mode, then run every
-# scenario against a private server side by side with clickhouse-client (see BENCHMARKS.md).
+# install both ClickHouse servers if needed (18.16 from Debian, 26.9 from the chdb-core wheel),
+# build `ingest` and the harness in release mode, then run every scenario on a private server of
+# each version, side by side with the floor (pre-encoded Native rows), clickhouse-client and the
+# server's own parse over HTTP (see BENCHMARKS.md).
 #
-#   scripts/bench.sh [--quick] [--runs N] [--scenarios 1,2,3,4] [--data-dir DIR] [...]
+#   scripts/bench.sh [--quick] [--servers 18.16,26.9] [--runs N] [--scenarios 1,2,3,4] [...]
 #   scripts/bench.sh --help      (every flag, with the data sizes)
 #
 # The report is Markdown on stdout; progress goes to stderr.
@@ -15,5 +17,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 scripts/clickhouse.sh install
+# The server's own parse and the floor are posted with curl.
+if ! command -v curl >/dev/null 2>&1; then
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
 cargo build --release --quiet --bin ingest --example gen_reviews --example bench
 exec target/release/examples/bench "$@"

@@ -1,8 +1,11 @@
-//! Scenarios 1 and 2, large files: `ingest` against clickhouse-client inserting the same files in
-//! the matching server-side format (CSVWithNames, JSONEachRow, Parquet), wall time and memory.
+//! Scenarios 1 and 2, large files: `ingest` side by side with the floor, clickhouse-client and the
+//! server's own parse over HTTP, all loading the same files (CSVWithNames, JSONEachRow, Parquet):
+//! wall time, CPU per million rows and memory.
 
-use crate::compare::{self, Plan, Series};
-use crate::report::{self, Check, Table, thousands};
+use crate::compare::{self, Outcome, Plan, Series};
+use crate::report::{self, Check, Table};
+use crate::sides::{Side, Sides};
+use crate::summary::{Line, WALL_RATIO_TARGET};
 
 /// The brief's memory ceiling for `ingest` at default settings, whatever the file size.
 pub const PEAK_RSS_TARGET_MIB: f64 = 100.0;
@@ -11,114 +14,137 @@ pub const PEAK_RSS_TARGET_MIB: f64 = 100.0;
 pub struct Case<'a> {
     pub plan: Result<Plan<'a>, String>,
     pub name: String,
-    /// The most `ingest`'s wall time may be, as a share of clickhouse-client's.
-    pub wall_ratio_target: Option<f64>,
 }
 
-const HEADER: [&str; 13] = [
+const HEADER: [&str; 12] = [
     "data",
     "side",
-    "rows",
-    "MB",
     "median s",
     "runs s",
     "MB/s",
     "peak RSS MiB",
-    "CPU s",
-    "server CPU s",
+    "client CPU s/M rows",
+    "server CPU s/M rows",
+    "CPU s/M rows",
     "queries",
     "parts",
-    "ingest ÷ client",
+    "ingest ÷ side",
 ];
 
 pub fn run(
     title: &str,
-    sides: &crate::sides::Sides,
+    sides: &Sides,
     cases: &[Case],
     runs: usize,
+    lines: &mut Vec<Line>,
 ) -> anyhow::Result<Vec<Check>> {
     let mut table = Table::new(&HEADER);
     let mut notes = Vec::new();
     let mut checks = Vec::new();
+    let server = &sides.server.version;
     for case in cases {
         let plan = match &case.plan {
             Ok(plan) => plan,
             Err(why) => {
-                let lead = vec![case.name.clone(), "both".to_owned()];
+                let lead = vec![case.name.clone(), "all".to_owned()];
                 compare::unavailable(&mut table, lead, HEADER.len(), why);
                 continue;
             }
         };
-        let (ingest, client) = compare::side_by_side(sides, plan, runs)?;
+        let outcome = compare::side_by_side(sides, plan, runs)?;
         let mb = plan.set.bytes as f64 / 1e6;
-        let ratio =
-            (plan.ingest.is_ok() && plan.client.is_ok()).then(|| ingest.wall() / client.wall());
-        let lead = |side: &str| vec![case.name.clone(), side.to_owned()];
-        match &plan.ingest {
-            Ok(()) => {
-                let note = ratio.map_or(String::new(), |r| format!("{r:.2}×"));
-                table.row(cells(lead("ingest"), &ingest, mb, note));
-            }
-            Err(why) => compare::unavailable(&mut table, lead("ingest"), HEADER.len(), why),
-        }
-        match &plan.client {
-            Ok(format) => {
-                let side = format!("clickhouse-client {format}");
-                table.row(cells(lead(&side), &client, mb, String::new()));
-            }
-            Err(why) => {
-                compare::unavailable(&mut table, lead("clickhouse-client"), HEADER.len(), why);
+        let ingest = outcome.get(Side::Ingest);
+        for (side, result) in &outcome.sides {
+            let lead = vec![case.name.clone(), side.describe(plan.format)];
+            match result {
+                Ok(s) => table.row(cells(lead, s, mb, versus(ingest, s, *side))),
+                Err(why) => compare::unavailable(&mut table, lead, HEADER.len(), why),
             }
         }
-        let (same, line) = compare::same_content(&case.name, &ingest, &client);
+        notes.push(format!(
+            "{}: {mb:.0} MB of .{} files, {:.0} MB as the floor's Native.",
+            case.name,
+            plan.set.format,
+            outcome.native_bytes as f64 / 1e6
+        ));
+        let (same, line) = compare::same_content(&case.name, &outcome, plan.format);
         notes.push(line);
-        if plan.ingest.is_ok() && plan.client.is_ok() {
-            checks.push(Check {
-                what: format!("{}: same rows as clickhouse-client", case.name),
-                measured: if same { "same" } else { "different" }.to_owned(),
-                target: "same".to_owned(),
-                met: same,
-            });
-        }
-        if let (Some(r), Some(target)) = (ratio, case.wall_ratio_target) {
-            checks.push(Check {
-                what: format!("{}: wall time vs clickhouse-client", case.name),
-                measured: format!("{r:.2}×"),
-                target: format!("≤ {target:.2}×"),
-                met: r <= target,
-            });
-        }
-        if plan.ingest.is_ok() {
-            let peak = ingest.peak_rss_kib() as f64 / 1024.0;
-            checks.push(Check {
-                what: format!("{}: peak memory of ingest", case.name),
-                measured: format!("{peak:.1} MiB"),
-                target: format!("≤ {PEAK_RSS_TARGET_MIB:.0} MiB"),
-                met: peak <= PEAK_RSS_TARGET_MIB,
-            });
-        }
+        checks.push(Check::new(
+            format!("{}: same rows on every side", case.name),
+            if same { "same" } else { "different" },
+            "same",
+            same,
+        ));
+        checks.extend(targets(&case.name, &outcome));
+        lines.push(Line::new(&case.name, server, &outcome));
     }
-    println!("## {title}\n");
+    println!("### {title}\n");
     table.print();
     for line in notes.iter().filter(|l| !l.is_empty()) {
-        println!("{line}");
+        println!("{line}  ");
     }
     println!();
     Ok(checks)
 }
 
+/// `ingest`'s wall time and CPU per million rows as shares of `side`'s, on every row but its own.
+fn versus(ingest: Option<&Series>, s: &Series, side: Side) -> String {
+    match ingest {
+        Some(i) if side != Side::Ingest => format!(
+            "{:.2}× wall, {:.2}× CPU",
+            i.wall() / s.wall(),
+            i.total_cpu_per_m() / s.total_cpu_per_m()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// The brief's targets for a large file: wall time against the faster peer, CPU against the
+/// server's own parse, peak memory.
+fn targets(name: &str, outcome: &Outcome) -> Vec<Check> {
+    let Some(ingest) = outcome.get(Side::Ingest) else {
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    if let Some((side, peer)) = outcome.fastest_peer() {
+        let r = ingest.wall() / peer.wall();
+        checks.push(Check::new(
+            format!("{name}: wall time vs the faster peer ({})", side.short()),
+            &format!("{r:.2}×"),
+            &format!("≤ {WALL_RATIO_TARGET:.2}×"),
+            r <= WALL_RATIO_TARGET,
+        ));
+    }
+    if let Some(parse) = outcome.get(Side::Http) {
+        let (mine, theirs) = (ingest.total_cpu_per_m(), parse.total_cpu_per_m());
+        checks.push(Check::new(
+            format!("{name}: client + server CPU per million rows vs the server's parse"),
+            &format!("{mine:.2} s vs {theirs:.2} s"),
+            "≤ the server's parse",
+            mine <= theirs,
+        ));
+    }
+    let peak = ingest.peak_rss_kib() as f64 / 1024.0;
+    checks.push(Check::new(
+        format!("{name}: peak memory of ingest"),
+        &format!("{peak:.1} MiB"),
+        &format!("≤ {PEAK_RSS_TARGET_MIB:.0} MiB"),
+        peak <= PEAK_RSS_TARGET_MIB,
+    ));
+    checks
+}
+
 fn cells(mut lead: Vec<String>, s: &Series, mb: f64, note: String) -> Vec<String> {
     lead.extend([
-        thousands(s.rows()),
-        format!("{mb:.0}"),
         format!("{:.2}", s.wall()),
         s.all_walls(),
         format!("{:.0}", mb / s.wall()),
         report::mib(s.peak_rss_kib()),
-        format!("{:.2}", s.cpu()),
-        format!("{:.2}", s.server_cpu()),
-        thousands(s.queries()),
-        thousands(s.parts()),
+        format!("{:.2}", s.cpu_per_m()),
+        format!("{:.2}", s.server_cpu_per_m()),
+        format!("{:.2}", s.total_cpu_per_m()),
+        report::thousands(s.queries()),
+        report::thousands(s.parts()),
         note,
     ]);
     lead

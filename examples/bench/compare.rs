@@ -1,9 +1,10 @@
-//! Running both sides over the same data set, interleaved run by run (alternating which goes
-//! first, so a drift in the machine's load hits both alike), and summarising each side's runs.
+//! Running every side over the same data set, interleaved run by run (each round starts with the
+//! next side, so a drift in the machine's load hits all alike), and summarising each side's runs.
 
 use crate::data::DataSet;
 use crate::report::{self, Table};
-use crate::sides::{Landed, Measured, Merges, Schema, Sides};
+use crate::sides::{Measured, Side, Sides};
+use crate::tables::{Landed, Merges, Schema};
 use anyhow::Result;
 
 /// Every measured run of one side.
@@ -38,6 +39,22 @@ impl Series {
         report::median_secs(self.runs.iter().map(|(m, _)| m.server_cpu))
     }
 
+    /// The side's own CPU seconds per million rows landed.
+    pub fn cpu_per_m(&self) -> f64 {
+        self.cpu() * 1e6 / self.rows() as f64
+    }
+
+    /// The server's CPU seconds per million rows landed.
+    pub fn server_cpu_per_m(&self) -> f64 {
+        self.server_cpu() * 1e6 / self.rows() as f64
+    }
+
+    /// Both, per million rows: what loading the rows cost the machine.
+    pub fn total_cpu_per_m(&self) -> f64 {
+        report::median_secs(self.runs.iter().map(|(m, _)| m.cpu + m.server_cpu)) * 1e6
+            / self.rows() as f64
+    }
+
     pub fn queries(&self) -> u64 {
         report::median_u64(self.runs.iter().map(|(m, _)| m.queries))
     }
@@ -55,59 +72,104 @@ impl Series {
     }
 }
 
-/// How each side will be run, or why it cannot be.
+/// How the sides will be run over one data set.
 pub struct Plan<'a> {
     pub label: &'a str,
     pub set: &'a DataSet,
     pub schema: Schema,
     pub merges: Merges,
-    pub ingest: Result<(), String>,
-    /// The format clickhouse-client inserts the files as.
-    pub client: Result<&'a str, String>,
+    /// The ClickHouse input format clickhouse-client and the server's parse read the files as.
+    pub format: &'a str,
+    /// Whether each side can load the set, and if not, why not.
+    pub sides: Vec<(Side, Result<(), String>)>,
 }
 
-/// `runs` runs of each available side, each into a fresh table, checked against the set's rows.
-pub fn side_by_side(sides: &Sides, plan: &Plan, runs: usize) -> Result<(Series, Series)> {
+impl Plan<'_> {
+    pub fn can(&self, side: Side) -> bool {
+        self.sides.iter().any(|(s, ok)| *s == side && ok.is_ok())
+    }
+}
+
+/// What every side of a plan did, or why it did not run.
+pub struct Outcome {
+    pub sides: Vec<(Side, Result<Series, String>)>,
+    /// Size of the floor's `Native` body.
+    pub native_bytes: u64,
+}
+
+impl Outcome {
+    pub fn get(&self, side: Side) -> Option<&Series> {
+        self.sides
+            .iter()
+            .find(|(s, _)| *s == side)
+            .and_then(|(_, r)| r.as_ref().ok())
+    }
+
+    /// The faster of clickhouse-client and the server's own parse: the peer to beat.
+    pub fn fastest_peer(&self) -> Option<(Side, &Series)> {
+        [Side::Client, Side::Http]
+            .into_iter()
+            .filter_map(|side| self.get(side).map(|s| (side, s)))
+            .min_by(|a, b| a.1.wall().total_cmp(&b.1.wall()))
+    }
+}
+
+/// `runs` runs of each side that can load the set, each into a fresh table, checked against the
+/// set's rows. The floor's `Native` body is written from the first table that landed, so the floor
+/// runs last in the first round.
+pub fn side_by_side(sides: &Sides, plan: &Plan, runs: usize) -> Result<Outcome> {
     plan.set.warm_page_cache()?;
-    let mut ingest = Series::default();
-    let mut client = Series::default();
+    let native = sides
+        .scratch
+        .join(format!("floor-{}.native", plan.label.replace(' ', "-")));
+    let _ = std::fs::remove_file(&native);
+    let able: Vec<Side> = Side::ALL
+        .into_iter()
+        .filter(|&s| s != Side::Floor && plan.can(s))
+        .chain(plan.can(Side::Floor).then_some(Side::Floor))
+        .collect();
+    let mut series: Vec<(Side, Series)> = able.iter().map(|&s| (s, Series::default())).collect();
     for r in 0..runs {
-        let order = if r % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_ingest in order {
+        for i in 0..able.len() {
+            let at = (i + r) % able.len();
+            let side = able[at];
             let target = sides.target(plan.schema, plan.merges)?;
-            let measured = match (is_ingest, &plan.client) {
-                (true, _) if plan.ingest.is_ok() => sides.ingest(&target, plan.set)?,
-                (false, Ok(format)) => sides.client(&target, plan.set, format)?,
-                _ => {
-                    sides.drop_target(target)?;
-                    continue;
-                }
-            };
+            let measured = sides.run(side, &target, plan.set, plan.format, &native)?;
             let landed = sides.landed(&target, plan.set.rows())?;
+            if !native.exists() {
+                sides.write_native(&target, &native)?;
+            }
             sides.drop_target(target)?;
-            let name = if is_ingest {
-                "ingest"
-            } else {
-                "clickhouse-client"
-            };
             eprintln!(
-                "{}: run {}/{runs}: {name} {:.2}s, {} rows, {} parts, peak {:.1} MiB",
+                "{}: run {}/{runs}: {} {:.2}s, {} rows, {} parts, peak {:.1} MiB",
                 plan.label,
                 r + 1,
+                side.describe(plan.format),
                 measured.wall.as_secs_f64(),
                 landed.rows,
                 landed.parts,
                 measured.peak_rss_kib as f64 / 1024.0
             );
-            let series = if is_ingest { &mut ingest } else { &mut client };
-            series.runs.push((measured, landed));
+            series[at].1.runs.push((measured, landed));
         }
     }
-    Ok((ingest, client))
+    let native_bytes = std::fs::metadata(&native).map_or(0, |m| m.len());
+    let _ = std::fs::remove_file(&native);
+    let mut out = Vec::new();
+    for (side, ok) in &plan.sides {
+        let result = match ok {
+            Ok(()) => match series.iter().position(|(s, _)| s == side) {
+                Some(i) => Ok(series.swap_remove(i).1),
+                None => Err("not run".to_owned()),
+            },
+            Err(why) => Err(why.clone()),
+        };
+        out.push((*side, result));
+    }
+    Ok(Outcome {
+        sides: out,
+        native_bytes,
+    })
 }
 
 /// A table row for a side that could not run, with the reason in the last column.
@@ -116,35 +178,40 @@ pub fn unavailable(table: &mut Table, lead: Vec<String>, width: usize, why: &str
     while cells.len() + 1 < width {
         cells.push("—".to_owned());
     }
-    cells.push(format!("unavailable: {}", why.replace('\n', " ")));
+    cells.push(format!("no peer: {}", why.replace('\n', " ")));
     table.row(cells);
 }
 
-/// Whether every run of both sides landed the same content; a line saying so either way.
-pub fn same_content(label: &str, ingest: &Series, client: &Series) -> (bool, String) {
-    let mut all = ingest.checksums().chain(client.checksums());
+/// Whether every run of every side landed the same content; a line saying so either way.
+pub fn same_content(label: &str, outcome: &Outcome, format: &str) -> (bool, String) {
+    let ran: Vec<(Side, &Series)> = outcome
+        .sides
+        .iter()
+        .filter_map(|(side, r)| r.as_ref().ok().map(|s| (*side, s)))
+        .collect();
+    let mut all = ran.iter().flat_map(|(_, s)| s.checksums());
     let Some(first) = all.next() else {
         return (true, String::new());
     };
     if all.all(|c| c == first) {
+        let n = ran.len();
         (
             true,
-            format!("{label}: every run of both sides landed the same rows (checksum {first:x})."),
+            format!(
+                "{label}: every run of all {n} sides landed the same rows (checksum {first:x})."
+            ),
         )
     } else {
-        let list = |s: &Series| {
-            s.checksums()
-                .map(|c| format!("{c:x}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
+        let list: Vec<String> = ran
+            .iter()
+            .map(|(side, s)| {
+                let sums: Vec<String> = s.checksums().map(|c| format!("{c:x}")).collect();
+                format!("{} {}", side.describe(format), sums.join(" "))
+            })
+            .collect();
         (
             false,
-            format!(
-                "{label}: **the rows landed differ** — ingest checksums {}, clickhouse-client {}.",
-                list(ingest),
-                list(client)
-            ),
+            format!("{label}: **the rows landed differ** — {}.", list.join("; ")),
         )
     }
 }

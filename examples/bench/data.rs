@@ -37,22 +37,6 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// Whether the generator writes `format`, and if not, what it said.
-    pub fn supports(&self, format: &str, scratch: &Path) -> Result<(), String> {
-        let dir = scratch.join(format!("probe-gen-{format}"));
-        let out = Command::new(&self.path)
-            .args(["--files", "1", "--rows", "1", "--format", format, "--out"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.path.display()))?;
-        let _ = std::fs::remove_dir_all(&dir);
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-        }
-    }
-
     /// `files` files of `rows` rows in `dir`, generated unless `dir` already holds exactly them.
     pub fn make(
         &self,

@@ -1,11 +1,10 @@
 //! The machine and software a benchmark ran on, printed above its numbers: without them the
 //! numbers cannot be compared with anyone else's.
 
-use crate::server::Server;
 use std::path::Path;
 use std::process::Command;
 
-pub fn describe(server: &Server, ingest: &Path) -> Vec<(&'static str, String)> {
+pub fn describe(ingest: &Path) -> Vec<(&'static str, String)> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -27,10 +26,6 @@ pub fn describe(server: &Server, ingest: &Path) -> Vec<(&'static str, String)> {
         ("memory", memory),
         ("kernel", read_trimmed("/proc/sys/kernel/osrelease")),
         ("load average at start", load_average()),
-        (
-            "ClickHouse server",
-            server.version().unwrap_or_else(|e| format!("{e:#}")),
-        ),
         (
             "clickhouse-client",
             output("clickhouse-client", &["--version"]),

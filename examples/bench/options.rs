@@ -1,13 +1,15 @@
 //! The harness's flags: how many runs, which scenarios, and the data sizes (the brief's by default,
 //! smaller with `--quick`).
 
+use crate::server::Flavor;
 use clap::Parser;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "bench",
-    about = "Benchmarks `ingest` side by side with clickhouse-client on a private ClickHouse server."
+    about = "Benchmarks `ingest` side by side with the floor (pre-encoded Native rows), \
+             clickhouse-client and the server's own parse, on private ClickHouse servers."
 )]
 pub struct Options {
     /// Measured runs of every side of every scenario; medians are printed
@@ -40,13 +42,30 @@ pub struct Options {
     #[arg(long, value_name = "PATH")]
     pub generator: Option<PathBuf>,
 
-    /// clickhouse-server binary for the private server
+    /// The servers to run every scenario on, one after the other: 18.16 (Debian's
+    /// clickhouse-server), 26.9 (the chdb-core wheel)
+    #[arg(
+        long,
+        env = "BENCH_SERVERS",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "18.16,26.9"
+    )]
+    pub servers: Vec<Flavor>,
+
+    /// The clickhouse-server binary of the 18.16 server
     #[arg(
         long,
         env = "CLICKHOUSE_SERVER",
+        value_name = "PATH",
         default_value = "/usr/sbin/clickhouse-server"
     )]
-    pub server: PathBuf,
+    pub clickhouse_server: PathBuf,
+
+    /// A Python with the chdb-core wheel, for the 26.9 server [default: .chdb/venv/bin/python
+    /// of this checkout, made by `scripts/clickhouse.sh install`]
+    #[arg(long, env = "BENCH_CHDB_PYTHON", value_name = "PATH")]
+    pub chdb_python: Option<PathBuf>,
 
     /// Scenario 1: number of CSV files in the set [default: 4]
     #[arg(long, value_name = "N")]

@@ -47,10 +47,24 @@ impl Table {
 
 /// One of the brief's targets and how this run did against it.
 pub struct Check {
+    /// The server the check was measured on.
+    pub server: String,
     pub what: String,
     pub measured: String,
     pub target: String,
     pub met: bool,
+}
+
+impl Check {
+    pub fn new(what: String, measured: &str, target: &str, met: bool) -> Check {
+        Check {
+            server: String::new(),
+            what,
+            measured: measured.to_owned(),
+            target: target.to_owned(),
+            met,
+        }
+    }
 }
 
 pub fn print_checks(checks: &[Check]) {
@@ -58,10 +72,11 @@ pub fn print_checks(checks: &[Check]) {
         return;
     }
     println!("## Targets\n");
-    let mut table = Table::new(&["target", "measured", "goal", ""]);
+    let mut table = Table::new(&["server", "target", "measured", "goal", ""]);
     for c in checks {
         let verdict = if c.met { "met" } else { "missed" };
         table.row(vec![
+            c.server.clone(),
             c.what.clone(),
             c.measured.clone(),
             c.target.clone(),

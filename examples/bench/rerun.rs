@@ -1,13 +1,17 @@
 //! Scenario 4, a rerun over files that are all ingested already: seconds and queries per rerun,
-//! over two folder sizes so that a query count growing with the number of files shows.
+//! over two folder sizes so that a query count growing with the number of files shows. There is no
+//! peer: clickhouse-client and curl keep no record of what they loaded, and the floor inserts
+//! nothing when nothing is new.
 
 use crate::bulk::PEAK_RSS_TARGET_MIB;
 use crate::compare::Series;
 use crate::data::DataSet;
 use crate::report::{self, Check, Table, thousands};
-use crate::sides::{Merges, Schema, Sides};
+use crate::sides::{Side, Sides};
+use crate::tables::{Merges, Schema};
+use std::path::Path;
 
-const RERUN_SECONDS_TARGET: f64 = 2.0;
+const RERUN_SECONDS_TARGET: f64 = 1.0;
 
 const HEADER: [&str; 10] = [
     "files",
@@ -32,12 +36,12 @@ pub fn run(sides: &Sides, sets: &[&DataSet], runs: usize) -> anyhow::Result<Vec<
         let label = format!("rerun over {} files", thousands(files));
         set.warm_page_cache()?;
         let target = sides.target(Schema::Typed, Merges::Running)?;
-        let first = sides.ingest(&target, set)?;
+        let first = sides.run(Side::Ingest, &target, set, "", Path::new(""))?;
         sides.landed(&target, set.rows())?;
         eprintln!("{label}: first run {:.2}s", first.wall.as_secs_f64());
         let mut series = Series::default();
         for r in 0..runs {
-            let measured = sides.ingest(&target, set)?;
+            let measured = sides.run(Side::Ingest, &target, set, "", Path::new(""))?;
             let landed = sides.landed(&target, set.rows())?;
             eprintln!(
                 "{label}: rerun {}/{runs}: {:.2}s, {} queries",
@@ -62,37 +66,37 @@ pub fn run(sides: &Sides, sets: &[&DataSet], runs: usize) -> anyhow::Result<Vec<
         ]);
         reruns.push((files, series));
     }
-    println!("## 4. Rerun over already-ingested files\n");
+    println!("### 4. Rerun over already-ingested files\n");
     table.print();
     let mut checks = Vec::new();
     if let Some((files, largest)) = reruns.last() {
-        checks.push(Check {
-            what: format!("rerun over {} files: seconds", thousands(*files)),
-            measured: format!("{:.2} s", largest.wall()),
-            target: format!("≤ {RERUN_SECONDS_TARGET:.0} s"),
-            met: largest.wall() <= RERUN_SECONDS_TARGET,
-        });
+        checks.push(Check::new(
+            format!("rerun over {} files: seconds", thousands(*files)),
+            &format!("{:.2} s", largest.wall()),
+            &format!("≤ {RERUN_SECONDS_TARGET:.0} s"),
+            largest.wall() <= RERUN_SECONDS_TARGET,
+        ));
         let peak = largest.peak_rss_kib() as f64 / 1024.0;
-        checks.push(Check {
-            what: format!("rerun over {} files: peak memory", thousands(*files)),
-            measured: format!("{peak:.1} MiB"),
-            target: format!("≤ {PEAK_RSS_TARGET_MIB:.0} MiB"),
-            met: peak <= PEAK_RSS_TARGET_MIB,
-        });
+        checks.push(Check::new(
+            format!("rerun over {} files: peak memory", thousands(*files)),
+            &format!("{peak:.1} MiB"),
+            &format!("≤ {PEAK_RSS_TARGET_MIB:.0} MiB"),
+            peak <= PEAK_RSS_TARGET_MIB,
+        ));
     }
     if let [(few, smallest), .., (many, largest)] = reruns.as_slice() {
-        checks.push(Check {
-            what: "rerun: queries as the folder grows".to_owned(),
-            measured: format!(
+        checks.push(Check::new(
+            "rerun: queries as the folder grows".to_owned(),
+            &format!(
                 "{} files: {}, {} files: {}",
                 thousands(*few),
                 smallest.queries(),
                 thousands(*many),
                 largest.queries()
             ),
-            target: "no growth".to_owned(),
-            met: largest.queries() <= smallest.queries(),
-        });
+            "no growth",
+            largest.queries() <= smallest.queries(),
+        ));
     }
     Ok(checks)
 }
