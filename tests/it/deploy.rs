@@ -329,12 +329,16 @@ fn alert_rules_use_the_metrics_a_run_writes_with_the_seed_thresholds() {
     let prom = env.dir.path().join("ingest.prom");
     let out = env.ingest(&["--table", "t", "--metrics-file", prom.to_str().unwrap()]);
     assert_code(&out, 3);
+    check_metrics(&prom);
     let written = std::fs::read_to_string(&prom).unwrap();
     let (written_names, written_outcomes) = names_and_labels(&written, "outcome");
+    let (_, written_reasons) = names_and_labels(&written, "reason");
     let (_, written_les) = names_and_labels(&written, "le");
     let all = read("prometheus/ingest-alerts.yml");
     let (used, outcomes) = names_and_labels(&all, "outcome");
     let (_, les) = names_and_labels(&all, "le");
+    let (_, reasons) = names_and_labels(&all, "reason");
+    assert!(reasons.is_subset(&written_reasons), "{reasons:?}");
     assert!(!used.is_empty());
     for name in &used {
         assert!(written_names.contains(name), "{name} is not in\n{written}");
@@ -351,7 +355,7 @@ fn the_example_config_file_is_accepted() {
         .command("init")
         .env("CLICKHOUSE_USER", "default")
         .args(["--config", config.to_str().unwrap()]));
-    assert_code(&out, 0);
+    assert_code(&out, 2);
     let db = &env.db;
     assert!(
         out.stdout.ends_with(&format!(
@@ -361,5 +365,12 @@ fn the_example_config_file_is_accepted() {
         )),
         "{}",
         out.stdout
+    );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "ingest: error: target tables {db}.misc_events, {db}.reviews, sales.orders are missing: \
+             create them before the first run, or let runs create them with --create-table\n"
+        )
     );
 }
