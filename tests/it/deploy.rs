@@ -374,3 +374,45 @@ fn the_example_config_file_is_accepted() {
         )
     );
 }
+
+#[test]
+fn every_alert_rule_passes_its_promtool_unit_tests() {
+    let dir = example("prometheus");
+    let check = run(Command::new("promtool").current_dir(&dir).args([
+        "check",
+        "rules",
+        "ingest-alerts.yml",
+    ]));
+    assert_code(&check, 0);
+    let tested = run(Command::new("promtool").current_dir(&dir).args([
+        "test",
+        "rules",
+        "ingest-alerts.test.yml",
+    ]));
+    assert_code(&tested, 0);
+    assert!(tested.stdout.contains("SUCCESS"), "{}", tested.all());
+
+    // Every alert has a test in which it fires.
+    let rules = yaml("prometheus/ingest-alerts.yml");
+    let alerts: BTreeSet<&str> = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .map(|r| text(&r["alert"], "alert"))
+        .collect();
+    let tests = yaml("prometheus/ingest-alerts.test.yml");
+    let firing: BTreeSet<&str> = tests["tests"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_sequence().unwrap())
+        .filter(|case| {
+            case["exp_alerts"]
+                .as_sequence()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .map(|case| text(&case["alertname"], "alertname"))
+        .collect();
+    assert_eq!(alerts, firing, "alerts without a test in which they fire");
+}

@@ -614,6 +614,41 @@ fn a_terminal_gets_a_progress_display_that_clears_before_the_summary() {
 }
 
 #[test]
+fn the_progress_display_moves_while_a_large_file_is_read() {
+    let env = Env::new("progress_bytes");
+    create_reviews(&env, "reviews");
+    env.write("big.csv", reviews_csv(0, 150_000));
+    let command = format!("{BIN} run --table reviews");
+    let out = run(std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("CLICKHOUSE_URL", &env.ch.url)
+        .env("CLICKHOUSE_DATABASE", &env.db)
+        .env("INGEST_DATA_DIR", env.data())
+        .env("INGEST_SETTLE", "0"));
+    assert_code(&out, 0);
+    // Frames drawn before the file is done: `[====>   ] 5.25 MiB/13.40 MiB 0/1 files (2s left)`.
+    let progress: Vec<(&str, &str)> = out
+        .stdout
+        .split(['\r', '\n'])
+        .filter_map(|frame| {
+            let after_bar = frame.rsplit("] ").next()?;
+            let (bytes, _) = after_bar.split_once(" 0/1 files")?;
+            bytes.split_once('/')
+        })
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|(done, total)| *done != "0 B" && done != total),
+        "the bar only moved when the file was done: {progress:?}"
+    );
+    assert_eq!(env.count("reviews"), 150_000);
+}
+
+#[test]
 fn a_run_turned_away_by_the_lock_leaves_the_record_to_the_holder() {
     let env = Env::new("locked_ops");
     setup(&env);
