@@ -9,7 +9,7 @@ use crate::ch::ident::TableRef;
 use crate::config::Common;
 use crate::exit::{Exit, Fatal};
 use crate::hash::file_id;
-use crate::manifest::{Event, EventRow, Manifest, State};
+use crate::manifest::{ContentState, Event, EventRow, Manifest, State};
 use crate::text::{escape, plural};
 use crate::verify::{self, Problem};
 use std::io::Write;
@@ -28,6 +28,9 @@ struct Entry {
     ingested: Option<String>,
     /// What `ingest verify` found wrong with its rows, when that is why it is named.
     problem: Option<Problem>,
+    /// Named by its hash while its path holds other content now: events about it leave the path
+    /// alone (they carry no path), so the path keeps resolving to what it holds.
+    content_only: bool,
 }
 
 /// What the operator asked for, from the command line.
@@ -78,6 +81,7 @@ fn path_entry(state: &State, path: &str) -> Option<Entry> {
         batch_rows: content.map_or(0, |c| c.batch_rows),
         ingested: (p.event == Event::Changed).then(|| p.detail.clone()),
         problem: None,
+        content_only: false,
     })
 }
 
@@ -98,15 +102,7 @@ fn find(state: &State, data_dir: &Path, target: &str) -> Result<Vec<Entry>, Fata
         let prefix = target.to_ascii_lowercase();
         for ((table, hash), c) in &state.by_content {
             if hash.starts_with(&prefix) {
-                found.push(Entry {
-                    table: table.clone(),
-                    hash: hash.clone(),
-                    path: c.path.clone(),
-                    event: c.event,
-                    batch_rows: c.batch_rows,
-                    ingested: None,
-                    problem: None,
-                });
+                found.push(content_entry(state, table, hash, c, None));
             }
         }
     }
@@ -128,9 +124,35 @@ fn find(state: &State, data_dir: &Path, target: &str) -> Result<Vec<Entry>, Fata
     Ok(found)
 }
 
+/// An entry for a content named by its hash (or found by `verify`).
+fn content_entry(
+    state: &State,
+    table: &str,
+    hash: &str,
+    c: &ContentState,
+    problem: Option<Problem>,
+) -> Entry {
+    let elsewhere = state
+        .by_path
+        .get(&c.path)
+        .is_some_and(|p| p.file_hash != hash);
+    Entry {
+        table: table.to_owned(),
+        hash: hash.to_owned(),
+        path: c.path.clone(),
+        event: c.event,
+        batch_rows: c.batch_rows,
+        ingested: None,
+        problem,
+        content_only: elsewhere,
+    }
+}
+
 fn entry_event(manifest: &Manifest, event: Event, e: &Entry, hash: &str) -> EventRow {
     let mut ev = manifest.event(event);
-    ev.path = e.path.clone();
+    if !e.content_only {
+        ev.path = e.path.clone();
+    }
     ev.file_hash = hash.to_owned();
     ev.target_table = e.table.clone();
     ev.batch_rows = e.batch_rows;
@@ -227,15 +249,7 @@ pub async fn retry(
             let Some(c) = state.content(&m.table, &m.hash) else {
                 continue;
             };
-            entries.push(Entry {
-                table: m.table,
-                hash: m.hash,
-                path: m.path,
-                event: c.event,
-                batch_rows: c.batch_rows,
-                ingested: None,
-                problem: Some(m.problem),
-            });
+            entries.push(content_entry(&state, &m.table, &m.hash, c, Some(m.problem)));
         }
     }
     entries.sort_by(|a, b| (&a.path, &a.hash).cmp(&(&b.path, &b.hash)));
@@ -483,8 +497,46 @@ pub async fn forget(
     for e in &entries {
         let hash = e.ingested.clone().unwrap_or_else(|| e.hash.clone());
         let path = escape(&e.path);
+        if hash.is_empty() {
+            write_line(
+                out,
+                &format!(
+                    "{path} has no content recorded (it could not be read); nothing to forget"
+                ),
+            )?;
+            continue;
+        }
         let table = table_ref(common, &e.table)?;
         let present = rows_in_table(manifest.server(), &table, &hash).await?;
+        if let Some(new) = e.ingested.as_ref().map(|_| &e.hash) {
+            // A held-back file: the content forgotten is the one ingested there; the next run
+            // ingests the file's new content.
+            let old_rows = match (present, delete_rows_too) {
+                (Some(_), true) => {
+                    let deleted = delete_rows(&manifest, &table, &hash).await?;
+                    format!("deleted its {} from {table}", plural(deleted, "row"))
+                }
+                (Some((n, _)), false) => format!("its {} stay in {table}", plural(n, "row")),
+                (None, true) => {
+                    return Err(Fatal::config(format!(
+                        "--delete-rows: table {table} has no provenance columns, so the rows of \
+                         {path} cannot be told from the others"
+                    )));
+                }
+                (None, false) => format!("{table} has no provenance columns: its rows stay"),
+            };
+            write_line(
+                out,
+                &format!(
+                    "forgot {path}'s ingested content ({} in {table}): {old_rows}; the next run \
+                     ingests the file's new content ({})",
+                    short(&hash),
+                    short(new)
+                ),
+            )?;
+            events.push(entry_event(&manifest, Event::Forgotten, e, &hash));
+            continue;
+        }
         let what = match (present, delete_rows_too) {
             (None, true) => {
                 return Err(Fatal::config(format!(

@@ -358,11 +358,12 @@ impl Server {
     }
 }
 
-/// `WHERE folder_id = ?` and its value when the question is about one folder.
+/// The condition on the events of a question about paths: only events about a path (an operator
+/// event about content alone has none), of one folder when it is given; and that folder.
 fn folder_filter(folder: Option<&str>) -> (&'static str, Option<&str>) {
     match folder {
-        Some(f) => ("WHERE folder_id = ?", Some(f)),
-        None => ("", None),
+        Some(f) => ("WHERE path != '' AND folder_id = ?", Some(f)),
+        None => ("WHERE path != ''", None),
     }
 }
 

@@ -188,31 +188,40 @@ impl Manifest {
             .create_manifest(&self.table, &Event::path_only_names())
             .await?;
         let mut migrated = false;
-        if !created.contains(&self.table)
-            && !self.folder.is_empty()
-            && !self
-                .server
-                .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
-                .await?
-            && self
-                .server
-                .add_folder_column(&self.table, &self.folder)
-                .await?
-        {
-            log::warn!(
-                "added column {} to manifest {}: the events it holds belong to this data folder \
-                 (id {})",
-                crate::ch::manifest::FOLDER_COLUMN,
-                self.table,
-                self.folder
-            );
-            migrated = true;
-        }
-        self.folder_column = created.contains(&self.table)
+        let had = created.contains(&self.table)
             || self
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
+        if !had && !self.folder.is_empty() {
+            migrated = self
+                .server
+                .add_folder_column(&self.table, &self.folder)
+                .await
+                .map_err(|e| match e {
+                    ChError::Server { code, message } => ChError::Server {
+                        code,
+                        message: format!(
+                            "cannot add folder ids to manifest {} (a manifest made by an older \
+                             version; run `ingest init` with an account that may alter it): \
+                             {message}",
+                            self.table
+                        ),
+                    },
+                    other => other,
+                })?;
+            if migrated {
+                log::warn!(
+                    "added column {} to manifest {}: the events it holds belong to this data \
+                     folder (id {})",
+                    crate::ch::manifest::FOLDER_COLUMN,
+                    self.table,
+                    self.folder
+                );
+            }
+        }
+        // Added now, or by another run a moment ago.
+        self.folder_column = had || !self.folder.is_empty();
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }

@@ -464,6 +464,18 @@ fn a_file_fixed_in_place_leaves_its_old_error_behind() {
         .q("SELECT file_hash FROM {db}.ingest_manifest WHERE event = 'done'")
         .trim()
         .to_owned();
+    let old = env
+        .q("SELECT file_hash FROM {db}.ingest_manifest WHERE event = 'failed'")
+        .trim()
+        .to_owned();
+    // The old content, named by its hash, is retried on its own: the path keeps its content.
+    let retried = run(env.command("retry").arg(&old[..10]));
+    assert_code(&retried, 0);
+    assert!(
+        retried.stdout.starts_with("will retry a.csv into "),
+        "{}",
+        retried.stdout
+    );
     let forgot = run(env.command("forget").arg("a.csv"));
     assert_code(&forgot, 0);
     assert!(
@@ -473,6 +485,33 @@ fn a_file_fixed_in_place_leaves_its_old_error_behind() {
         "the path names the content it has now: {}",
         forgot.stdout
     );
+    assert_code(&env.ingest(&["--table", "t"]), 0);
+    assert_eq!(ids(&env), "[1]", "every row once");
+}
+
+#[test]
+fn forgetting_a_held_back_file_forgets_what_was_ingested_there() {
+    let env = Env::new("forget_held_back");
+    table(&env);
+    env.write("daily.csv", "id,name\n1,a\n");
+    assert_code(&env.ingest(&["--table", "t"]), 0);
+    env.write("daily.csv", "id,name\n2,b\n");
+    assert_code(&env.ingest(&["--table", "t"]), 6);
+    let forgot = run(env.command("forget").args(["--delete-rows", "daily.csv"]));
+    assert_code(&forgot, 0);
+    assert!(
+        forgot
+            .stdout
+            .starts_with("forgot daily.csv's ingested content (")
+            && forgot.stdout.contains("): deleted its 1 row from ")
+            && forgot
+                .stdout
+                .contains("; the next run ingests the file's new content ("),
+        "{}",
+        forgot.stdout
+    );
+    assert_code(&env.ingest(&["--table", "t"]), 0);
+    assert_eq!(ids(&env), "[2]");
 }
 
 #[test]
