@@ -438,6 +438,32 @@ mod tests {
     }
 
     #[test]
+    fn every_series_names_its_folder_and_the_attention_gauge_outlives_a_run_that_cannot_ask() {
+        let start = RunStart::now();
+        let r = report(Exit::Changed, vec![file(Status::Changed, 0, 0)]);
+        let mut s = Summary::new(&start, false, &r);
+        s.folder = "shop-eu".to_owned();
+        s.attention = Some([("changed".to_owned(), 1)].into_iter().collect());
+        let one = render("", &s);
+        for line in one.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("{folder=\"shop-eu\""), "{line}");
+        }
+        s.attention = None;
+        let two = render(&one, &s);
+        assert!(
+            two.contains(
+                "ingest_files_needing_attention{folder=\"shop-eu\",reason=\"changed\"} 1\n"
+            )
+        );
+        assert!(
+            two.contains(
+                "ingest_files_needing_attention{folder=\"shop-eu\",reason=\"poison\"} 0\n"
+            )
+        );
+        assert!(two.contains("ingest_runs_total{folder=\"shop-eu\",exit_code=\"6\"} 2\n"));
+    }
+
+    #[test]
     fn a_damaged_previous_file_starts_the_counters_again() {
         let start = RunStart::now();
         let r = report(Exit::Ok, vec![file(Status::Ingested, 3, 0)]);

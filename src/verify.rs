@@ -9,7 +9,7 @@ use crate::ch::schema::TableSchema;
 use crate::config::{Output, VerifyConfig};
 use crate::exit::{Exit, Fatal};
 use crate::hash::file_id;
-use crate::manifest::{ContentState, Event, Manifest, State};
+use crate::manifest::{ContentState, Event, KIND_DATA, Manifest, State};
 use crate::summary::SCHEMA_VERSION;
 use crate::text::{escape, plural};
 use serde::Serialize;
@@ -26,7 +26,7 @@ pub enum Problem {
     Short,
     /// More rows than recorded: some were sent twice.
     Doubled,
-    /// Recorded as failed or quarantined, yet rows of it are in the table.
+    /// Recorded as failed for its content (or quarantined), yet rows of it are in the table.
     RowsOfFailed,
 }
 
@@ -148,10 +148,15 @@ pub async fn check(manifest: &Manifest) -> Result<Verification, Fatal> {
         left.sort_unstable();
         for (id, n) in left {
             match others.get(&id) {
-                Some((hash, c)) if matches!(c.event, Event::Failed | Event::Quarantined) => v
-                    .mismatches
-                    .push(mismatch(Problem::RowsOfFailed, name, hash, c, n)),
-                // Forgotten, retried or in flight: the next run settles it.
+                Some((hash, c))
+                    if matches!(c.event, Event::Failed | Event::Quarantined)
+                        && c.error_kind == KIND_DATA =>
+                {
+                    v.mismatches
+                        .push(mismatch(Problem::RowsOfFailed, name, hash, c, n))
+                }
+                // Forgotten, retried, in flight or failed for a passing reason: the next run
+                // settles it.
                 Some(_) => {}
                 None => v.unknown.push(Unknown {
                     table: name.to_owned(),
