@@ -128,7 +128,7 @@ pub fn files_view(manifest: &TableRef) -> TableRef {
 /// column's name: newer servers would resolve the column to the alias.)
 fn latest_by_content(manifest: &TableRef, path_only: &[&str]) -> String {
     format!(
-        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
+        "SELECT target_table, file_hash, argMaxIf(path, seq, path != '') AS last_path, \
          argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
          argMax(error, seq) AS last_error, argMax(run_id, seq) AS last_run, \
          argMax(host, seq) AS last_host, min(event_time) AS first_seen, \
@@ -237,7 +237,7 @@ impl Server {
     ) -> Result<S, ChError> {
         let sql = Sql::new(format!(
             "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
-             argMax(path, seq) AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
+             argMaxIf(path, seq, path != '') AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
              argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
              argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten \
              FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
