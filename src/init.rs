@@ -82,7 +82,7 @@ fn folder_id(cfg: &InitConfig) -> Result<Option<String>, Fatal> {
     if !dir.is_dir() {
         return Ok(None);
     }
-    let id = crate::folder::resolve(&dir, None, true).map_err(Fatal::Config)?;
+    let id = crate::folder_id::resolve(&dir, None, true).map_err(Fatal::Config)?;
     Ok(Some(id.id))
 }
 

@@ -9,7 +9,7 @@ use crate::history::{self, RunRow};
 use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::summary::{RunStart, Summary};
-use crate::{folder, lock, metrics, run};
+use crate::{folder_id, lock, metrics, run};
 use std::io::Write;
 
 pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
@@ -17,19 +17,19 @@ pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
     let progress = Progress::for_stderr();
     let mut held = None;
     let mut server = None;
-    let mut folder_id = None;
+    let mut folder = None;
     let result = async {
         if !cfg.dry_run {
             held = Some(lock::acquire(&cfg.lock_file)?);
         }
         // A dry run writes nothing, not even the folder's id file.
-        let id = folder::resolve(
+        let id = folder_id::resolve(
             &cfg.common.data_dir,
             cfg.common.folder_id.as_deref(),
             !cfg.dry_run,
         )
         .map_err(Fatal::Config)?;
-        folder_id = Some(id.id.clone());
+        folder = Some(id.id.clone());
         let connected = Server::connect(cfg.common.connect.clone()).await?;
         server = Some(connected.clone());
         run::run(cfg, connected, &id.id, &start, &progress).await
@@ -37,7 +37,7 @@ pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
     .await;
     progress.finish();
     let mut summary = Summary::new(&start, cfg.dry_run, &result);
-    summary.folder = folder_id.unwrap_or_default();
+    summary.folder = folder.unwrap_or_default();
     summary.data_dir = cfg.common.data_dir.display().to_string();
     // A run turned away by the lock leaves the record to the run that holds it.
     if held.is_some() {

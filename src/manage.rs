@@ -162,7 +162,7 @@ fn entry_event(manifest: &Manifest, event: Event, e: &Entry, hash: &str) -> Even
 /// Connects as the data folder (whose id it reads, or makes, under the caller's lock), readies a
 /// manifest made by an older version, and reads its state.
 async fn open(common: &Common) -> Result<(Manifest, State), Fatal> {
-    let folder = crate::folder::resolve(&common.data_dir, common.folder_id.as_deref(), true)
+    let folder = crate::folder_id::resolve(&common.data_dir, common.folder_id.as_deref(), true)
         .map_err(Fatal::Config)?;
     let server = Server::connect(common.connect.clone()).await?;
     let mut manifest = Manifest::new(

@@ -96,7 +96,7 @@ fn folder_of(cfg: &StatusConfig) -> Result<Option<String>, Fatal> {
     let dir = dir
         .canonicalize()
         .map_err(|e| Fatal::config(format!("data folder {}: {e}", dir.display())))?;
-    crate::folder::read(&dir.join(crate::folder::ID_FILE)).map_err(Fatal::Config)
+    crate::folder_id::read(&dir.join(crate::folder_id::ID_FILE)).map_err(Fatal::Config)
 }
 
 pub async fn status(cfg: &StatusConfig, out: &mut dyn Write) -> Result<(), Fatal> {

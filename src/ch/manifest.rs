@@ -402,7 +402,7 @@ pub(super) async fn add_column_with_default(
     name: &str,
     value: &str,
 ) -> Result<bool, ChError> {
-    if crate::folder::check(value).is_err() {
+    if crate::folder_id::check(value).is_err() {
         return Err(ChError::Client(format!(
             "`{value}` cannot be a column default"
         )));

@@ -165,7 +165,7 @@ impl Common {
         let retries = args.retries.or(file.retries).unwrap_or(5);
         let folder_id = args.folder_id.clone().or_else(|| file.folder_id.clone());
         if let Some(id) = &folder_id {
-            crate::folder::check(id).map_err(|e| Fatal::config(format!("--folder-id: {e}")))?;
+            crate::folder_id::check(id).map_err(|e| Fatal::config(format!("--folder-id: {e}")))?;
         }
         Ok(Common {
             data_dir,
