@@ -2,7 +2,8 @@
 //! flags win over the environment, which wins over the file. Defaults live in `config`.
 
 use crate::exit::EXIT_CODES_HELP;
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -38,6 +39,9 @@ pub enum Command {
     /// tables), so that runs can use an account without CREATE or ALTER rights
     #[command(after_help = EXIT_CODES_HELP)]
     Init(InitArgs),
+    /// Check that every file the manifest records as ingested has exactly its rows in its table
+    #[command(after_help = EXIT_CODES_HELP)]
+    Verify(VerifyArgs),
 }
 
 /// Where the server and the data are; shared by every command.
@@ -79,8 +83,13 @@ pub struct CommonArgs {
     #[arg(long, env = "INGEST_RETRIES", value_name = "N")]
     pub retries: Option<u32>,
 
+    /// This data folder's id in the manifest [default: the id in DATA_DIR/.ingest-folder-id,
+    /// made on the first run]
+    #[arg(long, env = "INGEST_FOLDER_ID", value_name = "ID")]
+    pub folder_id: Option<String>,
+
     /// Allow plain HTTP to a server that is not on this machine (credentials travel in clear)
-    #[arg(long, env = "INGEST_ALLOW_INSECURE_HTTP")]
+    #[arg(long, env = "INGEST_ALLOW_INSECURE_HTTP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub allow_insecure_http: bool,
 }
 
@@ -119,7 +128,7 @@ pub struct RunArgs {
     pub metrics_file: Option<PathBuf>,
 
     /// Report what a run would do with each file, writing nothing to ClickHouse
-    #[arg(long, env = "INGEST_DRY_RUN")]
+    #[arg(long, env = "INGEST_DRY_RUN", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
 
     /// A file with bad records: fail-file (none of its rows are inserted) or skip-row (insert
@@ -155,7 +164,7 @@ pub struct RunArgs {
 
     /// Do not add the provenance columns to target tables that lack them; ingestion into such
     /// tables is then at-least-once (an interrupted batch may be sent twice)
-    #[arg(long, env = "INGEST_WITHOUT_PROVENANCE")]
+    #[arg(long, env = "INGEST_WITHOUT_PROVENANCE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub without_provenance: bool,
 
     /// Read files as this format whatever their names say: csv, json, jsonl, parquet or xml
@@ -164,7 +173,7 @@ pub struct RunArgs {
     pub format: Option<String>,
 
     /// Create missing target tables, with column types inferred from their files
-    #[arg(long, env = "INGEST_CREATE_TABLE")]
+    #[arg(long, env = "INGEST_CREATE_TABLE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub create_table: bool,
 
     /// Engine of tables --create-table creates [default: MergeTree]
@@ -184,6 +193,11 @@ pub struct RunArgs {
         value_delimiter = ','
     )]
     pub insert_settings: Vec<String>,
+
+    /// Make the run's warnings (a data file no route matches, a route that matched no file)
+    /// fail it with exit code 3
+    #[arg(long, env = "INGEST_FAIL_ON_WARNING", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub fail_on_warning: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -212,6 +226,10 @@ pub struct InitArgs {
     /// Target table for files no route matches, `table` or `database.table`
     #[arg(long, env = "INGEST_TABLE")]
     pub table: Option<String>,
+
+    /// Runs create missing target tables (so a missing one is not an error here)
+    #[arg(long, env = "INGEST_CREATE_TABLE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub create_table: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -223,12 +241,26 @@ pub struct RetryArgs {
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
 
-    /// Every failed, quarantined or held-back file
+    /// Every failed or quarantined file (not the held-back ones: name those one by one)
     #[arg(long)]
     pub all_failed: bool,
 
-    /// Paths relative to the data folder, or content hashes (at least 8 hex digits)
-    #[arg(value_name = "PATH|HASH", required_unless_present = "all_failed")]
+    /// Every ingested file whose rows in its table are missing, short or doubled (what `ingest
+    /// verify` reports)
+    #[arg(long)]
+    pub all_mismatched: bool,
+
+    /// For a file held back because its content changed: delete the old content's rows first
+    /// (waiting until they are gone), so the new content replaces them
+    #[arg(long)]
+    pub replace: bool,
+
+    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
+    /// hashes (at least 8 hex digits)
+    #[arg(
+        value_name = "PATH|HASH",
+        required_unless_present_any = ["all_failed", "all_mismatched"]
+    )]
     pub targets: Vec<String>,
 }
 
@@ -245,7 +277,22 @@ pub struct ForgetArgs {
     #[arg(long)]
     pub delete_rows: bool,
 
-    /// Paths relative to the data folder, or content hashes (at least 8 hex digits)
+    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
+    /// hashes (at least 8 hex digits)
     #[arg(value_name = "PATH|HASH", required = true)]
     pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// `text` or `json` (one JSON document) [default: text]
+    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Short for `--output json`
+    #[arg(long)]
+    pub json: bool,
 }

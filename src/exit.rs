@@ -79,6 +79,16 @@ impl From<ChError> for Fatal {
     }
 }
 
+/// An error message on one line, as the command prints it.
+pub fn one_line(msg: &str) -> String {
+    msg.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+/// The line a command that stops on an error prints on stderr, safe for a terminal.
+pub fn error_line(msg: &str) -> String {
+    format!("ingest: error: {}", crate::text::escape(&one_line(msg)))
+}
+
 impl From<anyhow::Error> for Fatal {
     fn from(e: anyhow::Error) -> Fatal {
         Fatal::Internal(e)

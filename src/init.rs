@@ -1,10 +1,11 @@
 //! `ingest init`: everything a run would otherwise create or alter, done up front by an operator
 //! with a privileged account, so that the ingesting account needs no CREATE or ALTER right.
 //!
-//! It creates the manifest table, its `_files` view, the rejects and run-history tables, and adds the
-//! provenance columns to the configured target tables that exist. Target tables themselves are
-//! made by a run from the files' inferred schema; creating them here, from the config, belongs in
-//! `targets` below once the config can describe them.
+//! It creates the manifest table, its `_files` view, the rejects and run-history tables, gives a
+//! manifest made by an older version its folder ids, and adds the provenance columns to the
+//! configured target tables that exist. A configured target table that is missing (and that runs
+//! may not create) is an error: runs would fail on it. Target tables themselves are made by a run
+//! from the files' inferred schema.
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
@@ -13,28 +14,76 @@ use crate::config::InitConfig;
 use crate::exit::Fatal;
 use crate::history;
 use crate::manifest::Manifest;
+use crate::text::escape;
 use std::io::Write;
 
 pub async fn init(cfg: &InitConfig, out: &mut dyn Write) -> Result<(), Fatal> {
+    let folder = folder_id(cfg)?;
     let server = Server::connect(cfg.common.connect.clone()).await?;
-    let manifest = Manifest::new(server.clone(), cfg.common.manifest.clone(), String::new());
+    let mut manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        String::new(),
+        folder.clone().unwrap_or_default(),
+    );
     let mut lines = Vec::new();
-    let created = manifest.ensure().await?;
+    let ensured = manifest.ensure().await?;
     let tables = [
         manifest.table.clone(),
         manifest.files_view(),
         manifest.rejects_table(),
     ];
     for table in tables {
-        lines.push(made(&table, created.contains(&table)));
+        lines.push(made(&table, ensured.created.contains(&table)));
+    }
+    if ensured.migrated {
+        lines.push(format!(
+            "altered {}: added folder ids; the events it holds belong to folder {}",
+            manifest.table,
+            escape(&manifest.folder)
+        ));
     }
     let runs = history::table_for(&manifest.table);
-    lines.push(made(&runs, history::ensure(&server, &runs).await?));
-    lines.extend(targets(&server, &cfg.targets).await?);
+    lines.push(made(
+        &runs,
+        history::ensure(&server, &runs, &manifest.folder).await?,
+    ));
+    let (more, missing) = targets(&server, &cfg.targets).await?;
+    lines.extend(more);
     for line in lines {
         writeln!(out, "{line}").map_err(anyhow::Error::from)?;
     }
-    Ok(())
+    let (what, them) = match missing.len() {
+        0 => return Ok(()),
+        1 => ("table", "it"),
+        _ => ("tables", "them"),
+    };
+    Err(Fatal::config(format!(
+        "target {what} {} {}: create {them} before the first run, or let runs create {them} \
+         with --create-table",
+        missing.join(", "),
+        if missing.len() == 1 {
+            "is missing"
+        } else {
+            "are missing"
+        },
+    )))
+}
+
+/// The data folder's id, where `init` can know it: configured, or from (or made in) the data
+/// folder when it exists.
+fn folder_id(cfg: &InitConfig) -> Result<Option<String>, Fatal> {
+    if let Some(id) = &cfg.common.folder_id {
+        return Ok(Some(id.clone()));
+    }
+    let Ok(dir) = cfg.common.data_dir.canonicalize() else {
+        return Ok(None);
+    };
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let id = crate::folder_id::resolve(&dir, None, true).map_err(Fatal::Config)?;
+    Ok(Some(id.id))
 }
 
 fn made(table: &TableRef, created: bool) -> String {
@@ -45,11 +94,24 @@ fn made(table: &TableRef, created: bool) -> String {
 }
 
 /// Readies each configured target table for runs: adds the provenance columns where missing.
-async fn targets(server: &Server, tables: &[TableRef]) -> Result<Vec<String>, Fatal> {
+/// Returns what it did, and the tables that are missing though runs may not create them.
+async fn targets(
+    server: &Server,
+    tables: &[(TableRef, bool)],
+) -> Result<(Vec<String>, Vec<String>), Fatal> {
     let mut lines = Vec::new();
-    for table in tables {
+    let mut missing = Vec::new();
+    for (table, create) in tables {
         let Some(mut schema) = TableSchema::load(server, table).await? else {
-            lines.push(format!("missing {table}: create it before the first run"));
+            match create {
+                true => lines.push(format!(
+                    "missing {table}: a run creates it from its files (--create-table)"
+                )),
+                false => {
+                    lines.push(format!("missing {table}: create it before the first run"));
+                    missing.push(table.to_string());
+                }
+            }
             continue;
         };
         if schema.has_provenance() {
@@ -63,5 +125,5 @@ async fn targets(server: &Server, tables: &[TableRef]) -> Result<Vec<String>, Fa
             ));
         }
     }
-    Ok(lines)
+    Ok((lines, missing))
 }

@@ -1,14 +1,15 @@
-//! One `ingest run` from start to finish: the folder lock, the connection, the run itself, then
-//! what it leaves for operators (a history row, the metrics file) while the lock is still held,
-//! and what it prints.
+//! One `ingest run` from start to finish: the folder lock, the folder's identity, the connection,
+//! the run itself, then what it leaves for operators (a history row, the metrics file) while the
+//! lock is still held, and what it prints.
 
 use crate::ch::Server;
 use crate::config::{Output, RunConfig};
-use crate::exit::{Exit, Fatal};
+use crate::exit::{Exit, Fatal, error_line};
 use crate::history::{self, RunRow};
+use crate::manifest::Manifest;
 use crate::progress::Progress;
 use crate::summary::{RunStart, Summary};
-use crate::{lock, metrics, run};
+use crate::{folder_id, lock, metrics, run};
 use std::io::Write;
 
 pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
@@ -16,20 +17,31 @@ pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
     let progress = Progress::for_stderr();
     let mut held = None;
     let mut server = None;
+    let mut folder = None;
     let result = async {
         if !cfg.dry_run {
             held = Some(lock::acquire(&cfg.lock_file)?);
         }
+        // A dry run writes nothing, not even the folder's id file.
+        let id = folder_id::resolve(
+            &cfg.common.data_dir,
+            cfg.common.folder_id.as_deref(),
+            !cfg.dry_run,
+        )
+        .map_err(Fatal::Config)?;
+        folder = Some(id.id.clone());
         let connected = Server::connect(cfg.common.connect.clone()).await?;
         server = Some(connected.clone());
-        run::run(cfg, connected, &start, &progress).await
+        run::run(cfg, connected, &id.id, &start, &progress).await
     }
     .await;
     progress.finish();
-    let summary = Summary::new(&start, cfg.dry_run, &result);
+    let mut summary = Summary::new(&start, cfg.dry_run, &result);
+    summary.folder = folder.unwrap_or_default();
+    summary.data_dir = cfg.common.data_dir.display().to_string();
     // A run turned away by the lock leaves the record to the run that holds it.
     if held.is_some() {
-        keep_record(cfg, server.as_ref(), &summary).await;
+        keep_record(cfg, server.as_ref(), &mut summary).await;
     }
     drop(held);
     match cfg.output {
@@ -40,18 +52,54 @@ pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
         },
     }
     .map_err(anyhow::Error::from)?;
-    result.map(|report| report.exit)
+    let report = result?;
+    if let Some(why) = &report.stopped {
+        eprintln!("{}", error_line(why));
+    }
+    Ok(report.exit)
 }
 
 /// The history row (when the server was reached) and the metrics file; neither can fail the run.
-async fn keep_record(cfg: &RunConfig, server: Option<&Server>, summary: &Summary<'_>) {
+async fn keep_record(cfg: &RunConfig, server: Option<&Server>, summary: &mut Summary<'_>) {
     if let Some(server) = server {
-        let row = RunRow::new(summary, &cfg.common.data_dir.display().to_string());
+        let row = RunRow::new(summary);
         history::record(server, &cfg.common.manifest, &row).await;
+        if cfg.metrics_file.is_some() && summary.exit != Exit::Unreachable {
+            summary.attention = attention(cfg, server, summary).await;
+        }
     }
     if let Some(path) = &cfg.metrics_file
         && let Err(e) = metrics::write(path, summary)
     {
         log::error!("cannot write the metrics file {}: {e}", path.display());
+    }
+}
+
+/// The folder's files that need attention after the run, for the metrics' gauge; `None` (the
+/// gauge keeps its last values) when the manifest cannot tell.
+async fn attention(
+    cfg: &RunConfig,
+    server: &Server,
+    summary: &Summary<'_>,
+) -> Option<std::collections::BTreeMap<String, u64>> {
+    let mut manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        summary.run_id.to_owned(),
+        summary.folder.clone(),
+    );
+    let counted = async {
+        if !manifest.open().await? {
+            return Ok(Default::default());
+        }
+        manifest.attention_counts().await
+    }
+    .await;
+    match counted {
+        Ok(counts) => Some(counts),
+        Err(e) => {
+            log::warn!("cannot count the files that need attention: {e}");
+            None
+        }
     }
 }

@@ -2,9 +2,11 @@
 
 use clap::Parser;
 use ingest::cli::{Cli, Command};
-use ingest::config::{InitConfig, ManageConfig, RunConfig, StatusConfig};
-use ingest::exit::{Exit, Fatal};
-use ingest::summary::one_line;
+use ingest::config::{InitConfig, ManageConfig, RunConfig, StatusConfig, VerifyConfig};
+use ingest::exit::{Exit, Fatal, error_line};
+use ingest::manage::RetryOptions;
+use ingest::stdout::Stdout;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,7 +14,17 @@ fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .format_timestamp_millis()
+        .format(|buf, record| {
+            let message = record.args().to_string();
+            writeln!(
+                buf,
+                "[{} {:<5} {}] {}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.target(),
+                ingest::text::escape(&message)
+            )
+        })
         .target(env_logger::Target::Pipe(Box::new(
             ingest::progress::LogWriter,
         )))
@@ -26,14 +38,14 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(fatal) => {
-            eprintln!("ingest: error: {}", one_line(&fatal.to_string()));
+            eprintln!("{}", error_line(&fatal.to_string()));
             ExitCode::from(fatal.exit().code())
         }
     }
 }
 
 async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = Stdout::new(std::io::stdout().lock());
     match cli.command {
         Command::Run(args) => {
             let cfg = RunConfig::build(&args)?;
@@ -47,8 +59,12 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
         Command::Retry(args) => {
             let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
             let _lock = ingest::lock::acquire(&cfg.lock_file)?;
-            let c = &cfg.common;
-            ingest::manage::retry(c, &c.data_dir, &args.targets, args.all_failed, &mut stdout).await
+            let opts = RetryOptions {
+                all_failed: args.all_failed,
+                all_mismatched: args.all_mismatched,
+                replace: args.replace,
+            };
+            ingest::manage::retry(&cfg.common, &args.targets, opts, &mut stdout).await
         }
         Command::Forget(args) => {
             let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
@@ -59,6 +75,10 @@ async fn dispatch(cli: Cli) -> Result<Exit, Fatal> {
             let cfg = InitConfig::build(&args)?;
             ingest::init::init(&cfg, &mut stdout).await?;
             Ok(Exit::Ok)
+        }
+        Command::Verify(args) => {
+            let cfg = VerifyConfig::build(&args)?;
+            ingest::verify::verify(&cfg, &mut stdout).await
         }
     }
 }

@@ -3,9 +3,12 @@
 //! Each run is a new process, so counters (`*_total`, the file-duration histogram) are carried
 //! over: the previous file is read and this run's numbers are added, making them cumulative across
 //! runs as Prometheus' `rate()` and `increase()` expect (deleting the file is a counter reset,
-//! which those functions handle). Gauges describe the last run. The file is replaced atomically.
+//! which those functions handle). Gauges describe the last run, and the files that need attention
+//! after it. Every series carries the data folder's id as its `folder` label, so that several
+//! folders' files in one collector never collide. The file is replaced atomically.
 
 use crate::exit::Exit;
+use crate::manifest::ATTENTION_REASONS;
 use crate::run::outcome::Status;
 use crate::summary::Summary;
 use std::collections::BTreeMap;
@@ -23,11 +26,15 @@ struct Totals {
     files: BTreeMap<String, u64>,
     rows: u64,
     bytes: u64,
+    rejected: u64,
     /// Keyed by the `le` label as written; `+Inf` included.
     buckets: BTreeMap<String, u64>,
     duration_sum: f64,
     duration_count: u64,
     last_success: f64,
+    /// The gauge of files needing attention, by reason: kept from the previous file when a run
+    /// cannot ask the manifest.
+    attention: BTreeMap<String, u64>,
 }
 
 /// Bounds are written as floats (`1.0`, not `1`), the form Prometheus 3 normalises `le` to, so
@@ -60,6 +67,8 @@ impl Totals {
                 Some((name, rest)) => (name, label_value(rest)),
                 None => (series, None),
             };
+            // Series written before the `folder` label have no other.
+            let label = label.filter(|l| !l.is_empty());
             let count = value as u64;
             match (name, label) {
                 ("ingest_runs_total", Some(l)) => {
@@ -71,8 +80,12 @@ impl Totals {
                 ("ingest_file_duration_seconds_bucket", Some(l)) => {
                     t.buckets.insert(l, count);
                 }
+                ("ingest_files_needing_attention", Some(l)) => {
+                    t.attention.insert(l, count);
+                }
                 ("ingest_rows_total", None) => t.rows = count,
                 ("ingest_bytes_total", None) => t.bytes = count,
+                ("ingest_rejected_records_total", None) => t.rejected = count,
                 ("ingest_file_duration_seconds_sum", None) => t.duration_sum = value,
                 ("ingest_file_duration_seconds_count", None) => t.duration_count = count,
                 ("ingest_last_success_timestamp_seconds", None) => t.last_success = value,
@@ -93,6 +106,10 @@ impl Totals {
         }
         self.rows += s.rows();
         self.bytes += s.bytes();
+        self.rejected += s.rejected();
+        if let Some(attention) = &s.attention {
+            self.attention = attention.clone();
+        }
         for o in s.outcomes.iter().filter(|o| timed(o.status)) {
             let secs = o.duration.as_secs_f64();
             for b in BUCKETS.iter().filter(|&&b| secs <= b) {
@@ -108,11 +125,21 @@ impl Totals {
     }
 }
 
-/// The value of the single label in `rest` (what follows `{`), e.g. `outcome="failed"}`.
+/// The value of the label other than `folder` in `rest` (what follows `{`), e.g.
+/// `folder="x",outcome="failed"}`; empty when there is no other.
 fn label_value(rest: &str) -> Option<String> {
-    let (_, quoted) = rest.split_once("=\"")?;
-    let (value, _) = quoted.split_once('"')?;
-    Some(value.to_owned())
+    let mut rest = rest;
+    loop {
+        let (name, quoted) = rest.split_once("=\"")?;
+        let (value, after) = quoted.split_once('"')?;
+        if name.trim_start_matches(',').trim() != "folder" {
+            return Some(value.to_owned());
+        }
+        rest = after;
+        if rest.trim_start().starts_with('}') {
+            return Some(String::new());
+        }
+    }
 }
 
 fn epoch(t: chrono::DateTime<chrono::Utc>) -> f64 {
@@ -127,105 +154,165 @@ fn head(out: &mut String, name: &str, kind: &str, help: &str) {
 fn render(previous: &str, s: &Summary) -> String {
     let mut t = Totals::parse(previous);
     t.add(s);
+    let folder = format!("folder=\"{}\"", label_text(&s.folder));
     let mut out = String::new();
-    head(
+    let family =
+        |out: &mut String, name: &str, kind: &str, help: &str, series: &[(String, String)]| {
+            head(out, name, kind, help);
+            for (labels, value) in series {
+                let labels = match labels.is_empty() {
+                    true => folder.clone(),
+                    false => format!("{folder},{labels}"),
+                };
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
+            }
+        };
+    let plain = |v: String| vec![(String::new(), v)];
+    family(
         &mut out,
         "ingest_build_info",
         "gauge",
         "Version of ingest that wrote this file.",
+        &[(
+            format!("version=\"{}\"", label_text(s.version)),
+            "1".to_owned(),
+        )],
     );
-    let _ = writeln!(out, "ingest_build_info{{version=\"{}\"}} 1", s.version);
-    head(
+    let runs: Vec<_> = t
+        .runs
+        .iter()
+        .map(|(code, n)| (format!("exit_code=\"{}\"", label_text(code)), n.to_string()))
+        .collect();
+    family(
         &mut out,
         "ingest_runs_total",
         "counter",
         "Runs, by exit code.",
+        &runs,
     );
-    for (code, n) in &t.runs {
-        let _ = writeln!(out, "ingest_runs_total{{exit_code=\"{code}\"}} {n}");
-    }
-    head(
+    let files: Vec<_> = t
+        .files
+        .iter()
+        .map(|(o, n)| (format!("outcome=\"{}\"", label_text(o)), n.to_string()))
+        .collect();
+    family(
         &mut out,
         "ingest_files_total",
         "counter",
         "Files seen by runs, by outcome.",
+        &files,
     );
-    for (outcome, n) in &t.files {
-        let _ = writeln!(out, "ingest_files_total{{outcome=\"{outcome}\"}} {n}");
-    }
-    head(&mut out, "ingest_rows_total", "counter", "Rows ingested.");
-    let _ = writeln!(out, "ingest_rows_total {}", t.rows);
-    head(
+    family(
+        &mut out,
+        "ingest_rows_total",
+        "counter",
+        "Rows ingested.",
+        &plain(t.rows.to_string()),
+    );
+    family(
         &mut out,
         "ingest_bytes_total",
         "counter",
         "Bytes of the files ingested.",
+        &plain(t.bytes.to_string()),
     );
-    let _ = writeln!(out, "ingest_bytes_total {}", t.bytes);
-    head(
+    family(
         &mut out,
-        "ingest_file_duration_seconds",
-        "histogram",
-        "Time to read, send and confirm a file (ingested or failed).",
+        "ingest_rejected_records_total",
+        "counter",
+        "Records left out of ingested files (--on-error skip-row).",
+        &plain(t.rejected.to_string()),
     );
+    let mut histogram: Vec<(String, String)> = Vec::new();
     for le in BUCKETS
         .iter()
         .map(|b| le_label(*b))
         .chain(["+Inf".to_owned()])
     {
         let n = t.buckets.get(&le).copied().unwrap_or(0);
+        histogram.push((format!("le=\"{le}\""), n.to_string()));
+    }
+    head(
+        &mut out,
+        "ingest_file_duration_seconds",
+        "histogram",
+        "Time to read, send and confirm a file (ingested or failed).",
+    );
+    for (labels, n) in &histogram {
         let _ = writeln!(
             out,
-            "ingest_file_duration_seconds_bucket{{le=\"{le}\"}} {n}"
+            "ingest_file_duration_seconds_bucket{{{folder},{labels}}} {n}"
         );
     }
-    let _ = writeln!(out, "ingest_file_duration_seconds_sum {}", t.duration_sum);
     let _ = writeln!(
         out,
-        "ingest_file_duration_seconds_count {}",
+        "ingest_file_duration_seconds_sum{{{folder}}} {}",
+        t.duration_sum
+    );
+    let _ = writeln!(
+        out,
+        "ingest_file_duration_seconds_count{{{folder}}} {}",
         t.duration_count
     );
-    head(
+    let attention: Vec<_> = ATTENTION_REASONS
+        .iter()
+        .map(|r| {
+            let n = t.attention.get(*r).copied().unwrap_or(0);
+            (format!("reason=\"{r}\""), n.to_string())
+        })
+        .collect();
+    family(
+        &mut out,
+        "ingest_files_needing_attention",
+        "gauge",
+        "Files of the folder that need an operator after the last run, by reason (held back, \
+         failed, quarantined, poison, in flight).",
+        &attention,
+    );
+    family(
+        &mut out,
+        "ingest_last_run_warnings",
+        "gauge",
+        "Warnings of the last run (data files no route matches, routes that matched no file).",
+        &plain(s.warnings.len().to_string()),
+    );
+    family(
         &mut out,
         "ingest_run_duration_seconds",
         "gauge",
         "Wall time of the last run.",
+        &plain(s.duration.as_secs_f64().to_string()),
     );
-    let _ = writeln!(
-        out,
-        "ingest_run_duration_seconds {}",
-        s.duration.as_secs_f64()
-    );
-    head(
+    family(
         &mut out,
         "ingest_last_run_timestamp_seconds",
         "gauge",
         "When the last run ended (Unix time).",
+        &plain(epoch(s.finished).to_string()),
     );
-    let _ = writeln!(
-        out,
-        "ingest_last_run_timestamp_seconds {}",
-        epoch(s.finished)
-    );
-    head(
+    family(
         &mut out,
         "ingest_last_run_exit_code",
         "gauge",
         "Exit code of the last run (0 ok, 3 files failed, 4 ClickHouse unreachable, ...).",
+        &plain(s.exit.code().to_string()),
     );
-    let _ = writeln!(out, "ingest_last_run_exit_code {}", s.exit.code());
-    head(
+    family(
         &mut out,
         "ingest_last_success_timestamp_seconds",
         "gauge",
         "When a run last ended with exit code 0 (Unix time; 0 if never).",
-    );
-    let _ = writeln!(
-        out,
-        "ingest_last_success_timestamp_seconds {}",
-        t.last_success
+        &plain(t.last_success.to_string()),
     );
     out
+}
+
+/// A label value as the text format wants it: `\\`, `\"` and `\n` escaped.
+fn label_text(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Adds this run to the metrics file at `path`: reads the previous file, writes the new one to a
@@ -280,6 +367,7 @@ mod tests {
             dry_run: false,
             outcomes,
             created: Vec::new(),
+            warnings: Vec::new(),
             stopped: None,
             exit,
             elapsed: Duration::ZERO,
@@ -294,8 +382,10 @@ mod tests {
         o
     }
 
+    /// A series' value, named without its `folder` label.
     fn value(text: &str, series: &str) -> f64 {
         text.lines()
+            .map(|l| l.replace("{folder=\"\"}", "").replace("folder=\"\",", ""))
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     }
@@ -345,6 +435,32 @@ mod tests {
             "a failed run keeps the last success"
         );
         assert_eq!(value(&three, "ingest_rows_total"), 12.0);
+    }
+
+    #[test]
+    fn every_series_names_its_folder_and_the_attention_gauge_outlives_a_run_that_cannot_ask() {
+        let start = RunStart::now();
+        let r = report(Exit::Changed, vec![file(Status::Changed, 0, 0)]);
+        let mut s = Summary::new(&start, false, &r);
+        s.folder = "shop-eu".to_owned();
+        s.attention = Some([("changed".to_owned(), 1)].into_iter().collect());
+        let one = render("", &s);
+        for line in one.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains("{folder=\"shop-eu\""), "{line}");
+        }
+        s.attention = None;
+        let two = render(&one, &s);
+        assert!(
+            two.contains(
+                "ingest_files_needing_attention{folder=\"shop-eu\",reason=\"changed\"} 1\n"
+            )
+        );
+        assert!(
+            two.contains(
+                "ingest_files_needing_attention{folder=\"shop-eu\",reason=\"poison\"} 0\n"
+            )
+        );
+        assert!(two.contains("ingest_runs_total{folder=\"shop-eu\",exit_code=\"6\"} 2\n"));
     }
 
     #[test]

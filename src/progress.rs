@@ -1,7 +1,9 @@
 //! A progress display for long runs started by hand on a terminal; under cron (stderr not a
-//! terminal) there is none at all. Log lines are printed above the bar, never through it.
+//! terminal) there is none at all. Log lines are printed above the bar, never through it. The
+//! bar moves as a large file is read, not only when a file is done.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,23 @@ struct Shown {
     bar: ProgressBar,
     files: AtomicU64,
     done: AtomicU64,
+    /// Bytes of files being read that the bar already counts, by path.
+    reading: Mutex<HashMap<String, Arc<AtomicU64>>>,
+}
+
+/// Counts the bytes of one file as they are read. Cheap to clone.
+#[derive(Clone)]
+pub struct Reading {
+    bar: ProgressBar,
+    read: Arc<AtomicU64>,
+}
+
+impl Reading {
+    /// `n` more bytes of the file were read.
+    pub fn read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
+        self.bar.inc(n);
+    }
 }
 
 impl Progress {
@@ -40,6 +59,7 @@ impl Progress {
                 bar,
                 files: AtomicU64::new(0),
                 done: AtomicU64::new(0),
+                reading: Mutex::new(HashMap::new()),
             })),
         }
     }
@@ -60,11 +80,30 @@ impl Progress {
         }
     }
 
-    /// One file's outcome is known.
-    pub fn file_done(&self, bytes: u64) {
+    /// A counter for the bytes of the file at `rel` as it is read, if a bar is shown.
+    pub fn reading(&self, rel: &str) -> Option<Reading> {
+        let s = self.shown.as_ref()?;
+        let read = Arc::new(AtomicU64::new(0));
+        if let Ok(mut files) = s.reading.lock() {
+            files.insert(rel.to_owned(), read.clone());
+        }
+        Some(Reading {
+            bar: s.bar.clone(),
+            read,
+        })
+    }
+
+    /// The outcome of the file at `rel`, of `bytes` bytes, is known.
+    pub fn file_done(&self, rel: &str, bytes: u64) {
         let Some(s) = &self.shown else { return };
         let done = s.done.fetch_add(1, Ordering::Relaxed) + 1;
-        s.bar.inc(bytes);
+        let counted = s
+            .reading
+            .lock()
+            .ok()
+            .and_then(|mut files| files.remove(rel))
+            .map_or(0, |read| read.load(Ordering::Relaxed));
+        s.bar.inc(bytes.saturating_sub(counted));
         s.bar
             .set_message(format!("{done}/{} files", s.files.load(Ordering::Relaxed)));
     }

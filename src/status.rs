@@ -1,30 +1,40 @@
-//! `ingest status`: whether ingestion is healthy at a glance — the last runs, files in flight,
-//! failed and quarantined files with their first error, recent files and totals — as text for
-//! people or as one JSON document for programs.
+//! `ingest status`: whether ingestion is healthy at a glance — the last runs, every file that needs
+//! attention (held back, failed, quarantined, poisoned, in flight) until it is resolved, recent
+//! files and totals, by path with the content each path has now, and tables that lost rows the
+//! manifest records — as text for people or as one JSON document for programs.
 
 use crate::ch::Server;
-use crate::ch::manifest;
+use crate::ch::ident::TableRef;
+use crate::ch::manifest::PathStatusRow;
 use crate::config::{Output, StatusConfig};
 use crate::exit::Fatal;
-use crate::history::{self, RunRow};
+use crate::history::{self, epoch};
 use crate::manifest::{Event, Manifest};
-use crate::summary::timestamp;
+use crate::summary::{RunFields, SCHEMA_VERSION, timestamp};
+use crate::text::{escape, one_line, plural};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
+/// A path as `status` lists it.
 #[derive(Debug, Serialize)]
-struct FileRow {
+struct FileJson {
     path: String,
-    #[serde(rename(serialize = "table"))]
-    target_table: String,
+    folder: String,
+    /// The latest event: `done`, `changed`, `failed`, `claimed`, …
     state: String,
+    table: String,
+    /// The content the path has now (for a held-back file, the new content).
+    hash: String,
     rows: u64,
-    error: String,
-    #[serde(rename(serialize = "run_id"))]
-    run: String,
-    #[serde(rename(serialize = "host"))]
-    host_name: String,
-    #[serde(serialize_with = "as_timestamp", rename(serialize = "last_event"))]
+    error: Option<String>,
+    error_kind: String,
+    detail: String,
+    run_id: String,
+    host: String,
+    /// RFC 3339, UTC.
+    last_event: String,
+    #[serde(skip)]
     last: u32,
 }
 
@@ -38,65 +48,100 @@ struct StateCount {
 /// Everything `status` shows.
 #[derive(Debug, Default, Serialize)]
 struct Report {
+    schema_version: u32,
     manifest: String,
+    /// The data folder's id; `null` when the listing covers every folder of the manifest.
+    folder: Option<String>,
     exists: bool,
+    error: Option<String>,
+    warnings: Vec<String>,
     totals: Vec<StateCount>,
-    runs: Vec<JsonRun>,
-    in_flight: Vec<FileRow>,
-    problems: Vec<FileRow>,
-    recent: Vec<FileRow>,
+    /// Files needing attention, by reason (every reason included).
+    attention_counts: BTreeMap<String, u64>,
+    runs: Vec<RunFields>,
+    attention: Vec<FileJson>,
+    recent: Vec<FileJson>,
 }
 
-#[derive(Debug, Serialize)]
-struct JsonRun {
-    #[serde(flatten)]
-    row: RunRow,
-    started_at: String,
-    finished_at: String,
-}
-
-impl From<manifest::FileRow> for FileRow {
-    fn from(r: manifest::FileRow) -> FileRow {
-        FileRow {
+impl From<PathStatusRow> for FileJson {
+    fn from(r: PathStatusRow) -> FileJson {
+        FileJson {
             path: r.path,
-            target_table: r.target_table,
+            folder: r.folder,
             state: r.state,
-            rows: r.rows,
-            error: r.error,
-            run: r.run,
-            host_name: r.host_name,
+            table: r.tbl,
+            hash: r.last_hash,
+            rows: r.file_rows,
+            error: Some(r.last_error).filter(|e| !e.is_empty()),
+            error_kind: r.kind,
+            detail: r.last_detail,
+            run_id: r.run,
+            host: r.host_name,
+            last_event: timestamp(epoch(r.last)),
             last: r.last,
         }
     }
 }
 
-fn as_timestamp<S: serde::Serializer>(t: &u32, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&timestamp(epoch(*t)))
-}
-
-fn epoch(t: u32) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(i64::from(t), 0).unwrap_or_default()
+/// The folder `status` is about: the configured id, else the one in the data folder's id file;
+/// `None` (every folder) when there is neither.
+fn folder_of(cfg: &StatusConfig) -> Result<Option<String>, Fatal> {
+    if let Some(id) = &cfg.common.folder_id {
+        return Ok(Some(id.clone()));
+    }
+    let dir = &cfg.common.data_dir;
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| Fatal::config(format!("data folder {}: {e}", dir.display())))?;
+    crate::folder_id::read(&dir.join(crate::folder_id::ID_FILE)).map_err(Fatal::Config)
 }
 
 pub async fn status(cfg: &StatusConfig, out: &mut dyn Write) -> Result<(), Fatal> {
+    let folder = folder_of(cfg)?;
     let server = Server::connect(cfg.common.connect.clone()).await?;
-    let manifest = Manifest::new(server.clone(), cfg.common.manifest.clone(), String::new());
+    let mut manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        String::new(),
+        folder.clone().unwrap_or_default(),
+    );
     let mut report = Report {
+        schema_version: SCHEMA_VERSION,
         manifest: manifest.table.to_string(),
+        folder,
         ..Report::default()
     };
-    if manifest.exists().await? {
-        report.exists = true;
-        gather(&server, &manifest, cfg.limit, &mut report).await?;
-    }
+    let missing = match manifest.open().await? {
+        true => {
+            report.exists = true;
+            gather(&server, &manifest, cfg.limit, &mut report).await?;
+            None
+        }
+        false => {
+            let msg = format!(
+                "no manifest table {}: nothing was ingested with it (check --database and \
+                 --manifest-table)",
+                manifest.table
+            );
+            report.error = Some(msg.clone());
+            Some(msg)
+        }
+    };
     match cfg.output {
         Output::Json => serde_json::to_writer(&mut *out, &report)
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out)),
-        Output::Text => print(out, &report),
+        Output::Text if missing.is_none() => print(out, &report),
+        Output::Text => Ok(()),
     }
     .map_err(anyhow::Error::from)?;
-    Ok(())
+    match missing {
+        Some(msg) => Err(Fatal::Config(msg)),
+        None => Ok(()),
+    }
 }
 
 async fn gather(
@@ -106,63 +151,123 @@ async fn gather(
     report: &mut Report,
 ) -> Result<(), Fatal> {
     let table = &manifest.table;
-    let path_only = Event::path_only_names();
-    report.totals = server
-        .manifest_totals(table, &path_only)
+    let folder = manifest.folder_filter();
+    let mut totals: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for t in server
+        .path_totals(table, folder, manifest.has_folders())
+        .await?
+    {
+        let entry = totals
+            .entry(display_state(&t.state).to_owned())
+            .or_default();
+        entry.0 += t.files;
+        entry.1 += t.rows;
+    }
+    report.totals = totals
+        .into_iter()
+        .map(|(state, (files, rows))| StateCount { state, files, rows })
+        .collect();
+    report.attention_counts = manifest.attention_counts().await?;
+    report.runs = history::recent(server, table, folder, limit)
+        .await?
+        .iter()
+        .map(|row| row.fields())
+        .collect();
+    report.attention = manifest
+        .attention(limit)
         .await?
         .into_iter()
-        .map(|t| StateCount {
-            state: t.state,
-            files: t.files,
-            rows: t.rows,
-        })
+        .map(FileJson::from)
         .collect();
-    report.runs = history::recent(server, table, limit)
+    report.recent = server
+        .path_states(table, folder, manifest.has_folders(), &[], true, limit)
         .await?
         .into_iter()
-        .map(|row| JsonRun {
-            started_at: timestamp(epoch(row.started)),
-            finished_at: timestamp(epoch(row.finished)),
-            row,
-        })
+        .map(FileJson::from)
         .collect();
-    let files = |states: &'static [&'static str]| async move {
-        let rows = server
-            .manifest_files(table, &Event::path_only_names(), states, limit)
-            .await?;
-        Ok::<Vec<FileRow>, Fatal>(rows.into_iter().map(FileRow::from).collect())
-    };
-    report.in_flight = files(&["claimed", "batch"]).await?;
-    report.problems = files(&["failed", "quarantined"]).await?;
-    report.recent = files(&[]).await?;
+    report.warnings = lost_rows(server, manifest).await?;
     Ok(())
+}
+
+/// States as the totals show them: a touched path's content is ingested; a claimed file and one
+/// with batches sent are both in flight.
+fn display_state(state: &str) -> &str {
+    match state {
+        "touched" => "done",
+        "claimed" | "batch" => "in-flight",
+        other => other,
+    }
+}
+
+/// Tables the manifest records rows for that are missing or empty now.
+async fn lost_rows(server: &Server, manifest: &Manifest) -> Result<Vec<String>, Fatal> {
+    let mut warnings = Vec::new();
+    let recorded = server
+        .done_rows_by_table(&manifest.table, &Event::path_only_names())
+        .await?;
+    for t in recorded.into_iter().filter(|t| t.rows > 0) {
+        let Ok(table) = TableRef::parse(&t.tbl, &manifest.table.database) else {
+            continue;
+        };
+        let problem = match server.table_exists(&table).await? {
+            false => "is missing",
+            true if server.row_count(&table).await? == 0 => "is empty",
+            true => continue,
+        };
+        warnings.push(format!(
+            "table {table} {problem}, but the manifest records {} ingested into it; `ingest \
+             verify` lists the files",
+            plural(t.rows, "row")
+        ));
+    }
+    Ok(warnings)
 }
 
 fn when(t: u32) -> String {
     epoch(t).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
+/// What a path's state means for whoever reads the list, on one line.
+fn explain(f: &FileJson) -> String {
+    let short = |h: &str| h.get(..12).unwrap_or(h).to_owned();
+    let path = escape(&f.path);
+    match f.state.as_str() {
+        "changed" => format!(
+            "held back: its content ({}) is not what was ingested ({}); `ingest retry {path}` \
+             adds it next to the old rows, `ingest retry --replace {path}` replaces them",
+            short(&f.hash),
+            short(&f.detail)
+        ),
+        "claimed" | "batch" => format!(
+            "claimed by run {} on {}: a run in progress, or one that stopped and will be resumed",
+            escape(&f.run_id),
+            escape(&f.host)
+        ),
+        "retry" => "waiting for the next run (`ingest retry`)".to_owned(),
+        "quarantined" => format!(
+            "moved to {}; `ingest retry {path}` brings it back",
+            escape(&f.detail)
+        ),
+        _ => String::new(),
+    }
 }
 
 fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
-    if !r.exists {
-        return writeln!(
-            out,
-            "no manifest table {} yet: nothing has been ingested",
-            r.manifest
-        );
+    match &r.folder {
+        Some(folder) => writeln!(out, "manifest {}, folder {}", r.manifest, escape(folder))?,
+        None => writeln!(out, "manifest {}, every folder", r.manifest)?,
     }
     let totals: Vec<String> = r
         .totals
         .iter()
-        .map(|t| format!("{} {} ({} rows)", t.files, t.state, t.rows))
+        .map(|t| format!("{} {} ({})", t.files, t.state, plural(t.rows, "row")))
         .collect();
-    writeln!(out, "manifest {}", r.manifest)?;
     match totals.is_empty() {
         true => writeln!(out, "files: none")?,
-        false => writeln!(out, "files: {}", totals.join(", "))?,
+        false => writeln!(out, "files: {}", escape(&totals.join(", ")))?,
+    }
+    for w in &r.warnings {
+        writeln!(out, "warning: {}", escape(w))?;
     }
 
     writeln!(out, "\nlast runs:")?;
@@ -176,56 +281,49 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         )?;
     }
     for run in &r.runs {
-        let row = &run.row;
+        let files: u64 = run.files.values().sum();
+        let started = run.started.replace('T', " ").replace('Z', "");
         writeln!(
             out,
             "{:<20} {:>8.1} {:>4} {:>6} {:>8} {:>6} {:>10}  {} on {}",
-            when(row.started),
-            row.duration_seconds,
-            row.exit_code,
-            row.files_total,
-            row.files_ingested,
-            row.files_failed,
-            row.rows,
-            row.run_id,
-            row.host
+            started,
+            run.duration_seconds,
+            run.exit_code,
+            files,
+            run.files.get("ingested").copied().unwrap_or(0),
+            run.files.get("failed").copied().unwrap_or(0),
+            run.rows,
+            escape(&run.run_id),
+            escape(&run.host)
         )?;
-        if !row.error.is_empty() {
-            writeln!(out, "{:<20} error: {}", "", first_line(&row.error))?;
+        if let Some(error) = &run.error {
+            writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
 
-    writeln!(out, "\nin flight (claimed, not done):")?;
-    if r.in_flight.is_empty() {
+    writeln!(
+        out,
+        "\nneeds attention (until a run, `ingest retry` or `ingest forget` resolves it):"
+    )?;
+    if r.attention.is_empty() {
         writeln!(out, "  none")?;
     }
-    for f in &r.in_flight {
-        writeln!(
-            out,
-            "{:<20} {:<10} {:<24} {} (run {} on {})",
-            when(f.last),
-            f.state,
-            f.target_table,
-            f.path,
-            f.run,
-            f.host_name
-        )?;
-    }
-
-    writeln!(out, "\nfailed or quarantined:")?;
-    if r.problems.is_empty() {
-        writeln!(out, "  none")?;
-    }
-    for f in &r.problems {
+    for f in &r.attention {
         writeln!(
             out,
             "{:<20} {:<11} {:<24} {}",
             when(f.last),
-            f.state,
-            f.target_table,
-            f.path
+            escape(&f.state),
+            escape(&f.table),
+            escape(&f.path)
         )?;
-        writeln!(out, "{:<20} error: {}", "", first_line(&f.error))?;
+        let note = explain(f);
+        if !note.is_empty() {
+            writeln!(out, "{:<20} {note}", "")?;
+        }
+        if let Some(error) = &f.error {
+            writeln!(out, "{:<20} error: {}", "", one_line(error))?;
+        }
     }
 
     writeln!(out, "\nrecent files:")?;
@@ -239,10 +337,10 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             out,
             "{:<20} {:<11} {:>10}  {:<24} {}",
             when(f.last),
-            f.state,
+            escape(&f.state),
             f.rows,
-            f.target_table,
-            f.path
+            escape(&f.table),
+            escape(&f.path)
         )?;
     }
     Ok(())

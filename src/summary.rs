@@ -1,6 +1,7 @@
 //! One run's result in the form every report of it needs: the history row, the metrics file and
 //! the JSON summary are all built from the same `Summary`, so they always agree.
 
+pub use crate::exit::one_line;
 use crate::exit::{Exit, Fatal};
 use crate::run::RunReport;
 use crate::run::outcome::{FileOutcome, Status};
@@ -28,11 +29,18 @@ impl RunStart {
     }
 }
 
+/// The version of the JSON documents `run --output json`, `status --json` and `verify --json`
+/// print; it changes only when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Debug)]
 pub struct Summary<'a> {
     pub run_id: &'a str,
     pub host: String,
     pub version: &'static str,
+    /// The data folder's id, once known.
+    pub folder: String,
+    pub data_dir: String,
     pub dry_run: bool,
     pub started: DateTime<Utc>,
     pub finished: DateTime<Utc>,
@@ -41,6 +49,9 @@ pub struct Summary<'a> {
     /// Why the run stopped: the fatal error, or what made it stop early.
     pub error: Option<String>,
     pub outcomes: &'a [FileOutcome],
+    pub warnings: &'a [String],
+    /// Files of the folder that need attention, by reason, after the run (when asked).
+    pub attention: Option<BTreeMap<String, u64>>,
 }
 
 impl<'a> Summary<'a> {
@@ -49,14 +60,21 @@ impl<'a> Summary<'a> {
         dry_run: bool,
         result: &'a Result<RunReport, Fatal>,
     ) -> Summary<'a> {
-        let (exit, error, outcomes) = match result {
-            Ok(r) => (r.exit, r.stopped.clone(), r.outcomes.as_slice()),
-            Err(e) => (e.exit(), Some(one_line(&e.to_string())), &[][..]),
+        let (exit, error, outcomes, warnings) = match result {
+            Ok(r) => (
+                r.exit,
+                r.stopped.clone(),
+                r.outcomes.as_slice(),
+                r.warnings.as_slice(),
+            ),
+            Err(e) => (e.exit(), Some(one_line(&e.to_string())), &[][..], &[][..]),
         };
         Summary {
             run_id: &start.run_id,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             version: env!("CARGO_PKG_VERSION"),
+            folder: String::new(),
+            data_dir: String::new(),
             dry_run,
             started: start.at,
             finished: Utc::now(),
@@ -64,12 +82,14 @@ impl<'a> Summary<'a> {
             exit,
             error,
             outcomes,
+            warnings,
+            attention: None,
         }
     }
 
-    /// Files by status, for the statuses that occurred.
+    /// Files by status, every status included.
     pub fn counts(&self) -> BTreeMap<Status, u64> {
-        let mut counts = BTreeMap::new();
+        let mut counts: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
         for o in self.outcomes {
             *counts.entry(o.status).or_default() += 1;
         }
@@ -87,6 +107,7 @@ impl<'a> Summary<'a> {
             .filter(|o| matches!(o.status, Status::Ingested | Status::New | Status::Resume))
     }
 
+    /// Rows this run inserted (would insert, in a dry run).
     pub fn rows(&self) -> u64 {
         self.loaded().map(|o| o.rows).sum()
     }
@@ -95,18 +116,25 @@ impl<'a> Summary<'a> {
         self.loaded().map(|o| o.bytes).sum()
     }
 
-    /// The one JSON object `--output json` prints.
-    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
-        let doc = JsonSummary {
-            run_id: self.run_id,
-            host: &self.host,
-            version: self.version,
+    /// Records left out under `--on-error skip-row`.
+    pub fn rejected(&self) -> u64 {
+        self.loaded().map(|o| o.rejected).sum()
+    }
+
+    /// The fields every report of a run shares.
+    pub fn fields(&self) -> RunFields {
+        RunFields {
+            run_id: self.run_id.to_owned(),
+            host: self.host.clone(),
+            version: self.version.to_owned(),
+            folder: self.folder.clone(),
+            data_dir: self.data_dir.clone(),
             dry_run: self.dry_run,
             started: timestamp(self.started),
             finished: timestamp(self.finished),
             duration_seconds: self.duration.as_secs_f64(),
             exit_code: self.exit.code(),
-            error: self.error.as_deref(),
+            error: self.error.clone(),
             files: self
                 .counts()
                 .into_iter()
@@ -114,6 +142,16 @@ impl<'a> Summary<'a> {
                 .collect(),
             rows: self.rows(),
             bytes: self.bytes(),
+            rejected: self.rejected(),
+        }
+    }
+
+    /// The one JSON object `--output json` prints.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        let doc = JsonSummary {
+            schema_version: SCHEMA_VERSION,
+            run: self.fields(),
+            warnings: self.warnings,
             outcomes: self
                 .outcomes
                 .iter()
@@ -123,6 +161,7 @@ impl<'a> Summary<'a> {
                     table: &o.table,
                     format: &o.format,
                     rows: o.rows,
+                    rejected: o.rejected,
                     bytes: o.bytes,
                     duration_seconds: o.duration.as_secs_f64(),
                     detail: &o.detail,
@@ -134,20 +173,36 @@ impl<'a> Summary<'a> {
     }
 }
 
+/// A run as every JSON document shows it: `run --output json` at its top level, `status --json`
+/// in its `runs` list.
+#[derive(Debug, Serialize)]
+pub struct RunFields {
+    pub run_id: String,
+    pub host: String,
+    pub version: String,
+    pub folder: String,
+    pub data_dir: String,
+    pub dry_run: bool,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub finished: String,
+    pub duration_seconds: f64,
+    pub exit_code: u8,
+    /// Why the run stopped early; `null` when it did not.
+    pub error: Option<String>,
+    /// Files by status, every status included.
+    pub files: BTreeMap<&'static str, u64>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub rejected: u64,
+}
+
 #[derive(Serialize)]
 struct JsonSummary<'a> {
-    run_id: &'a str,
-    host: &'a str,
-    version: &'a str,
-    dry_run: bool,
-    started: String,
-    finished: String,
-    duration_seconds: f64,
-    exit_code: u8,
-    error: Option<&'a str>,
-    files: BTreeMap<&'static str, u64>,
-    rows: u64,
-    bytes: u64,
+    schema_version: u32,
+    #[serde(flatten)]
+    run: RunFields,
+    warnings: &'a [String],
     outcomes: Vec<JsonOutcome<'a>>,
 }
 
@@ -158,6 +213,7 @@ struct JsonOutcome<'a> {
     table: &'a str,
     format: &'a str,
     rows: u64,
+    rejected: u64,
     bytes: u64,
     duration_seconds: f64,
     detail: &'a str,
@@ -166,11 +222,6 @@ struct JsonOutcome<'a> {
 /// RFC 3339 in UTC with whole seconds, e.g. `2024-05-01T12:00:00Z`.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// An error message on one line, as the command prints it.
-pub fn one_line(msg: &str) -> String {
-    msg.split('\n').map(str::trim).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -196,6 +247,7 @@ mod tests {
                 outcome("c.csv", Status::AlreadyIngested, 0, 70),
             ],
             created: Vec::new(),
+            warnings: Vec::new(),
             stopped: None,
             exit: Exit::FilesFailed,
             elapsed: Duration::ZERO,
@@ -208,10 +260,12 @@ mod tests {
         assert_eq!(v["rows"], 10);
         assert_eq!(v["bytes"], 100);
         assert_eq!(v["error"], serde_json::Value::Null);
-        assert_eq!(
-            v["files"],
-            serde_json::json!({"ingested": 1, "failed": 1, "already-ingested": 1})
-        );
+        assert_eq!(v["schema_version"], SCHEMA_VERSION);
+        assert_eq!(v["files"]["ingested"], 1);
+        assert_eq!(v["files"]["failed"], 1);
+        assert_eq!(v["files"]["already-ingested"], 1);
+        assert_eq!(v["files"]["duplicate"], 0, "every status is counted");
+        assert_eq!(v["files"].as_object().unwrap().len(), Status::ALL.len());
         assert_eq!(v["outcomes"][1]["detail"], "b.csv:2:x: bad");
         assert!(out.ends_with(b"}\n") && !out[..out.len() - 1].contains(&b'\n'));
     }

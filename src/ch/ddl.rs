@@ -46,11 +46,41 @@ impl Server {
         }
     }
 
+    /// Rows in a table (MergeTree answers from its parts' metadata).
+    pub async fn row_count(&self, table: &TableRef) -> Result<u64, ChError> {
+        let sql = Sql::new(format!("SELECT count() AS n FROM {}", table.sql()));
+        let c: Count = self.fetch_one("count rows", &sql).await?;
+        Ok(c.n)
+    }
+
+    /// `ALTER TABLE … ADD COLUMN name ty` for a column an older version's table lacks (a
+    /// metadata-only change); `false` if another run added it first. `ty` is the program's own.
+    pub async fn add_column(
+        &self,
+        table: &TableRef,
+        name: &str,
+        ty: &str,
+    ) -> Result<bool, ChError> {
+        let sql = Sql::new(format!(
+            "ALTER TABLE {} ADD COLUMN {} {ty}",
+            table.sql(),
+            super::ident::quote(name)
+        ));
+        match self.execute("add a column", &sql).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.code().is_some_and(|c| DUPLICATE_COLUMN.contains(&c)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Runs a `CREATE TABLE` made by [`create_table_sql`].
     pub async fn create_table(&self, ddl: &str) -> Result<(), ChError> {
         self.execute("create table", &Sql::new(ddl)).await
     }
 }
+
+/// "Cannot add column: already exists" (15 on current servers, 44 on 18.x).
+pub(super) const DUPLICATE_COLUMN: [u32; 2] = [15, 44];
 
 pub const DEFAULT_ENGINE: &str = "MergeTree";
 

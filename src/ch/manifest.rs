@@ -28,6 +28,8 @@ pub struct EventRow {
     pub error: String,
     pub error_kind: String,
     pub detail: String,
+    /// The data folder the event is about (see `folder`): paths are relative to it.
+    pub folder_id: String,
 }
 
 const COLUMNS: &str = "\
@@ -35,7 +37,10 @@ const COLUMNS: &str = "\
     size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
     format String, \
     batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
-    error_kind String, detail String";
+    error_kind String, detail String, folder_id String";
+
+/// The column manifests made before folder ids lack.
+pub const FOLDER_COLUMN: &str = "folder_id";
 
 /// The latest event of a path, with the latest event of the content it last had.
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -66,7 +71,7 @@ pub struct ContentRow {
     pub forgotten: u64,
 }
 
-/// Files in one state, for `status`.
+/// Paths in one state, for `status`.
 #[derive(Debug, clickhouse::Row, Deserialize)]
 pub struct StateCount {
     pub state: String,
@@ -74,17 +79,34 @@ pub struct StateCount {
     pub rows: u64,
 }
 
-/// A content's latest state as `status` lists it.
-#[derive(Debug, clickhouse::Row, Deserialize)]
-pub struct FileRow {
+/// A path's latest event, as `status` lists it: the state and content it has now.
+#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
+pub struct PathStatusRow {
     pub path: String,
-    pub target_table: String,
+    pub folder: String,
     pub state: String,
-    pub rows: u64,
-    pub error: String,
+    pub last_hash: String,
+    pub tbl: String,
+    /// Rows of the content's latest claim or `done`.
+    pub file_rows: u64,
+    pub last_error: String,
+    pub kind: String,
+    pub last_detail: String,
     pub run: String,
     pub host_name: String,
     pub last: u32,
+}
+
+/// Rows the manifest records as ingested into a table.
+#[derive(Debug, clickhouse::Row, Deserialize)]
+pub struct TableRows {
+    pub tbl: String,
+    pub rows: u64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct Count {
+    n: u64,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -106,7 +128,7 @@ pub fn files_view(manifest: &TableRef) -> TableRef {
 /// column's name: newer servers would resolve the column to the alias.)
 fn latest_by_content(manifest: &TableRef, path_only: &[&str]) -> String {
     format!(
-        "SELECT target_table, file_hash, argMax(path, seq) AS last_path, \
+        "SELECT target_table, file_hash, argMaxIf(path, seq, path != '') AS last_path, \
          argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
          argMax(error, seq) AS last_error, argMax(run_id, seq) AS last_run, \
          argMax(host, seq) AS last_host, min(event_time) AS first_seen, \
@@ -173,26 +195,36 @@ impl Server {
     pub async fn fold_paths<S>(
         &self,
         manifest: &TableRef,
+        folder: Option<&str>,
         path_only: &[&str],
         init: impl Fn() -> S,
         add: impl FnMut(&mut S, PathRow),
     ) -> Result<S, ChError> {
         let table = manifest.sql();
-        let sql = Sql::new(format!(
+        let (filter, folder) = folder_filter(folder);
+        let mut sql = Sql::new(format!(
             "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
              last_detail, content_event FROM (\
                SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
                argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
                argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
-               argMax(detail, seq) AS last_detail FROM {table} GROUP BY path\
+               argMax(detail, seq) AS last_detail FROM {table} {filter} GROUP BY path\
              ) AS paths ANY LEFT JOIN (\
                SELECT target_table AS last_table, file_hash AS last_hash, \
                argMax(event, seq) AS content_event FROM {table} \
                WHERE event NOT IN ? GROUP BY target_table, file_hash\
              ) AS contents USING (last_table, last_hash)"
-        ))
-        .arg(strings(path_only));
-        self.fold("read manifest paths", &sql, init, add).await
+        ));
+        if let Some(folder) = folder {
+            sql = sql.arg(folder);
+        }
+        self.fold(
+            "read manifest paths",
+            &sql.arg(strings(path_only)),
+            init,
+            add,
+        )
+        .await
     }
 
     /// The latest event of every (table, content), folded into a value row by row.
@@ -205,7 +237,7 @@ impl Server {
     ) -> Result<S, ChError> {
         let sql = Sql::new(format!(
             "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
-             argMax(path, seq) AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
+             argMaxIf(path, seq, path != '') AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
              argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
              argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten \
              FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
@@ -236,42 +268,159 @@ impl Server {
         Ok(rows.into_iter().map(|r| r.b).collect())
     }
 
-    /// Files by their content's latest state, with their rows.
-    pub async fn manifest_totals(
+    /// Whether the manifest has a column (manifests made by older versions lack some).
+    pub async fn has_column(&self, table: &TableRef, column: &str) -> Result<bool, ChError> {
+        let sql = Sql::new(
+            "SELECT count() AS n FROM system.columns WHERE database = ? AND table = ? AND name = ?",
+        )
+        .arg(&table.database)
+        .arg(&table.table)
+        .arg(column);
+        let c: Count = self.fetch_one("look up a column", &sql).await?;
+        Ok(c.n > 0)
+    }
+
+    /// Gives a manifest made before folder ids its `folder_id` column, a metadata-only change:
+    /// the events recorded before read as belonging to `folder`, the folder migrating it. Says
+    /// whether this call added it (another run may have been first).
+    pub async fn add_folder_column(
         &self,
         manifest: &TableRef,
-        path_only: &[&str],
+        folder: &str,
+    ) -> Result<bool, ChError> {
+        add_column_with_default(self, manifest, FOLDER_COLUMN, folder).await
+    }
+
+    /// Paths by their latest state, with the rows of their content; one folder's, or all.
+    pub async fn path_totals(
+        &self,
+        manifest: &TableRef,
+        folder: Option<&str>,
+        has_folders: bool,
     ) -> Result<Vec<StateCount>, ChError> {
-        let sql = Sql::new(format!(
-            "SELECT state, count() AS files, sum(last_rows) AS rows FROM ({}) \
-             GROUP BY state ORDER BY state",
-            latest_by_content(manifest, path_only)
+        let (inner, folder) = latest_by_path(manifest, folder, has_folders);
+        let mut sql = Sql::new(format!(
+            "SELECT state, count() AS files, sum(file_rows) AS rows FROM ({inner}) \
+             GROUP BY state ORDER BY state"
         ));
+        if let Some(folder) = folder {
+            sql = sql.arg(folder);
+        }
         self.fetch_all("read manifest totals", &sql).await
     }
 
-    /// The most recent contents whose latest state is one of `states` (any state if empty).
-    pub async fn manifest_files(
+    /// Paths whose latest state is one of `states` (any if empty), by path, or the most recent
+    /// first when `recent`.
+    pub async fn path_states(
         &self,
         manifest: &TableRef,
-        path_only: &[&str],
+        folder: Option<&str>,
+        has_folders: bool,
         states: &[&str],
+        recent: bool,
         limit: u64,
-    ) -> Result<Vec<FileRow>, ChError> {
+    ) -> Result<Vec<PathStatusRow>, ChError> {
+        let (inner, folder) = latest_by_path(manifest, folder, has_folders);
         let filter = match states.is_empty() {
             true => "",
             false => "WHERE state IN ?",
         };
+        let order = match recent {
+            true => "last DESC, folder, path",
+            false => "folder, path",
+        };
         let mut sql = Sql::new(format!(
-            "SELECT last_path AS path, target_table, state, last_rows AS rows, \
-             last_error AS error, last_run AS run, last_host AS host_name, last_event AS last \
-             FROM ({}) {filter} ORDER BY last DESC, path LIMIT ?",
-            latest_by_content(manifest, path_only)
+            "SELECT path, folder, state, last_hash, tbl, file_rows, last_error, kind, last_detail, \
+             run, host_name, last FROM ({inner}) {filter} ORDER BY {order} LIMIT ?"
         ));
+        if let Some(folder) = folder {
+            sql = sql.arg(folder);
+        }
         if !states.is_empty() {
             sql = sql.arg(strings(states));
         }
         self.fetch_all("read manifest files", &sql.arg(limit)).await
+    }
+
+    /// Rows the manifest records as ingested, by target table (contents whose latest state is
+    /// `done`, whatever folder they came from).
+    pub async fn done_rows_by_table(
+        &self,
+        manifest: &TableRef,
+        path_only: &[&str],
+    ) -> Result<Vec<TableRows>, ChError> {
+        let sql = Sql::new(format!(
+            "SELECT target_table AS tbl, sum(last_rows) AS rows FROM ({}) WHERE state = 'done' \
+             GROUP BY target_table ORDER BY target_table",
+            latest_by_content(manifest, path_only)
+        ));
+        self.fetch_all("read ingested rows by table", &sql).await
+    }
+}
+
+/// The condition on the events of a question about paths: only events about a path (an operator
+/// event about content alone has none), of one folder when it is given; and that folder.
+fn folder_filter(folder: Option<&str>) -> (&'static str, Option<&str>) {
+    match folder {
+        Some(f) => ("WHERE path != '' AND folder_id = ?", Some(f)),
+        None => ("WHERE path != ''", None),
+    }
+}
+
+/// The latest event of every path as a subquery (see [`PathStatusRow`]), with the `?` for the
+/// folder, if any, and its value. A manifest without folder ids has one, unnamed, folder.
+fn latest_by_path<'a>(
+    manifest: &TableRef,
+    folder: Option<&'a str>,
+    has_folders: bool,
+) -> (String, Option<&'a str>) {
+    let (filter, folder) = folder_filter(folder.filter(|_| has_folders));
+    let folder_expr = match has_folders {
+        true => "folder_id",
+        false => "''",
+    };
+    let inner = format!(
+        "SELECT path, {folder_expr} AS folder, argMax(event, seq) AS state, \
+         argMax(file_hash, seq) AS last_hash, argMax(target_table, seq) AS tbl, \
+         if(state IN ('done', 'touched', 'claimed', 'batch'), \
+            argMaxIf(rows, seq, event IN ('claimed', 'done')), 0) AS file_rows, \
+         argMax(error, seq) AS last_error, argMax(error_kind, seq) AS kind, \
+         argMax(detail, seq) AS last_detail, argMax(run_id, seq) AS run, \
+         argMax(host, seq) AS host_name, max(event_time) AS last \
+         FROM {} {filter} GROUP BY {folder_expr}, path",
+        manifest.sql()
+    );
+    (inner, folder)
+}
+
+/// `ALTER TABLE … ADD COLUMN name String DEFAULT 'value'` for a column older tables lack; `false`
+/// if it exists already. `value` is a folder id (letters, digits, `.`, `_`, `-`): a DEFAULT
+/// clause cannot take a query parameter, so it is checked and written as a literal.
+pub(super) async fn add_column_with_default(
+    server: &Server,
+    table: &TableRef,
+    name: &str,
+    value: &str,
+) -> Result<bool, ChError> {
+    if crate::folder_id::check(value).is_err() {
+        return Err(ChError::Client(format!(
+            "`{value}` cannot be a column default"
+        )));
+    }
+    let sql = Sql::new(format!(
+        "ALTER TABLE {} ADD COLUMN {} String DEFAULT '{value}'",
+        table.sql(),
+        super::ident::quote(name)
+    ));
+    match server.execute("add a column", &sql).await {
+        Ok(()) => Ok(true),
+        Err(e)
+            if e.code()
+                .is_some_and(|c| super::ddl::DUPLICATE_COLUMN.contains(&c)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
     }
 }
 

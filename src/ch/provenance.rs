@@ -27,6 +27,12 @@ struct FileCount {
 }
 
 #[derive(clickhouse::Row, Deserialize)]
+struct FileRows {
+    f: u64,
+    n: u64,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
 struct Count {
     n: u64,
 }
@@ -92,6 +98,24 @@ impl Server {
             out.extend(rows.into_iter().map(|r| (r.f, (r.n, r.u))));
         }
         Ok(out)
+    }
+
+    /// Rows in the table by file id, for every file that has some (one scan of the provenance
+    /// column, for `ingest verify`).
+    pub async fn rows_by_file(&self, table: &TableRef) -> Result<HashMap<u64, u64>, ChError> {
+        let sql = Sql::new(format!(
+            "SELECT {PROVENANCE_FILE} AS f, count() AS n FROM {} GROUP BY f",
+            table.sql()
+        ));
+        self.fold(
+            "count rows by file",
+            &sql,
+            HashMap::new,
+            |out, r: FileRows| {
+                out.insert(r.f, r.n);
+            },
+        )
+        .await
     }
 
     /// Whether the table holds any row with provenance (to recognise a lost manifest).

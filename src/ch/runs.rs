@@ -17,7 +17,16 @@ const COLUMNS: &str = "\
     files_ingested UInt64, files_already_ingested UInt64, files_duplicate UInt64, \
     files_changed UInt64, files_changed_before UInt64, files_failed UInt64, \
     files_failed_before UInt64, files_unsettled UInt64, files_ignored UInt64, \
-    files_interrupted UInt64, rows UInt64, bytes UInt64";
+    files_interrupted UInt64, rows UInt64, bytes UInt64, folder_id String, \
+    rows_rejected UInt64";
+
+/// Columns older history tables lack, with what their rows read as until a run adds them.
+const ADDED: [(&str, &str); 2] = [("folder_id", "''"), ("rows_rejected", "toUInt64(0)")];
+
+#[derive(clickhouse::Row, Deserialize)]
+struct ColumnName {
+    name: String,
+}
 
 /// One run. Field order is the table's column order.
 #[derive(Debug, Clone, PartialEq, clickhouse::Row, Serialize, Deserialize)]
@@ -44,6 +53,9 @@ pub struct RunRow {
     pub files_interrupted: u64,
     pub rows: u64,
     pub bytes: u64,
+    pub folder_id: String,
+    /// Records left out under `--on-error skip-row`.
+    pub rows_rejected: u64,
 }
 
 fn column_names() -> Vec<&'static str> {
@@ -65,10 +77,27 @@ impl Server {
             .await
     }
 
-    /// Records a run, creating the table first if needed, within a bounded time.
+    /// Creates the history table if it is missing, or adds the columns an older one lacks (the
+    /// runs it holds then belong to `folder`; without a folder that waits for a run). Says
+    /// whether it created the table.
+    pub async fn ensure_runs(&self, runs: &TableRef, folder: &str) -> Result<bool, ChError> {
+        if self.create_runs(runs).await? {
+            return Ok(true);
+        }
+        let have = self.run_columns(runs).await?;
+        if !have.iter().any(|c| c == "folder_id") && !folder.is_empty() {
+            super::manifest::add_column_with_default(self, runs, "folder_id", folder).await?;
+        }
+        if !have.iter().any(|c| c == "rows_rejected") {
+            self.add_column(runs, "rows_rejected", "UInt64").await?;
+        }
+        Ok(false)
+    }
+
+    /// Records a run, readying the table first, within a bounded time.
     pub async fn write_run(&self, runs: &TableRef, row: &RunRow) -> Result<(), ChError> {
         tokio::time::timeout(WRITE_TIMEOUT, async {
-            self.create_runs(runs).await?;
+            self.ensure_runs(runs, &row.folder_id).await?;
             self.insert_rows("record the run", runs, std::slice::from_ref(row))
                 .await
         })
@@ -76,18 +105,48 @@ impl Server {
         .unwrap_or(Err(ChError::Timeout(WRITE_TIMEOUT)))
     }
 
-    /// The latest runs, newest first; none if the table does not exist yet.
-    pub async fn recent_runs(&self, runs: &TableRef, limit: u64) -> Result<Vec<RunRow>, ChError> {
+    async fn run_columns(&self, runs: &TableRef) -> Result<Vec<String>, ChError> {
+        let sql = Sql::new("SELECT name FROM system.columns WHERE database = ? AND table = ?")
+            .arg(&runs.database)
+            .arg(&runs.table);
+        let names: Vec<ColumnName> = self.fetch_all("read history columns", &sql).await?;
+        Ok(names.into_iter().map(|c| c.name).collect())
+    }
+
+    /// The latest runs, newest first, of one folder or of all; none if the table does not exist
+    /// yet.
+    pub async fn recent_runs(
+        &self,
+        runs: &TableRef,
+        folder: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<RunRow>, ChError> {
         if !self.table_exists(runs).await? {
             return Ok(Vec::new());
         }
-        let sql = Sql::new(format!(
-            "SELECT {} FROM {} ORDER BY started DESC, finished DESC LIMIT ?",
-            column_names().join(", "),
+        let have = self.run_columns(runs).await?;
+        let select: Vec<String> = column_names()
+            .into_iter()
+            .map(|c| match ADDED.iter().find(|(name, _)| *name == c) {
+                Some((name, value)) if !have.iter().any(|h| h == name) => {
+                    format!("{value} AS {name}")
+                }
+                _ => c.to_owned(),
+            })
+            .collect();
+        let filter = match folder {
+            Some(_) if have.iter().any(|h| h == "folder_id") => "WHERE folder_id = ?",
+            _ => "",
+        };
+        let mut sql = Sql::new(format!(
+            "SELECT {} FROM {} {filter} ORDER BY started DESC, finished DESC LIMIT ?",
+            select.join(", "),
             runs.sql()
-        ))
-        .arg(limit);
-        self.fetch_all("read run history", &sql).await
+        ));
+        if let (Some(folder), false) = (folder, filter.is_empty()) {
+            sql = sql.arg(folder);
+        }
+        self.fetch_all("read run history", &sql.arg(limit)).await
     }
 }
 

@@ -15,6 +15,7 @@ pub struct FileConfig {
     pub timeout: Option<String>,
     pub retries: Option<u32>,
     pub allow_insecure_http: Option<bool>,
+    pub folder_id: Option<String>,
     pub table: Option<String>,
     pub batch_rows: Option<u64>,
     pub insert_rows: Option<u64>,
@@ -36,6 +37,7 @@ pub struct FileConfig {
     pub engine: Option<String>,
     pub order_by: Option<String>,
     pub limit: Option<u64>,
+    pub fail_on_warning: Option<bool>,
     /// Settings every INSERT carries: `insert_settings = { insert_quorum = 2 }`.
     pub insert_settings: Option<SettingsTable>,
     #[serde(default, rename = "route")]

@@ -10,7 +10,7 @@ pub use routes::{RouteDefaults, Routes};
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
-use crate::cli::{CommonArgs, InitArgs, RunArgs, StatusArgs};
+use crate::cli::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use crate::exit::Fatal;
 use crate::run::dispose::{After, Disposal};
 use crate::run::records::ErrorPolicy;
@@ -34,6 +34,8 @@ pub struct Common {
     pub connect: ConnectOptions,
     pub database: String,
     pub manifest: TableRef,
+    /// The data folder's id when configured (else it comes from the folder: see `folder`).
+    pub folder_id: Option<String>,
 }
 
 /// Settings for `ingest run`.
@@ -55,6 +57,8 @@ pub struct RunConfig {
     pub add_provenance: bool,
     pub output: Output,
     pub metrics_file: Option<PathBuf>,
+    /// Warnings (unrouted files, idle routes) fail the run.
+    pub fail_on_warning: bool,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -85,12 +89,20 @@ pub struct StatusConfig {
     pub output: Output,
 }
 
+/// Settings for `ingest verify`.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    pub common: Common,
+    pub output: Output,
+}
+
 /// Settings for `ingest init`.
 #[derive(Debug, Clone)]
 pub struct InitConfig {
     pub common: Common,
-    /// The target tables the config names (`--table` and routes), in order, without repeats.
-    pub targets: Vec<TableRef>,
+    /// The target tables the config names (`--table` and routes), in order, without repeats,
+    /// each with whether a run may create it (`--create-table`).
+    pub targets: Vec<(TableRef, bool)>,
 }
 
 /// What a command prints: for people, or one JSON document for programs.
@@ -151,6 +163,10 @@ impl Common {
             None => Duration::from_secs(300),
         };
         let retries = args.retries.or(file.retries).unwrap_or(5);
+        let folder_id = args.folder_id.clone().or_else(|| file.folder_id.clone());
+        if let Some(id) = &folder_id {
+            crate::folder_id::check(id).map_err(|e| Fatal::config(format!("--folder-id: {e}")))?;
+        }
         Ok(Common {
             data_dir,
             connect: ConnectOptions {
@@ -169,6 +185,7 @@ impl Common {
             },
             database,
             manifest,
+            folder_id,
         })
     }
 
@@ -269,6 +286,7 @@ impl RunConfig {
             add_provenance: !(args.without_provenance || file.without_provenance.unwrap_or(false)),
             output: Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
             metrics_file,
+            fail_on_warning: args.fail_on_warning || file.fail_on_warning.unwrap_or(false),
         })
     }
 }
@@ -352,18 +370,44 @@ impl StatusConfig {
     }
 }
 
+impl VerifyConfig {
+    pub fn build(args: &VerifyArgs) -> Result<VerifyConfig, Fatal> {
+        let file = load_file(&args.common)?;
+        let output = match args.json {
+            true => Output::Json,
+            false => Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
+        };
+        Ok(VerifyConfig {
+            common: Common::build(&args.common, &file)?,
+            output,
+        })
+    }
+}
+
 impl InitConfig {
     pub fn build(args: &InitArgs) -> Result<InitConfig, Fatal> {
         let file = load_file(&args.common)?;
         let common = Common::build(&args.common, &file)?;
-        let mut specs: Vec<&String> = args.table.iter().chain(&file.table).take(1).collect();
-        specs.extend(file.routes.iter().map(|r| &r.table));
-        let mut targets: Vec<TableRef> = Vec::new();
-        for spec in specs {
+        let create_all = args.create_table || file.create_table.unwrap_or(false);
+        let mut specs: Vec<(&String, bool)> = args
+            .table
+            .iter()
+            .chain(&file.table)
+            .take(1)
+            .map(|t| (t, create_all))
+            .collect();
+        specs.extend(
+            file.routes
+                .iter()
+                .map(|r| (&r.table, r.create_table.unwrap_or(create_all))),
+        );
+        let mut targets: Vec<(TableRef, bool)> = Vec::new();
+        for (spec, create) in specs {
             let table = TableRef::parse(spec, &common.database)
                 .map_err(|e| Fatal::config(format!("target table: {e}")))?;
-            if !targets.contains(&table) {
-                targets.push(table);
+            match targets.iter_mut().find(|(t, _)| *t == table) {
+                Some((_, c)) => *c |= create,
+                None => targets.push((table, create)),
             }
         }
         Ok(InitConfig { common, targets })

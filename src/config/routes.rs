@@ -150,6 +150,19 @@ impl Routes {
             .or(self.default.as_ref())
     }
 
+    /// The position of the route a path takes, if a route (not the default table) takes it.
+    pub fn route_index(&self, rel_path: &str) -> Option<usize> {
+        self.routes.iter().position(|r| r.glob.is_match(rel_path))
+    }
+
+    /// Each route as `glob → table`, in order.
+    pub fn describe(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|r| format!("`{}` → {}", r.glob.glob(), r.table))
+            .collect()
+    }
+
     /// What a file is: the format its route (or `--format`) sets, else what its name says.
     pub fn detect(&self, rel_path: &str, name: &str) -> Option<Detected> {
         if self.format.is_none() && self.routes.iter().all(|r| r.format.is_none()) {

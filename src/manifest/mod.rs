@@ -1,8 +1,11 @@
 //! The manifest: an append-only table of file events inside ClickHouse, and the current state of
 //! every path and every (table, content hash) derived from it in two queries.
 
+mod attention;
 mod rejects;
 mod state;
+
+pub use attention::{REASONS as ATTENTION_REASONS, reason as attention_reason};
 
 pub use rejects::RejectRow;
 pub use state::{ContentState, PathState, State};
@@ -109,23 +112,63 @@ fn next_seq() -> u64 {
     }
 }
 
-/// The manifest table of one deployment, and the identity of the run writing to it.
+/// What [`Manifest::ensure`] did.
+#[derive(Debug, Default)]
+pub struct Ensured {
+    /// Tables and views it created.
+    pub created: Vec<TableRef>,
+    /// Whether it gave an older manifest its folder ids.
+    pub migrated: bool,
+}
+
+/// The manifest table of one deployment, the data folder whose paths are asked about, and the
+/// identity of the run writing to it.
 #[derive(Clone)]
 pub struct Manifest {
     server: Server,
     pub table: TableRef,
     pub run_id: String,
     pub host: String,
+    /// The data folder's id (see `folder`); empty when the question is about every folder.
+    pub folder: String,
+    /// Whether the table records folder ids: a manifest made by an older version does not until
+    /// a run (or `ingest init`) adds the column. Until then it serves one folder.
+    folder_column: bool,
 }
 
 impl Manifest {
-    pub fn new(server: Server, table: TableRef, run_id: String) -> Manifest {
+    pub fn new(server: Server, table: TableRef, run_id: String, folder: String) -> Manifest {
         Manifest {
             server,
             table,
             run_id,
             host: gethostname::gethostname().to_string_lossy().into_owned(),
+            folder,
+            folder_column: true,
         }
+    }
+
+    /// Connects the manifest to what the table is: whether it exists, and whether it records
+    /// folder ids yet.
+    pub async fn open(&mut self) -> Result<bool, ChError> {
+        let exists = self.exists().await?;
+        self.folder_column = !exists
+            || self
+                .server
+                .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
+                .await?;
+        Ok(exists)
+    }
+
+    /// Whether the table records folder ids (see [`Manifest::open`]).
+    pub fn has_folders(&self) -> bool {
+        self.folder_column
+    }
+
+    /// The folder whose paths the questions are about: `None` for every folder, and for a
+    /// manifest without folder ids (one folder).
+    pub fn folder_filter(&self) -> Option<&str> {
+        (self.folder_column && !self.folder.is_empty()).then_some(self.folder.as_str())
     }
 
     /// The view with the latest state of every file, `<manifest>_files`.
@@ -136,15 +179,53 @@ impl Manifest {
     /// Creates the manifest table, its `_files` view and the rejects table where missing, and
     /// says which it created. Nothing is created when they exist, so a user without CREATE
     /// rights can run.
-    pub async fn ensure(&self) -> Result<Vec<TableRef>, ChError> {
+    /// A manifest made before folder ids gets its `folder_id` column here; the events it holds
+    /// then belong to this folder (the one that has been using it). Without a folder id (`init`
+    /// without a data folder) that is left to the first run.
+    pub async fn ensure(&mut self) -> Result<Ensured, ChError> {
         let mut created = self
             .server
             .create_manifest(&self.table, &Event::path_only_names())
             .await?;
+        let mut migrated = false;
+        let had = created.contains(&self.table)
+            || self
+                .server
+                .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
+                .await?;
+        if !had && !self.folder.is_empty() {
+            migrated = self
+                .server
+                .add_folder_column(&self.table, &self.folder)
+                .await
+                .map_err(|e| match e {
+                    ChError::Server { code, message } => ChError::Server {
+                        code,
+                        message: format!(
+                            "cannot add folder ids to manifest {} (a manifest made by an older \
+                             version; run `ingest init` with an account that may alter it): \
+                             {message}",
+                            self.table
+                        ),
+                    },
+                    other => other,
+                })?;
+            if migrated {
+                log::warn!(
+                    "added column {} to manifest {}: the events it holds belong to this data \
+                     folder (id {})",
+                    crate::ch::manifest::FOLDER_COLUMN,
+                    self.table,
+                    self.folder
+                );
+            }
+        }
+        // Added now, or by another run a moment ago.
+        self.folder_column = had || !self.folder.is_empty();
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }
-        Ok(created)
+        Ok(Ensured { created, migrated })
     }
 
     pub async fn exists(&self) -> Result<bool, ChError> {
@@ -161,6 +242,7 @@ impl Manifest {
             run_id: self.run_id.clone(),
             host: self.host.clone(),
             event: event.as_str().to_owned(),
+            folder_id: self.folder.clone(),
             ..EventRow::default()
         }
     }

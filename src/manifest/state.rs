@@ -66,6 +66,7 @@ impl Manifest {
             .server()
             .fold_paths(
                 &self.table,
+                self.folder_filter(),
                 &Event::path_only_names(),
                 || (State::default(), HashMap::<String, Arc<str>>::new()),
                 |(state, tables), r| {

@@ -43,6 +43,9 @@ pub struct RunReport {
     pub outcomes: Vec<FileOutcome>,
     /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
     pub created: Vec<(String, String)>,
+    /// What the run did not fail for but an operator should hear about: data files no route
+    /// matches, routes that matched no file.
+    pub warnings: Vec<String>,
     pub stopped: Option<String>,
     pub exit: Exit,
     pub elapsed: std::time::Duration,
@@ -57,29 +60,31 @@ pub fn new_run_id() -> String {
 }
 
 /// A short stable id for this data folder and manifest, used in query ids.
-fn folder_id(cfg: &RunConfig) -> String {
-    let key = format!("{}\n{}", cfg.common.data_dir.display(), cfg.common.manifest);
+fn query_folder(folder: &str, cfg: &RunConfig) -> String {
+    let key = format!("{folder}\n{}", cfg.common.manifest);
     blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
 }
 
-/// Ingests the data folder. The caller holds the folder's lock (unless this is a dry run) and has
-/// connected to `server`; `start` names and times the run.
+/// Ingests the data folder, whose id is `folder`. The caller holds the folder's lock (unless this
+/// is a dry run) and has connected to `server`; `start` names and times the run.
 pub async fn run(
     cfg: &RunConfig,
     server: Server,
+    folder: &str,
     start: &RunStart,
     progress: &Progress,
 ) -> Result<RunReport, Fatal> {
     let started = start.instant;
-    let manifest = Manifest::new(
+    let mut manifest = Manifest::new(
         server.clone(),
         cfg.common.manifest.clone(),
         start.run_id.clone(),
+        folder.to_owned(),
     );
     check_insert_settings(&server, cfg).await?;
-    let manifest_exists = manifest.exists().await?;
+    let manifest_exists = manifest.open().await?;
     if !cfg.dry_run {
-        for created in manifest.ensure().await? {
+        for created in manifest.ensure().await?.created {
             log::info!("created {created}");
         }
     }
@@ -102,8 +107,19 @@ pub async fn run(
         .map(|i| FileOutcome::new(&i.rel, Status::Ignored).detail(i.reason.clone()))
         .collect();
     let mut checks = Vec::new();
+    let mut warnings = Vec::new();
+    let routes = cfg.routes.describe();
+    let mut route_hits = vec![0u64; routes.len()];
+    let any_data = !found.files.is_empty();
     for entry in found.files {
+        if let Some(i) = cfg.routes.route_index(&entry.rel) {
+            route_hits[i] += 1;
+        }
         let Some(table) = cfg.routes.table_for(&entry.rel) else {
+            warnings.push(format!(
+                "{}: no route matches this data file and no --table is set",
+                entry.rel
+            ));
             outcomes.push(
                 FileOutcome::new(&entry.rel, Status::Ignored)
                     .detail("no route matches it and no --table is set"),
@@ -113,6 +129,16 @@ pub async fn run(
         match plan::plan(&entry, &table.to_string(), &state, cfg.ingest_changed) {
             Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
             Plan::Check { previous } => checks.push((entry, table.clone(), previous.map(Box::new))),
+        }
+    }
+
+    // Files stay in the folder: a route that matches none of them is most likely a typo. (Files
+    // moved or deleted after ingestion leave routes idle between arrivals.)
+    if any_data && cfg.disposal.after == dispose::After::Keep {
+        for (route, hits) in routes.iter().zip(&route_hits) {
+            if *hits == 0 {
+                warnings.push(format!("route {route} matched no file in the data folder"));
+            }
         }
     }
 
@@ -155,13 +181,19 @@ pub async fn run(
     };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx);
+    let prepare = Prepare::new(
+        settings,
+        progress.clone(),
+        Arc::new(state),
+        manifest.clone(),
+        tx,
+    );
     let reader = std::thread::spawn(move || prepare.run(candidates));
     let mut sender = send::Sender::new(
         server,
         manifest.clone(),
         cfg,
-        &folder_id(cfg),
+        &query_folder(folder, cfg),
         progress.clone(),
     );
     sender.run(rx).await;
@@ -188,12 +220,14 @@ pub async fn run(
             log::error!("cannot record {} quarantine events: {e}", events.len());
         }
     }
-    let exit = exit_code(&outcomes, sender.stopped.as_ref());
+    let failing_warnings = cfg.fail_on_warning && !warnings.is_empty();
+    let exit = exit_code(&outcomes, sender.stopped.as_ref(), failing_warnings);
     Ok(RunReport {
         run_id: manifest.run_id.clone(),
         dry_run: cfg.dry_run,
         outcomes,
         created,
+        warnings,
         stopped: sender.stopped.map(|e| e.to_string()),
         exit,
         elapsed: started.elapsed(),
@@ -214,7 +248,7 @@ async fn check_insert_settings(server: &Server, cfg: &RunConfig) -> Result<(), F
     }
 }
 
-fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>) -> Exit {
+fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>, failing_warnings: bool) -> Exit {
     if let Some(e) = stopped {
         return if e.is_unreachable() {
             Exit::Unreachable
@@ -223,7 +257,7 @@ fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>) -> Exit {
         };
     }
     let any = |s: Status| outcomes.iter().any(|o| o.status == s);
-    if any(Status::Failed) {
+    if any(Status::Failed) || failing_warnings {
         Exit::FilesFailed
     } else if any(Status::Changed) {
         Exit::Changed

@@ -30,6 +30,22 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order reports list them.
+    pub const ALL: [Status; 12] = [
+        Status::New,
+        Status::Resume,
+        Status::Ingested,
+        Status::AlreadyIngested,
+        Status::Duplicate,
+        Status::Changed,
+        Status::ChangedBefore,
+        Status::Failed,
+        Status::FailedBefore,
+        Status::Unsettled,
+        Status::Ignored,
+        Status::Interrupted,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Status::New => "new",
@@ -50,7 +66,7 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.label())
+        f.pad(self.label())
     }
 }
 
@@ -62,8 +78,10 @@ pub struct FileOutcome {
     pub table: String,
     /// Detected format and compression, e.g. `csv.gz`.
     pub format: String,
-    /// Rows read from the file (or inserted, for ingested files).
+    /// Rows inserted by this run (for a dry run: rows it would insert).
     pub rows: u64,
+    /// Records left out under `--on-error skip-row`.
+    pub rejected: u64,
     pub bytes: u64,
     /// Modification time as observed when the file was planned.
     pub mtime_ns: i64,
@@ -86,6 +104,7 @@ impl FileOutcome {
             table: String::new(),
             format: String::new(),
             rows: 0,
+            rejected: 0,
             bytes: 0,
             mtime_ns: 0,
             hash: String::new(),
@@ -103,6 +122,17 @@ impl FileOutcome {
             bytes: entry.size,
             mtime_ns: entry.mtime_ns,
             ..FileOutcome::new(&entry.rel, status)
+        }
+    }
+
+    /// `path: detail`, or the detail alone when it names the file itself (an error such as
+    /// `a.csv:2:x: …`), or the path alone when there is no detail.
+    pub fn describe(&self) -> String {
+        let rel = self.rel.as_str();
+        match self.detail.strip_prefix(rel) {
+            _ if self.detail.is_empty() => rel.to_owned(),
+            Some(rest) if rest.starts_with(':') => self.detail.clone(),
+            _ => format!("{rel}: {}", self.detail),
         }
     }
 

@@ -55,8 +55,9 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool)
 /// A decision made from the file's content hash.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Ingest; `resume` carries the batch size the content was first claimed with, when some of
-    /// its batches may already be in the table.
+    /// Ingest; `resume` is set when some of its rows may already be in the table, which is then
+    /// asked before anything is sent: it carries the batch size the content was first claimed
+    /// with (0 when it never was: the run's own).
     Ingest { resume: Option<u64> },
     /// The same content is already in the table from `of`.
     Duplicate { of: String },
@@ -69,6 +70,9 @@ pub enum Decision {
 }
 
 /// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
+/// Content the manifest has any other record of (forgotten, retried, claimed, failed for a
+/// passing reason) may have rows in the table already, so it is ingested by asking the table
+/// first: an operator's `forget` or `retry` never sends a row twice.
 pub fn decide(
     rel: &str,
     hash: &str,
@@ -80,7 +84,8 @@ pub fn decide(
     if let Some(of) = claimed_in_run {
         return Decision::Duplicate { of: of.to_owned() };
     }
-    if let Some(content) = state.content(table, hash) {
+    let content = state.content(table, hash);
+    if let Some(content) = content {
         match content.event {
             Event::Done => {
                 return if content.path == rel {
@@ -96,8 +101,7 @@ pub fn decide(
                     error: content.error.clone(),
                 };
             }
-            Event::Forgotten => return Decision::Ingest { resume: None },
-            _ if content.batch_rows > 0 => {
+            Event::Forgotten => {
                 return Decision::Ingest {
                     resume: Some(content.batch_rows),
                 };
@@ -114,7 +118,9 @@ pub fn decide(
             old_hash: prev.file_hash.clone(),
         };
     }
-    Decision::Ingest { resume: None }
+    Decision::Ingest {
+        resume: content.map(|c| c.batch_rows),
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +263,34 @@ mod tests {
         assert_eq!(
             decide("x.csv", "h9", "db.t", None, &state, Some("y.csv")),
             Decision::Duplicate { of: "y.csv".into() }
+        );
+    }
+
+    #[test]
+    fn forgotten_or_retried_content_asks_the_table_before_sending() {
+        let mut state = State::default();
+        state.by_content.insert(
+            ("db.t".into(), "h1".into()),
+            content(Event::Forgotten, "a.csv", 100, ""),
+        );
+        state.by_content.insert(
+            ("db.t".into(), "h2".into()),
+            content(Event::Retry, "b.csv", 0, ""),
+        );
+        let prev = path_state(Event::Done, "h0", "");
+        assert_eq!(
+            decide("a.csv", "h1", "db.t", Some(&prev), &state, None),
+            Decision::Ingest { resume: Some(100) },
+            "forgotten content is ingested again, but not blindly"
+        );
+        assert_eq!(
+            decide("b.csv", "h2", "db.t", None, &state, None),
+            Decision::Ingest { resume: Some(0) }
+        );
+        assert_eq!(
+            decide("c.csv", "h3", "db.t", None, &state, None),
+            Decision::Ingest { resume: None },
+            "content never seen cannot be in the table"
         );
     }
 }

@@ -11,6 +11,7 @@ use super::spill::Spilled;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
 use crate::native::BlockBuilder;
+use crate::progress::Progress;
 use crate::scan::{self, FileEntry};
 use std::collections::HashMap;
 use std::io::Read;
@@ -143,6 +144,7 @@ struct GroupBuilder {
 
 pub struct Prepare {
     settings: Settings,
+    progress: Progress,
     state: Arc<State>,
     manifest: Manifest,
     tx: mpsc::Sender<Work>,
@@ -160,12 +162,14 @@ pub struct Prepare {
 impl Prepare {
     pub fn new(
         settings: Settings,
+        progress: Progress,
         state: Arc<State>,
         manifest: Manifest,
         tx: mpsc::Sender<Work>,
     ) -> Prepare {
         Prepare {
             settings,
+            progress,
             state,
             manifest,
             tx,
@@ -282,6 +286,7 @@ impl Prepare {
                 .spill_dir
                 .as_deref()
                 .filter(|_| self.more_follow),
+            progress: self.progress.reading(&c.entry.rel),
         }
         .run()
     }
@@ -380,7 +385,9 @@ impl Prepare {
         if let Some(errors) = &pass.failure {
             return self.fail(&c, &pass.hash, KIND_DATA, errors);
         }
-        let resume = resume.or(c.target.recovery.then_some(self.settings.batch_rows));
+        let resume = resume
+            .map(|b| if b == 0 { self.settings.batch_rows } else { b })
+            .or(c.target.recovery.then_some(self.settings.batch_rows));
         self.claim(&c, &pass.hash);
         if self.settings.dry_run {
             let status = if resume.is_some() {
@@ -390,6 +397,7 @@ impl Prepare {
             };
             let mut outcome = self.outcome(&c, status);
             outcome.rows = pass.rows();
+            outcome.rejected = pass.rejects.len() as u64;
             if let Some(first) = pass.rejects.first() {
                 outcome.detail = format!(
                     "{} bad records would be left out, first: {}",

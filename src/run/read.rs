@@ -8,6 +8,7 @@ use super::spill::{SpillOut, Spilled};
 use super::stream::{Discard, Layout, Out, encode_batches};
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
+use crate::progress::Reading;
 use crate::scan::FileEntry;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -37,16 +38,21 @@ pub fn column_plan(
     }
 }
 
-/// Counts bytes read through it, so a reader can tell whether a consumer saw the whole file.
+/// Counts bytes read through it, so a reader can tell whether a consumer saw the whole file (and
+/// the progress display can move as it is read).
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    progress: Option<Reading>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p.read(n as u64);
+        }
         Ok(n)
     }
 }
@@ -63,6 +69,7 @@ impl HashedSource {
         path: &Path,
         detected: Detected,
         limits: Limits,
+        progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
         let file = File::open(path).map_err(|e| ReadError::io(&e, None))?;
         let size = file.metadata().map_err(|e| ReadError::io(&e, None))?.len();
@@ -78,6 +85,7 @@ impl HashedSource {
         let counting = Counting {
             inner: BufReader::with_capacity(256 * 1024, file),
             count: count.clone(),
+            progress,
         };
         let (reader, hasher) = HashingReader::new(counting);
         let source = formats::open(
@@ -146,6 +154,8 @@ pub struct FirstPass<'a> {
     pub insert_rows: u64,
     /// A folder to keep the encoded rows in, if they are to be kept.
     pub spill_dir: Option<&'a Path>,
+    /// Counts the bytes read for the progress display.
+    pub progress: Option<Reading>,
 }
 
 impl FirstPass<'_> {
@@ -160,14 +170,15 @@ impl FirstPass<'_> {
             ..
         } = self.entry;
         let mut pass = Pass::default();
-        let mut opened = match HashedSource::open(path, *detected, self.limits) {
-            Ok(s) => s,
-            Err(e) => {
-                pass.failure = Some(vec![e.describe(rel)]);
-                pass.hash = hash_file(path)?;
-                return Ok(pass);
-            }
-        };
+        let mut opened =
+            match HashedSource::open(path, *detected, self.limits, self.progress.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    pass.failure = Some(vec![e.describe(rel)]);
+                    pass.hash = hash_file(path)?;
+                    return Ok(pass);
+                }
+            };
         match column_plan(self.target, detected.format, &*opened.source) {
             Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
             Ok(mut plan) => {

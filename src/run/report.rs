@@ -1,7 +1,9 @@
 //! What a person reads after a run: the per-file table of a dry run, or a run's short summary.
+//! Names, values and errors come from files: everything printed goes through `text::escape`.
 
 use super::RunReport;
 use super::outcome::Status;
+use crate::text::{escape, one_line, plural};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
@@ -12,12 +14,15 @@ pub fn print_report(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         } else {
             "created"
         };
-        writeln!(out, "{what} table {table}: {sql}")?;
+        writeln!(out, "{what} table {table}: {}", escape(sql))?;
     }
     if report.dry_run {
         print_table(report, out)?;
     } else {
         print_problems(report, out)?;
+    }
+    for w in &report.warnings {
+        writeln!(out, "warning: {}", escape(w))?;
     }
     writeln!(out, "{}", summary_line(report))
 }
@@ -34,11 +39,11 @@ fn print_table(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
             };
             [
                 o.status.to_string(),
-                o.rel.clone(),
-                o.format.clone(),
-                o.table.clone(),
+                escape(&o.rel).into_owned(),
+                escape(&o.format).into_owned(),
+                escape(&o.table).into_owned(),
                 rows,
-                o.detail.replace('\n', "; "),
+                one_line(&o.detail),
             ]
         })
         .collect();
@@ -76,13 +81,7 @@ fn print_problems(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
             Status::Failed | Status::Changed | Status::Unsettled | Status::Interrupted
         ) || (o.status == Status::Ingested && !o.detail.is_empty());
         if noteworthy {
-            writeln!(
-                out,
-                "{:<12} {}: {}",
-                o.status,
-                o.rel,
-                o.detail.replace('\n', "; ")
-            )?;
+            writeln!(out, "{:<12} {}", o.status, one_line(&o.describe()))?;
         }
     }
     Ok(())
@@ -108,8 +107,9 @@ pub fn summary_line(report: &RunReport) -> String {
         parts.join(", ")
     };
     let mut line = format!(
-        "{what} {}: {files}; {rows} rows {} in {:.1}s",
+        "{what} {}: {files}; {} {} in {:.1}s",
         report.run_id,
+        plural(rows, "row"),
         if report.dry_run {
             "to ingest"
         } else {
@@ -118,7 +118,7 @@ pub fn summary_line(report: &RunReport) -> String {
         report.elapsed.as_secs_f64()
     );
     if let Some(why) = &report.stopped {
-        line.push_str(&format!("; stopped early: {why}"));
+        line.push_str(&format!("; stopped early: {}", one_line(why)));
     }
     line
 }

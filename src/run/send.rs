@@ -140,6 +140,9 @@ pub struct Sender {
     /// Rows a file's batches are sent in one insert up to (whole batches).
     insert_rows: u64,
     acked: std::cell::RefCell<Acked>,
+    /// Rows of the current large file this run has had acknowledged (a resumed file's rows
+    /// already in the table are not among them).
+    sent: std::cell::Cell<u64>,
     dry_run: bool,
     progress: Progress,
     events: Vec<EventRow>,
@@ -166,6 +169,7 @@ impl Sender {
             policy: cfg.on_error,
             insert_rows: cfg.insert_rows,
             acked: Default::default(),
+            sent: Default::default(),
             dry_run: cfg.dry_run,
             progress,
             events: Vec::new(),
@@ -290,15 +294,24 @@ impl Sender {
         })
     }
 
-    /// The outcome of an ingested file, mentioning the records left out, if any.
+    /// The outcome of an ingested file of `rows` rows of which this run sent `sent`, mentioning
+    /// the records left out, if any. A file whose rows were all in the table already (a
+    /// forgotten file whose rows stayed, a lost manifest being rebuilt) sent none, and says so.
     fn ingested(
         entry: &FileEntry,
         table: &TableRef,
         hash: &str,
-        rows: u64,
+        (rows, sent): (u64, u64),
         rejects: &[Reject],
     ) -> FileOutcome {
-        let mut o = Self::outcome(entry, table, Status::Ingested, rows).hash(hash);
+        let mut o = Self::outcome(entry, table, Status::Ingested, sent).hash(hash);
+        o.rejected = rejects.len() as u64;
+        if sent == 0 && rows > 0 {
+            o.status = Status::AlreadyIngested;
+            o.detail =
+                format!("its rows were in {table} already: recorded as ingested, nothing sent");
+            return o;
+        }
         if let Some(first) = rejects.first() {
             o.detail = format!(
                 "{} bad records left out (see the rejects table), first: {}",
@@ -341,7 +354,7 @@ impl Sender {
 
     fn finish(&mut self, outcome: FileOutcome) {
         log_outcome(&outcome);
-        self.progress.file_done(outcome.bytes);
+        self.progress.file_done(&outcome.rel, outcome.bytes);
         self.outcomes.push(outcome);
     }
 
@@ -481,7 +494,8 @@ impl Sender {
             ev.batch_rows = g.batch_rows;
             events.push(ev);
             outcomes.push(
-                Self::ingested(&f.entry, &table, &f.hash, f.rows(), &f.rejects).since(f.started),
+                Self::ingested(&f.entry, &table, &f.hash, (f.rows(), f.rows()), &f.rejects)
+                    .since(f.started),
             );
         }
         if let Err(e) = self.manifest.write(&events).await {
@@ -520,6 +534,7 @@ impl Sender {
         let policy = self.server.retry_policy();
         let mut resume = lf.resume;
         let mut attempt = 0;
+        self.sent.set(0);
         loop {
             match self.try_large(&lf, resume).await {
                 Ok(outcome) => return self.finish(outcome.since(lf.started)),
@@ -646,7 +661,13 @@ impl Sender {
         done.batch_rows = lf.batch_rows;
         self.write_acked(&[done]).await?;
         crate::crash_point!("after-done");
-        Ok(Self::ingested(&lf.entry, table, &lf.hash, n, &lf.rejects))
+        Ok(Self::ingested(
+            &lf.entry,
+            table,
+            &lf.hash,
+            (n, self.sent.get()),
+            &lf.rejects,
+        ))
     }
 
     /// Waits for the server to finish an insert and records its batches.
@@ -656,6 +677,8 @@ impl Sender {
             .map_err(|e| ChError::Client(format!("insert task: {e}")))?
             .map_err(|e| self.server.classify(e))?;
         crate::crash_point!("after-insert");
+        let rows: u64 = done.batches.iter().map(|(_, rows)| rows).sum();
+        self.sent.set(self.sent.get() + rows);
         let due = {
             let mut pending = self.acked.borrow_mut();
             for &(batch, rows) in &done.batches {
@@ -733,6 +756,12 @@ impl Sender {
                                 Err(Trouble::Server(ChError::Server {
                                     code: 252,
                                     message: "Too many parts (injected by a failpoint)".into(),
+                                }))
+                            });
+                            fail::fail_point!("insert-unreachable", |_| {
+                                Err(Trouble::Server(ChError::Unreachable {
+                                    url: self.server.display_url().to_owned(),
+                                    reason: "connection refused (injected by a failpoint)".into(),
                                 }))
                             });
                             let name = names.of(group);
@@ -823,15 +852,15 @@ fn log_outcome(o: &FileOutcome) {
     let took = o.duration.as_secs_f64();
     if o.detail.is_empty() {
         log::info!(
-            "{} {} → {} ({} rows, {} bytes, {took:.2}s)",
+            "{} {} → {} ({}, {}, {took:.2}s)",
             o.status,
             o.rel,
             o.table,
-            o.rows,
-            o.bytes
+            crate::text::plural(o.rows, "row"),
+            crate::text::plural(o.bytes, "byte")
         );
     } else {
-        log::info!("{} {}: {} ({took:.2}s)", o.status, o.rel, o.detail);
+        log::info!("{} {} ({took:.2}s)", o.status, o.describe());
     }
 }
 

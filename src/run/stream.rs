@@ -332,7 +332,7 @@ impl Out for ToSender<'_> {
 
 fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
     let rel = &job.entry.rel;
-    let mut opened = HashedSource::open(&job.entry.path, job.entry.detected, job.limits)
+    let mut opened = HashedSource::open(&job.entry.path, job.entry.detected, job.limits, None)
         .map_err(|e| e.describe(rel))?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
         .map_err(|e| format!("{rel}: {e}"))?;

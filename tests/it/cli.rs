@@ -154,3 +154,59 @@ fn help_lists_the_exit_codes() {
         );
     }
 }
+
+/// Every long flag of a command's `--help`, with its environment variable if it has one.
+fn help_flags(command: &str) -> Vec<(String, Option<String>)> {
+    let out = run(std::process::Command::new(BIN)
+        .args([command, "--help"])
+        .env("COLUMNS", "1000"));
+    assert_code(&out, 0);
+    out.stdout
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("--"))
+        .filter_map(|l| {
+            let flag = l.split([' ', ',']).next()?.to_owned();
+            let env = l
+                .split_once("[env: ")
+                .map(|(_, rest)| rest.split(['=', ']']).next().unwrap_or("").to_owned());
+            Some((flag, env))
+        })
+        .filter(|(flag, _)| flag != "--help" && flag != "--version")
+        .collect()
+}
+
+#[test]
+fn the_readme_settings_table_is_in_step_with_help() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("\n| flag | environment | default | |\n")
+        .nth(1)
+        .expect("the settings table");
+    let mut documented = std::collections::BTreeMap::new();
+    for row in table.lines().skip(1).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let flag = cells[1].split('`').nth(1).unwrap().to_owned();
+        let env = cells[2].split('`').nth(1).map(String::from);
+        documented.insert(flag, env);
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for command in ["run", "status", "retry", "forget", "init", "verify"] {
+        for (flag, env) in help_flags(command) {
+            assert_eq!(
+                documented.get(&flag),
+                Some(&env),
+                "`ingest {command} --help` has {flag} (environment {env:?}); the README's settings \
+                 table says {:?}",
+                documented.get(&flag)
+            );
+            seen.insert(flag);
+        }
+    }
+    let stale: Vec<&String> = documented.keys().filter(|f| !seen.contains(*f)).collect();
+    assert!(
+        stale.is_empty(),
+        "the README documents flags no command has: {stale:?}"
+    );
+}

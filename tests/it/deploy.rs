@@ -329,12 +329,16 @@ fn alert_rules_use_the_metrics_a_run_writes_with_the_seed_thresholds() {
     let prom = env.dir.path().join("ingest.prom");
     let out = env.ingest(&["--table", "t", "--metrics-file", prom.to_str().unwrap()]);
     assert_code(&out, 3);
+    check_metrics(&prom);
     let written = std::fs::read_to_string(&prom).unwrap();
     let (written_names, written_outcomes) = names_and_labels(&written, "outcome");
+    let (_, written_reasons) = names_and_labels(&written, "reason");
     let (_, written_les) = names_and_labels(&written, "le");
     let all = read("prometheus/ingest-alerts.yml");
     let (used, outcomes) = names_and_labels(&all, "outcome");
     let (_, les) = names_and_labels(&all, "le");
+    let (_, reasons) = names_and_labels(&all, "reason");
+    assert!(reasons.is_subset(&written_reasons), "{reasons:?}");
     assert!(!used.is_empty());
     for name in &used {
         assert!(written_names.contains(name), "{name} is not in\n{written}");
@@ -351,7 +355,7 @@ fn the_example_config_file_is_accepted() {
         .command("init")
         .env("CLICKHOUSE_USER", "default")
         .args(["--config", config.to_str().unwrap()]));
-    assert_code(&out, 0);
+    assert_code(&out, 2);
     let db = &env.db;
     assert!(
         out.stdout.ends_with(&format!(
@@ -362,4 +366,53 @@ fn the_example_config_file_is_accepted() {
         "{}",
         out.stdout
     );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "ingest: error: target tables {db}.misc_events, {db}.reviews, sales.orders are missing: \
+             create them before the first run, or let runs create them with --create-table\n"
+        )
+    );
+}
+
+#[test]
+fn every_alert_rule_passes_its_promtool_unit_tests() {
+    let dir = example("prometheus");
+    let check = run(Command::new("promtool").current_dir(&dir).args([
+        "check",
+        "rules",
+        "ingest-alerts.yml",
+    ]));
+    assert_code(&check, 0);
+    let tested = run(Command::new("promtool").current_dir(&dir).args([
+        "test",
+        "rules",
+        "ingest-alerts.test.yml",
+    ]));
+    assert_code(&tested, 0);
+    assert!(tested.stdout.contains("SUCCESS"), "{}", tested.all());
+
+    // Every alert has a test in which it fires.
+    let rules = yaml("prometheus/ingest-alerts.yml");
+    let alerts: BTreeSet<&str> = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap())
+        .map(|r| text(&r["alert"], "alert"))
+        .collect();
+    let tests = yaml("prometheus/ingest-alerts.test.yml");
+    let firing: BTreeSet<&str> = tests["tests"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["alert_rule_test"].as_sequence().unwrap())
+        .filter(|case| {
+            case["exp_alerts"]
+                .as_sequence()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .map(|case| text(&case["alertname"], "alertname"))
+        .collect();
+    assert_eq!(alerts, firing, "alerts without a test in which they fire");
 }

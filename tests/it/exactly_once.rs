@@ -167,6 +167,11 @@ fn a_lost_manifest_is_rebuilt_from_provenance_without_reingesting() {
     assert_code(&out, 0);
     assert_exactly_once(&env, &s, &expected);
     assert_eq!(env.event_count("batch"), 0, "nothing was sent again");
+    assert!(
+        out.stdout.contains("; 0 rows ingested in "),
+        "the summary counts no rows it did not send: {}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -15,12 +15,17 @@ fn setup(env: &Env) {
     env.write("bad.csv", BAD_CSV);
 }
 
-/// The one JSON document a command printed on stdout.
-#[track_caller]
-fn json_of(out: &Output) -> Value {
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line of JSON:\n{}", out.all());
-    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+/// The file counts of a JSON document without the statuses that did not occur.
+pub fn occurred(files: &Value) -> Value {
+    let counts = files.as_object().expect("file counts");
+    assert_eq!(counts.len(), 12, "every status is counted: {files}");
+    Value::Object(
+        counts
+            .iter()
+            .filter(|(_, n)| **n != json!(0))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
 }
 
 fn outcome<'a>(summary: &'a Value, path: &str) -> &'a Value {
@@ -60,8 +65,9 @@ fn each_run_leaves_a_history_row_that_matches_its_json_summary() {
     assert_eq!(s["exit_code"], 3);
     assert_eq!(s["dry_run"], false);
     assert_eq!(s["error"], Value::Null);
+    assert_eq!(s["schema_version"], 1);
     assert_eq!(
-        s["files"],
+        occurred(&s["files"]),
         json!({"ingested": 1, "failed": 1, "ignored": 1})
     );
     assert_eq!(s["rows"], 2);
@@ -111,7 +117,7 @@ fn each_run_leaves_a_history_row_that_matches_its_json_summary() {
     assert_code(&again, 0);
     let s2 = json_of(&again);
     assert_eq!(
-        s2["files"],
+        occurred(&s2["files"]),
         json!({"already-ingested": 1, "failed-before": 1, "ignored": 1})
     );
     assert_eq!(s2["rows"], 0);
@@ -157,9 +163,11 @@ fn a_run_stopped_by_an_error_after_connecting_is_recorded_and_summarised() {
     assert_eq!(env.count("ingest_manifest_runs"), 1);
 }
 
-/// A metrics file as `series → value`, checking its shape on the way: every sample belongs to a
-/// family declared with `# TYPE`, and every family is ours.
-fn parse_metrics(path: &Path) -> BTreeMap<String, f64> {
+/// A metrics file as `series → value` (series named without their `folder` label, which every
+/// one must have), checking its shape on the way: `promtool check metrics` finds nothing wrong,
+/// every sample belongs to a family declared with `# TYPE`, and every family is ours.
+pub fn parse_metrics(path: &Path) -> BTreeMap<String, f64> {
+    check_metrics(path);
     let text = std::fs::read_to_string(path).unwrap();
     let mut families = Vec::new();
     let mut samples = BTreeMap::new();
@@ -183,7 +191,17 @@ fn parse_metrics(path: &Path) -> BTreeMap<String, f64> {
             "{name} has no # TYPE line before it in\n{text}"
         );
         assert!(name.starts_with("ingest_"), "{line}");
-        samples.insert(series.to_owned(), value.parse().unwrap());
+        let labels = series.split_once('{').map_or("", |(_, l)| l);
+        let folder = labels
+            .split(',')
+            .next()
+            .map(|l| l.trim_end_matches('}'))
+            .filter(|l| l.starts_with("folder=\""))
+            .unwrap_or_else(|| panic!("{line} has no folder label first"));
+        let series = series
+            .replace(&format!("{folder},"), "")
+            .replace(&format!("{{{folder}}}"), "");
+        samples.insert(series, value.parse().unwrap());
     }
     samples
 }
@@ -312,10 +330,11 @@ fn status_shows_runs_files_in_flight_and_failures_as_text_and_json() {
     assert_code(&out, 3);
     let run_id = json_of(&out)["run_id"].as_str().unwrap().to_owned();
     // What a run killed after claiming a file leaves behind.
+    let folder = folder_id(&env);
     env.q(&format!(
         "INSERT INTO {{db}}.ingest_manifest (event_time, seq, run_id, host, event, path, \
-         file_hash, target_table, rows) VALUES (now(), 1, 'dead-run', 'elsewhere', 'claimed', \
-         'stuck.csv', 'abc', '{}.t', 5)",
+         file_hash, target_table, rows, folder_id) VALUES (now(), 1, 'dead-run', 'elsewhere', \
+         'claimed', 'stuck.csv', 'abc', '{}.t', 5, '{folder}')",
         env.db
     ));
 
@@ -325,8 +344,8 @@ fn status_shows_runs_files_in_flight_and_failures_as_text_and_json() {
     assert_eq!(
         text.lines().take(2).collect::<Vec<_>>(),
         [
-            format!("manifest {}.ingest_manifest", env.db),
-            "files: 1 claimed (5 rows), 1 done (2 rows), 1 failed (0 rows)".to_owned()
+            format!("manifest {}.ingest_manifest, folder {folder}", env.db),
+            "files: 1 done (2 rows), 1 failed (0 rows), 1 in-flight (5 rows)".to_owned()
         ]
     );
     let runs = section(text, "last runs:");
@@ -338,76 +357,84 @@ fn status_shows_runs_files_in_flight_and_failures_as_text_and_json() {
         ["3", "2", "1", "1", "2", &run_id, "on"],
         "{text}"
     );
-    let in_flight = section(text, "in flight (claimed, not done):");
-    assert_eq!(in_flight.len(), 1, "{text}");
-    let fields: Vec<&str> = in_flight[0].split_whitespace().collect();
+    let attention = section(
+        text,
+        "needs attention (until a run, `ingest retry` or `ingest forget` resolves it):",
+    );
+    assert_eq!(attention.len(), 4, "{text}");
     let table = format!("{}.t", env.db);
     assert_eq!(
-        fields[2..],
-        [
-            "claimed",
-            &table,
-            "stuck.csv",
-            "(run",
-            "dead-run",
-            "on",
-            "elsewhere)"
-        ],
-        "{text}"
-    );
-    let problems = section(text, "failed or quarantined:");
-    assert_eq!(problems.len(), 2, "{text}");
-    assert_eq!(
-        problems[0].split_whitespace().skip(2).collect::<Vec<_>>(),
+        attention[0].split_whitespace().skip(2).collect::<Vec<_>>(),
         ["failed", &table, "bad.csv"],
         "{text}"
     );
     assert_eq!(
-        problems[1].trim(),
+        attention[1].trim(),
         "error: bad.csv:2:x: cannot convert \"999\" to UInt8: 999 is out of range for UInt8"
+    );
+    assert_eq!(
+        attention[2].split_whitespace().skip(2).collect::<Vec<_>>(),
+        ["claimed", &table, "stuck.csv"],
+        "{text}"
+    );
+    assert_eq!(
+        attention[3].trim(),
+        "claimed by run dead-run on elsewhere: a run in progress, or one that stopped and will \
+         be resumed"
     );
     assert_eq!(section(text, "recent files:").len(), 4, "{text}");
 
     let out = run(env.command("status").arg("--json"));
     assert_code(&out, 0);
     let s = json_of(&out);
+    assert_eq!(s["schema_version"], 1);
     assert_eq!(s["exists"], true);
+    assert_eq!(s["error"], Value::Null);
+    assert_eq!(s["folder"], folder.as_str());
     assert_eq!(s["manifest"], format!("{}.ingest_manifest", env.db));
     assert_eq!(
         s["totals"],
         json!([
-            {"state": "claimed", "files": 1, "rows": 5},
             {"state": "done", "files": 1, "rows": 2},
             {"state": "failed", "files": 1, "rows": 0},
+            {"state": "in-flight", "files": 1, "rows": 5},
         ])
+    );
+    assert_eq!(
+        s["attention_counts"],
+        json!({"changed": 0, "failed": 1, "in-flight": 1, "poison": 0, "quarantined": 0})
     );
     let runs = s["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["run_id"], run_id.as_str());
     assert_eq!(runs[0]["exit_code"], 3);
-    assert_eq!(runs[0]["files_failed"], 1);
+    assert_eq!(runs[0]["files"]["failed"], 1);
     assert_eq!(runs[0]["rows"], 2);
-    assert!(runs[0]["started_at"].as_str().unwrap().ends_with('Z'));
-    let flight = &s["in_flight"];
-    assert_eq!(flight.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["error"], Value::Null);
+    assert!(runs[0]["started"].as_str().unwrap().ends_with('Z'));
+    let attention = s["attention"].as_array().unwrap();
+    assert_eq!(attention.len(), 2);
+    let stuck = &attention[1];
     assert_eq!(
         [
-            &flight[0]["path"],
-            &flight[0]["run_id"],
-            &flight[0]["host"],
-            &flight[0]["rows"]
+            &stuck["path"],
+            &stuck["state"],
+            &stuck["run_id"],
+            &stuck["host"],
+            &stuck["rows"]
         ],
         [
             &json!("stuck.csv"),
+            &json!("claimed"),
             &json!("dead-run"),
             &json!("elsewhere"),
             &json!(5)
         ]
     );
-    assert_eq!(s["problems"][0]["path"], "bad.csv");
-    assert_eq!(s["problems"][0]["table"], table.as_str());
+    assert_eq!(attention[0]["path"], "bad.csv");
+    assert_eq!(attention[0]["table"], table.as_str());
     assert!(
-        s["problems"][0]["error"]
+        attention[0]["error"]
             .as_str()
             .unwrap()
             .starts_with("bad.csv:2:x: cannot convert")
@@ -422,21 +449,23 @@ fn status_shows_runs_files_in_flight_and_failures_as_text_and_json() {
 }
 
 #[test]
-fn status_before_anything_was_ingested() {
+fn status_without_a_manifest_is_an_error() {
     let env = Env::new("status_empty");
     let out = run(env.command("status").arg("--json"));
-    assert_code(&out, 0);
+    assert_code(&out, 2);
     let s = json_of(&out);
     assert_eq!(s["exists"], false);
     assert_eq!(s["runs"], json!([]));
-    let out = run(&mut env.command("status"));
-    assert_eq!(
-        out.stdout,
-        format!(
-            "no manifest table {}.ingest_manifest yet: nothing has been ingested\n",
-            env.db
-        )
+    let error = format!(
+        "no manifest table {}.ingest_manifest: nothing was ingested with it (check --database \
+         and --manifest-table)",
+        env.db
     );
+    assert_eq!(s["error"], error.as_str());
+    let out = run(&mut env.command("status"));
+    assert_code(&out, 2);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, format!("ingest: error: {error}\n"));
 }
 
 #[test]
@@ -491,13 +520,31 @@ fn init_lets_an_account_without_ddl_rights_run() {
         )
     );
     let missing = run(env.command("init").args(["--table", "nope"]));
-    assert_code(&missing, 0);
+    assert_code(&missing, 2);
     assert!(
         missing.stdout.ends_with(&format!(
             "missing {db}.nope: create it before the first run\n"
         )),
         "{}",
         missing.stdout
+    );
+    assert_eq!(
+        missing.stderr,
+        format!(
+            "ingest: error: target table {db}.nope is missing: create it before the first run, \
+             or let runs create it with --create-table\n"
+        )
+    );
+    let created_by_runs = run(env
+        .command("init")
+        .args(["--table", "nope", "--create-table"]));
+    assert_code(&created_by_runs, 0);
+    assert!(
+        created_by_runs.stdout.ends_with(&format!(
+            "missing {db}.nope: a run creates it from its files (--create-table)\n"
+        )),
+        "{}",
+        created_by_runs.stdout
     );
 }
 
@@ -518,7 +565,7 @@ fn logs_have_a_line_per_file_and_no_progress_display_off_a_terminal() {
     assert_eq!(for_file.len(), 1, "{}", out.stderr);
     assert!(
         for_file[0].contains(&format!(
-            " INFO  ingest::run::send] ingested new.csv → {}.t (1 rows, 4 bytes, ",
+            " INFO  ingest::run::send] ingested new.csv → {}.t (1 row, 4 bytes, ",
             env.db
         )),
         "{}",
@@ -564,6 +611,41 @@ fn a_terminal_gets_a_progress_display_that_clears_before_the_summary() {
         "{:?}",
         out.stdout
     );
+}
+
+#[test]
+fn the_progress_display_moves_while_a_large_file_is_read() {
+    let env = Env::new("progress_bytes");
+    create_reviews(&env, "reviews");
+    env.write("big.csv", reviews_csv(0, 150_000));
+    let command = format!("{BIN} run --table reviews");
+    let out = run(std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("CLICKHOUSE_URL", &env.ch.url)
+        .env("CLICKHOUSE_DATABASE", &env.db)
+        .env("INGEST_DATA_DIR", env.data())
+        .env("INGEST_SETTLE", "0"));
+    assert_code(&out, 0);
+    // Frames drawn before the file is done: `[====>   ] 5.25 MiB/13.40 MiB 0/1 files (2s left)`.
+    let progress: Vec<(&str, &str)> = out
+        .stdout
+        .split(['\r', '\n'])
+        .filter_map(|frame| {
+            let after_bar = frame.rsplit("] ").next()?;
+            let (bytes, _) = after_bar.split_once(" 0/1 files")?;
+            bytes.split_once('/')
+        })
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|(done, total)| *done != "0 B" && done != total),
+        "the bar only moved when the file was done: {progress:?}"
+    );
+    assert_eq!(env.count("reviews"), 150_000);
 }
 
 #[test]

@@ -194,3 +194,36 @@ pub const REVIEW_COLUMNS: &str =
 pub fn create_reviews(env: &Env, table: &str) {
     env.q(&format!("CREATE TABLE {{db}}.{table} {REVIEWS_DDL}"));
 }
+
+/// The id the data folder got on its first run (the last line of its id file).
+pub fn folder_id(env: &Env) -> String {
+    let text = std::fs::read_to_string(env.path(".ingest-folder-id")).expect("the folder id file");
+    text.lines().last().expect("an id").trim().to_owned()
+}
+
+/// Runs `promtool check metrics` (Debian's `prometheus` package) on a metrics file a run wrote:
+/// it must find nothing to say.
+#[track_caller]
+pub fn check_metrics(path: &std::path::Path) {
+    let file = std::fs::File::open(path).expect("the metrics file");
+    let out = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(file)
+        .output()
+        .expect("promtool (Debian's prometheus package; scripts/test.sh installs it)");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics on {}:\n{}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The one JSON document a command printed on stdout.
+#[track_caller]
+pub fn json_of(out: &Output) -> serde_json::Value {
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line of JSON:\n{}", out.all());
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
