@@ -8,6 +8,7 @@ mod json;
 mod jsonl;
 mod object;
 mod parquet;
+mod parquet_footer;
 mod xml;
 
 use crate::convert::ConvError;
@@ -114,7 +115,11 @@ pub fn detect(name: &str) -> Option<Detected> {
     })
 }
 
-/// Bounds that keep a hostile file from exhausting memory.
+/// The default bound on nesting: far beyond what data files use, far below what overflows a
+/// reading thread's stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Bounds that keep a hostile file from exhausting memory or the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest record (a CSV row, a JSON line or object, an XML element) in bytes.
@@ -123,6 +128,9 @@ pub struct Limits {
     pub min_decompressed_bytes: u64,
     /// …and to this many times its own size beyond that.
     pub max_expansion: u64,
+    /// Deepest nesting of arrays and objects (JSON) or of lists (Parquet) a record may have:
+    /// values are decoded and converted recursively, so depth must be bounded.
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
@@ -131,6 +139,7 @@ impl Default for Limits {
             max_record_bytes: 16 << 20,
             min_decompressed_bytes: 1 << 30,
             max_expansion: 1000,
+            max_depth: MAX_DEPTH,
         }
     }
 }
@@ -271,6 +280,7 @@ pub fn open(
         return Ok(Box::new(parquet::ParquetSource::open(
             input,
             detected.compression,
+            limits,
             max_out,
         )?));
     }

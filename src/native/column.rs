@@ -376,6 +376,29 @@ fn string_offset_from(data: &[u8], mut pos: usize, n: usize) -> usize {
     pos
 }
 
+/// Where an unquoted array element ends: at the first `,` outside brackets and quotes, so that
+/// a nested array (`[[1,2],[3]]`) stays one element, handed to the inner column as text. Counted
+/// without recursion; how deep the text may nest is the column type's business.
+fn item_end(text: &[u8]) -> usize {
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    for (i, &c) in text.iter().enumerate() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == b'\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'[' => depth += 1,
+                b']' => depth = depth.saturating_sub(1),
+                b',' if depth == 0 => return i,
+                _ => {}
+            },
+        }
+    }
+    text.len()
+}
+
 /// Splits ClickHouse or JSON array text (`[1,2]`, `['a','b']`, `["a"]`) into its elements.
 fn for_each_array_item(text: &[u8], mut f: impl FnMut(Value<'_>) -> ConvResult) -> ConvResult {
     let t = text.trim_ascii();
@@ -420,7 +443,7 @@ fn for_each_array_item(text: &[u8], mut f: impl FnMut(Value<'_>) -> ConvResult) 
                 (Value::Str(&unescaped), &rest[i + 1..])
             }
             _ => {
-                let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+                let end = item_end(rest);
                 let raw = rest[..end].trim_ascii();
                 let v = if raw.eq_ignore_ascii_case(b"null") {
                     Value::Null
@@ -604,6 +627,26 @@ mod tests {
             .unwrap();
         let out = body(&mut a);
         assert_eq!(&out[8..], b"\x03a,b\x03c\"d\x01e");
+    }
+
+    #[test]
+    fn nested_array_text_keeps_inner_arrays_whole() {
+        let mut a = enc("Array(Array(String))");
+        a.push(&Value::Text(br#"[['a,b', 'c'], [], ["]"]]"#), None)
+            .unwrap();
+        let out = body(&mut a);
+        // Outer offsets (one row: 3 arrays), inner offsets (2, 2, 3), then the strings.
+        assert_eq!(&out[..8], &[3, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &out[8..32],
+            &[
+                2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0
+            ]
+        );
+        assert_eq!(&out[32..], b"\x03a,b\x01c\x01]");
+        let mut n = enc("Array(Array(Int32))");
+        assert!(n.push(&Value::Text(b"[[1, 2], [3]]"), None).is_ok());
+        assert!(n.push(&Value::Text(b"[[[1]]]"), None).is_err());
     }
 
     #[test]
