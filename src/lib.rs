@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod exit;
+pub mod folder;
 pub mod formats;
 pub mod hash;
 pub mod history;

@@ -6,9 +6,10 @@ use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::config::Common;
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::manifest::{Event, EventRow, Manifest, State};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 /// One (table, content) the operator named, with the path it was last seen at.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +96,7 @@ async fn open(common: &Common, targets: &[String]) -> Result<(Manifest, State, V
 /// quarantined files back into the data folder.
 pub async fn retry(
     common: &Common,
-    data_dir: &std::path::Path,
+    data_dir: &Path,
     targets: &[String],
     all_failed: bool,
     out: &mut dyn Write,
@@ -134,7 +135,7 @@ pub async fn retry(
             && p.event == Event::Quarantined
             && !p.detail.is_empty()
         {
-            note = restore(&PathBuf::from(&p.detail), &data_dir.join(&e.path))?;
+            note = restore(data_dir, &e.path, Path::new(&p.detail))?;
         }
         events.push(entry_event(&manifest, Event::Retry, e));
         writeln!(out, "will retry {} into {}{note}", e.path, e.table)
@@ -153,30 +154,40 @@ pub async fn retry(
     Ok(Exit::Ok)
 }
 
-/// Moves a quarantined file back to where it was found, removing its error report.
-fn restore(from: &std::path::Path, to: &std::path::Path) -> Result<String, Fatal> {
-    if !from.exists() {
+/// Moves a quarantined file back to where it was found (`rel` in the data folder), removing its
+/// error report. A quarantine folder inside the data folder is walked beneath it without
+/// following a symlink; one outside it is the operator's own.
+fn restore(data_dir: &Path, rel: &str, from: &Path) -> Result<String, Fatal> {
+    let fail = |e: std::io::Error| {
+        Fatal::Internal(anyhow::anyhow!("cannot move {} back: {e}", from.display()))
+    };
+    let root = Folder::open(data_dir).map_err(fail)?;
+    let (source, from_rel) = match from.strip_prefix(data_dir) {
+        Ok(inside) => (None, inside.to_string_lossy().into_owned()),
+        Err(_) => {
+            let parent = from.parent().unwrap_or(Path::new("/"));
+            (Some(Folder::open(parent).map_err(fail)?), file_name(from))
+        }
+    };
+    let source = source.as_ref().unwrap_or(&root);
+    if !source.exists(&from_rel) {
         return Ok(format!(
             " ({} is gone; put the file back yourself)",
             from.display()
         ));
     }
-    if to.exists() {
+    if root.exists(rel) {
         return Ok(format!(
             " ({} exists; left the quarantined copy)",
-            to.display()
+            data_dir.join(rel).display()
         ));
     }
-    crate::run::dispose::move_into(from, to.parent().unwrap_or(to), &file_name(to), "").map_err(
-        |e| Fatal::Internal(anyhow::anyhow!("cannot move {} back: {e}", from.display())),
-    )?;
-    let mut report = from.as_os_str().to_owned();
-    report.push(".error.txt");
-    let _ = std::fs::remove_file(report);
+    crate::run::dispose::move_into(source, &from_rel, &root, rel, "").map_err(fail)?;
+    let _ = source.remove(&format!("{from_rel}.error.txt"));
     Ok(format!(" (moved back from {})", from.display()))
 }
 
-fn file_name(p: &std::path::Path) -> String {
+fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()

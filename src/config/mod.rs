@@ -192,6 +192,7 @@ impl RunConfig {
     pub fn build(args: &RunArgs) -> Result<RunConfig, Fatal> {
         let file = load_file(&args.common)?;
         let mut common = Common::build(&args.common, &file)?;
+        let given_data_dir = common.data_dir.clone();
         common.data_dir = common.existing_data_dir()?;
         let default_table = args
             .table
@@ -239,7 +240,7 @@ impl RunConfig {
             .clone()
             .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        let disposal = disposal(args, &file, &common.data_dir)?;
+        let disposal = disposal(args, &file, &given_data_dir, &common.data_dir)?;
         let metrics_file = args
             .metrics_file
             .clone()
@@ -273,10 +274,22 @@ impl RunConfig {
     }
 }
 
-fn disposal(args: &RunArgs, file: &FileConfig, data_dir: &Path) -> Result<Disposal, Fatal> {
+/// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
+/// canonical path (`data_dir`) even when given through the path the data folder was given as
+/// (`given`), so that it is recognised as inside and walked without following symlinks.
+fn disposal(
+    args: &RunArgs,
+    file: &FileConfig,
+    given: &Path,
+    data_dir: &Path,
+) -> Result<Disposal, Fatal> {
+    let given = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
     let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
-        let p = std::path::absolute(&p)
+        let mut p = std::path::absolute(&p)
             .map_err(|e| Fatal::config(format!("{flag} {}: {e}", p.display())))?;
+        if let Ok(inside) = p.strip_prefix(&given) {
+            p = data_dir.join(inside);
+        }
         if p == data_dir {
             return Err(Fatal::config(format!(
                 "{flag} cannot be the data folder itself"

@@ -65,8 +65,9 @@ impl Sample {
     pub fn read(&mut self, entry: &FileEntry, limits: Limits) {
         self.by_field.clear();
         self.current = entry.rel.clone();
-        let opened = std::fs::File::open(&entry.path)
-            .map_err(|e| ReadError::io(&e, None))
+        let opened = entry
+            .open()
+            .map_err(|e| ReadError::file(format!("cannot open: {e}")))
             .and_then(|f| formats::open(Input::File(f), entry.detected, limits));
         let mut source = match opened {
             Ok(s) => s,

@@ -1,6 +1,7 @@
 //! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
 //! reading thread and a writing task working side by side; the exit code is decided at the end.
 
+mod crashes;
 pub mod dispose;
 pub mod encode;
 pub mod outcome;
@@ -25,12 +26,13 @@ use crate::progress::Progress;
 use crate::scan;
 use crate::summary::RunStart;
 use anyhow::Context;
+use crashes::Crashes;
 use encode::Target;
 use outcome::{FileOutcome, Status};
 use plan::{Known, Plan};
 use prepare::{Candidate, Prepare, Settings};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use report::print_report;
@@ -46,6 +48,22 @@ pub struct RunReport {
     pub stopped: Option<String>,
     pub exit: Exit,
     pub elapsed: std::time::Duration,
+}
+
+/// Stack of the threads that read and convert files. Values nest as deep as
+/// `Limits::max_depth` allows and are decoded, converted and dropped recursively; this leaves
+/// that recursion (and the Parquet reader's) ample room. Untouched stack costs no memory.
+pub const READING_STACK: usize = 16 << 20;
+
+/// Starts a thread that reads files.
+pub fn spawn_reading<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .stack_size(READING_STACK)
+        .spawn(f)
 }
 
 pub fn new_run_id() -> String {
@@ -89,12 +107,15 @@ pub async fn run(
         State::default()
     };
 
+    let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
+    let root = Arc::new(
+        crate::folder::Folder::open(&cfg.common.data_dir)
+            .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
+    );
     let scanned_at = Instant::now();
-    let found = scan::scan(
-        &cfg.common.data_dir,
-        &cfg.disposal.folders(),
-        |rel, name| cfg.routes.detect(rel, name),
-    )
+    let found = scan::scan(&root, &cfg.disposal.folders(), |rel, name| {
+        cfg.routes.detect(rel, name)
+    })
     .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
     let mut outcomes: Vec<FileOutcome> = found
         .ignored
@@ -155,8 +176,9 @@ pub async fn run(
     };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx);
-    let reader = std::thread::spawn(move || prepare.run(candidates));
+    let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx, crashes);
+    let reader = spawn_reading("read", move || prepare.run(candidates))
+        .context("cannot start the reading thread")?;
     let mut sender = send::Sender::new(
         server,
         manifest.clone(),
@@ -181,9 +203,7 @@ pub async fn run(
     outcomes.extend(missing);
     outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
     if !cfg.dry_run && sender.stopped.is_none() {
-        let events = cfg
-            .disposal
-            .apply(&cfg.common.data_dir, &manifest, &mut outcomes);
+        let events = cfg.disposal.apply(&root, &manifest, &mut outcomes);
         if let Err(e) = manifest.write(&events).await {
             log::error!("cannot record {} quarantine events: {e}", events.len());
         }
@@ -250,13 +270,12 @@ fn known_outcome(
             "changed since ingested; held back earlier",
         ),
     };
-    let hash = state
-        .by_path
-        .get(&entry.rel)
-        .map_or("", |p| p.file_hash.as_str());
-    FileOutcome::of(entry, table, status)
+    let known = state.by_path.get(&entry.rel);
+    let mut outcome = FileOutcome::of(entry, table, status)
         .detail(detail)
-        .hash(hash)
+        .hash(known.map_or("", |p| p.file_hash.as_str()));
+    outcome.poison = known.is_some_and(|p| p.error_kind == crate::manifest::KIND_POISON);
+    outcome
 }
 
 /// Loads each target table (creating a missing one where configured), adding provenance columns

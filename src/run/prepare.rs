@@ -2,19 +2,24 @@
 //! and converting rows — small files coalesced into shared inserts, large ones checked in a first
 //! pass so that a bad row is found before any of the file's rows are sent.
 
+use super::crashes::{Crashes, POISON_AFTER};
 use super::encode::{ColumnPlan, Target};
 use super::outcome::{FileOutcome, Status};
 use super::plan::{Decision, decide};
 use super::read::{self, FirstPass, Pass};
 use super::records::{ErrorPolicy, Records, Reject};
 use super::spill::Spilled;
+use crate::folder::OpenError;
 use crate::formats::Limits;
-use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
+use crate::manifest::{
+    Event, EventRow, KIND_DATA, KIND_POISON, KIND_TRANSIENT, Manifest, PathState, State,
+};
 use crate::native::BlockBuilder;
-use crate::scan::{self, FileEntry};
+use crate::scan::FileEntry;
 use std::collections::HashMap;
-use std::io::Read;
-use std::sync::Arc;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -155,6 +160,8 @@ pub struct Prepare {
     /// only then: keeping them costs the first pass time that nothing else overlaps with when
     /// no file follows, while reading the file again overlaps with its inserts.
     more_follow: bool,
+    /// Where the files being read are noted, so that one that kills the process is known.
+    crashes: Arc<Mutex<Crashes>>,
 }
 
 impl Prepare {
@@ -163,6 +170,7 @@ impl Prepare {
         state: Arc<State>,
         manifest: Manifest,
         tx: mpsc::Sender<Work>,
+        crashes: Arc<Mutex<Crashes>>,
     ) -> Prepare {
         Prepare {
             settings,
@@ -173,7 +181,12 @@ impl Prepare {
             group: None,
             file_started: Instant::now(),
             more_follow: false,
+            crashes,
         }
+    }
+
+    fn crashes(&self) -> MutexGuard<'_, Crashes> {
+        self.crashes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Processes the candidates in order, then sends what is left in the last group.
@@ -194,8 +207,13 @@ impl Prepare {
         let _ = self.flush_group();
     }
 
+    /// Hands work to the sending side, waiting for room; a death while waiting is not the
+    /// fault of the file being read.
     fn send(&self, work: Work) -> Result<(), Closed> {
-        self.tx.blocking_send(work).map_err(|_| Closed)
+        self.crashes().pause();
+        let sent = self.tx.blocking_send(work).map_err(|_| Closed);
+        self.crashes().resume();
+        sent
     }
 
     fn outcome(&self, c: &Candidate, status: Status) -> FileOutcome {
@@ -227,24 +245,52 @@ impl Prepare {
         ev.error_kind = kind.to_owned();
         let mut outcome = self.outcome(c, Status::Failed).detail(text).hash(hash);
         outcome.transient = kind == KIND_TRANSIENT;
+        outcome.poison = kind == KIND_POISON;
         self.note(outcome, Some(ev))
     }
 
+    /// Reads a file, unless reading it crashed the process twice in a row: then it is set
+    /// aside as poison.
     fn process(&mut self, c: Candidate) -> Result<(), Closed> {
         self.file_started = Instant::now();
-        match scan::restat(&c.entry) {
-            None => {
-                return self.note(
-                    self.outcome(&c, Status::Ignored)
-                        .detail("disappeared before it could be read"),
-                    None,
-                );
-            }
-            Some(now) if now != (c.entry.size, c.entry.mtime_ns) => return self.unsettled(&c),
-            Some(_) => {}
+        if self.crashes().is_poison(&c.entry) {
+            return self.poison(&c);
         }
+        let rel = c.entry.rel.clone();
+        self.crashes().enter(&c.entry);
+        let done = self.read(c);
+        self.crashes().leave(&rel);
+        done
+    }
+
+    fn poison(&self, c: &Candidate) -> Result<(), Closed> {
+        let rel = &c.entry.rel;
+        let file = match self.open(c) {
+            Ok(f) => f,
+            Err(skip) => return skip,
+        };
+        let hash = match read::hash_file(&file) {
+            Ok(h) => h,
+            Err(e) => return self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: {e}")]),
+        };
+        // Recorded in the manifest from now on; `ingest retry` then starts it from nothing.
+        if !self.settings.dry_run {
+            self.crashes().forget(rel);
+        }
+        let why = format!(
+            "{rel}: poison: reading it crashed the process {POISON_AFTER} times in a row; set \
+             aside (run `ingest retry {rel}` to read it again)"
+        );
+        self.fail(c, &hash, KIND_POISON, &[why])
+    }
+
+    fn read(&mut self, c: Candidate) -> Result<(), Closed> {
+        let file = match self.open(&c) {
+            Ok(f) => f,
+            Err(skip) => return skip,
+        };
         if !self.settings.dry_run && c.entry.size <= SMALL_FILE_BYTES {
-            let bytes = match read_small(&c.entry) {
+            let bytes = match read_small(&file, c.entry.size) {
                 Ok(Some(b)) => b,
                 Ok(None) => return self.unsettled(&c),
                 Err(e) => {
@@ -260,7 +306,7 @@ impl Prepare {
                 other => return self.note_decision(&c, &hash, other),
             }
         }
-        let pass = match self.first_pass(&c) {
+        let pass = match self.first_pass(&c, file) {
             Ok(p) => p,
             Err(e) => {
                 return self.fail(&c, "", KIND_TRANSIENT, &[format!("{}: {e}", c.entry.rel)]);
@@ -269,7 +315,27 @@ impl Prepare {
         self.ingest_large(c, pass)
     }
 
-    fn first_pass(&self, c: &Candidate) -> std::io::Result<Pass> {
+    /// Opens a candidate if it is still the settled file the scan saw; otherwise says why not
+    /// (the `Err` is what noting that returned).
+    fn open(&self, c: &Candidate) -> Result<File, Result<(), Closed>> {
+        let rel = &c.entry.rel;
+        c.entry.open().map_err(|e| match e {
+            e if e.is_gone() => self.note(
+                self.outcome(c, Status::Ignored)
+                    .detail("disappeared before it could be read"),
+                None,
+            ),
+            OpenError::Changed => self.unsettled(c),
+            e if e.is_swap() => self.note(
+                self.outcome(c, Status::Ignored)
+                    .detail(format!("not read: {e}")),
+                None,
+            ),
+            e => self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: cannot open: {e}")]),
+        })
+    }
+
+    fn first_pass(&self, c: &Candidate, file: File) -> std::io::Result<Pass> {
         FirstPass {
             entry: &c.entry,
             limits: self.settings.limits,
@@ -283,7 +349,7 @@ impl Prepare {
                 .as_deref()
                 .filter(|_| self.more_follow),
         }
-        .run()
+        .run(file)
     }
 
     fn unsettled(&self, c: &Candidate) -> Result<(), Closed> {
@@ -357,15 +423,15 @@ impl Prepare {
                     ev,
                 )
             }
-            Decision::FailedBefore { error } => {
+            Decision::FailedBefore { error, kind } => {
                 let mut ev = self.file_event(Event::Failed, c, hash);
                 ev.error = error.clone();
-                ev.error_kind = KIND_DATA.to_owned();
-                (
-                    self.outcome(c, Status::FailedBefore)
-                        .detail(format!("same content failed before: {error}")),
-                    ev,
-                )
+                let mut outcome = self
+                    .outcome(c, Status::FailedBefore)
+                    .detail(format!("same content failed before: {error}"));
+                outcome.poison = kind == KIND_POISON;
+                ev.error_kind = kind;
+                (outcome, ev)
             }
             Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
         };
@@ -479,7 +545,11 @@ impl Prepare {
         if rows > batch_rows {
             // More rows than one batch: this file goes batch by batch.
             g.block.truncate(mark);
-            return match self.first_pass(&c) {
+            let file = match self.open(&c) {
+                Ok(f) => f,
+                Err(skip) => return skip,
+            };
+            return match self.first_pass(&c, file) {
                 Ok(p) if p.hash == hash => self.ingest_large(c, p),
                 Ok(_) => self.unsettled(&c),
                 Err(e) => self.fail(
@@ -546,13 +616,22 @@ impl Prepare {
     }
 }
 
-/// Reads a small file whole. `None` if its size changed since it was observed.
-fn read_small(entry: &FileEntry) -> std::io::Result<Option<bytes::Bytes>> {
-    let file = std::fs::File::open(&entry.path)?;
-    let mut buf = Vec::with_capacity(entry.size as usize);
-    file.take(entry.size + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 != entry.size {
+/// Reads a small file whole, leaving its position at the start for a pass that may follow.
+/// `None` if its size changed since it was observed.
+fn read_small(file: &File, size: u64) -> std::io::Result<Option<bytes::Bytes>> {
+    let mut buf = vec![0u8; size as usize + 1];
+    let mut have = 0;
+    while have < buf.len() {
+        match file.read_at(&mut buf[have..], have as u64) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if have as u64 != size {
         return Ok(None);
     }
+    buf.truncate(have);
     Ok(Some(bytes::Bytes::from(buf)))
 }

@@ -6,7 +6,7 @@ use super::outcome::{FileOutcome, Status};
 use super::prepare::{Group, LargeFile, Work};
 use super::provenance;
 use super::records::{ErrorPolicy, Reject};
-use super::stream::{self, BatchPlan, Msg};
+use super::stream::{self, BatchPlan, Fault, Msg};
 use crate::ch::ident::TableRef;
 use crate::ch::insert::{Dedup, InsertSpec};
 use crate::ch::{ChError, Server};
@@ -26,8 +26,12 @@ enum Trouble {
     Server(ChError),
     /// The content: recorded as failed, not retried until it changes.
     Data(String),
-    /// The file changed under us; recorded and retried by the next run.
+    /// The file changed under us: what was sent is not what was checked. Its rows are deleted
+    /// and the next run reads it again.
     Changed(String),
+    /// A local failure that says nothing about the file (its spill could not be read back):
+    /// what landed stays and the next run resumes.
+    Local(String),
 }
 
 impl From<ChError> for Trouble {
@@ -370,15 +374,9 @@ impl Sender {
             }
             Trouble::Server(e) => (KIND_TRANSIENT, format!("{}: {e}", entry.rel)),
             Trouble::Data(msg) => (KIND_DATA, format!("{}: {msg}", entry.rel)),
-            Trouble::Changed(msg) => (
-                KIND_TRANSIENT,
-                format!(
-                    "{msg}; the file changed while it was being ingested, so rows of its \
-                     earlier content may be in {table} with {} = {}",
-                    crate::ch::schema::PROVENANCE_FILE,
-                    crate::hash::file_id(hash)
-                ),
-            ),
+            Trouble::Changed(msg) | Trouble::Local(msg) => {
+                (KIND_TRANSIENT, format!("{}: {msg}", entry.rel))
+            }
         };
         let mut ev = self.file_event(Event::Failed, entry, table, hash);
         ev.error = error.clone();
@@ -533,6 +531,7 @@ impl Sender {
                     attempt += 1;
                     resume = true;
                 }
+                Err(Trouble::Changed(why)) => return self.changed_underway(&lf, &why).await,
                 Err(t) => {
                     let table = lf.target.table.clone();
                     return self
@@ -540,6 +539,84 @@ impl Sender {
                         .await;
                 }
             }
+        }
+    }
+
+    /// A file whose content changed while it was sent: what was sent is not what was checked,
+    /// so none of it may stay. Its rows are deleted by provenance (waiting for the mutation) and
+    /// its content forgotten, so that content sent again later gets new insert names; the path
+    /// is recorded as failed for now, so the next run reads it again.
+    async fn changed_underway(&mut self, lf: &LargeFile, why: &str) {
+        let table = &lf.target.table;
+        let file_id = crate::hash::file_id(&lf.hash);
+        let deleted = match lf.target.provenance {
+            true => Some(self.delete_rows(lf).await),
+            false => None,
+        };
+        let (detail, forget) = match deleted {
+            Some(Ok(n)) => (
+                format!(
+                    "changed while it was being ingested ({why}); its {n} rows sent so far were \
+                     deleted from {table}, and the next run reads it again"
+                ),
+                true,
+            ),
+            Some(Err(e)) => (
+                format!(
+                    "changed while it was being ingested ({why}); deleting the rows it sent \
+                     failed ({e}): rows of it may be in {table} with {} = {file_id}",
+                    crate::ch::schema::PROVENANCE_FILE
+                ),
+                false,
+            ),
+            None => (
+                format!(
+                    "changed while it was being ingested ({why}); {table} has no provenance \
+                     columns, so rows of it may be in it"
+                ),
+                false,
+            ),
+        };
+        let mut events = Vec::new();
+        if forget {
+            events.push(self.file_event(Event::Forgotten, &lf.entry, table, &lf.hash));
+        }
+        let mut failed = self.file_event(Event::Failed, &lf.entry, table, &lf.hash);
+        failed.error = detail.clone();
+        failed.error_kind = KIND_TRANSIENT.to_owned();
+        events.push(failed);
+        if let Err(e) = self.manifest.write(&events).await {
+            log::error!("{}: cannot record the change: {e}", lf.entry.rel);
+            if e.is_unreachable() {
+                self.stopped.get_or_insert(e);
+            }
+        }
+        let mut outcome = Self::outcome(&lf.entry, table, Status::Changed, 0)
+            .detail(detail)
+            .hash(&lf.hash)
+            .since(lf.started);
+        outcome.transient = true;
+        self.finish(outcome);
+    }
+
+    /// Deletes every row of a file once its inserts have ended on the server (a mutation leaves
+    /// parts written after it alone), and checks that none is left.
+    async fn delete_rows(&self, lf: &LargeFile) -> Result<u64, ChError> {
+        let table = &lf.target.table;
+        self.server
+            .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+            .await?;
+        let deleted = self
+            .server
+            .delete_file_rows(table, crate::hash::file_id(&lf.hash))
+            .await?;
+        let left = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
+        match left.get(&lf.hash) {
+            Some(&(n, _)) if n > 0 => Err(ChError::Server {
+                code: 0,
+                message: format!("{n} rows are still there after the delete"),
+            }),
+            _ => Ok(deleted),
         }
     }
 
@@ -714,7 +791,8 @@ impl Sender {
                 },
                 tx,
             ),
-        };
+        }
+        .map_err(|e| Trouble::Local(format!("cannot start a thread: {e}")))?;
         let mut open: Option<OpenInsert> = None;
         // The insert the server is finishing while the next one streams.
         let mut finishing: Option<Finishing> = None;
@@ -763,7 +841,8 @@ impl Sender {
                             o.batches.push((batch, rows));
                         }
                     }
-                    Msg::Error(e) => return Err(Trouble::Changed(e)),
+                    Msg::Error(Fault::Changed(e)) => return Err(Trouble::Changed(e)),
+                    Msg::Error(Fault::Local(e)) => return Err(Trouble::Local(e)),
                     Msg::Done { hash } => {
                         if hash != lf.hash {
                             return Err(Trouble::Changed(format!(

@@ -37,12 +37,21 @@ pub enum Msg {
         batch: u64,
         rows: u64,
     },
-    /// The file no longer reads as it did in the first pass.
-    Error(String),
+    /// The rows stopped coming.
+    Error(Fault),
     /// Every record was read; the hash of what was read.
     Done {
         hash: String,
     },
+}
+
+/// Why a file's rows stopped coming before its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The data file no longer reads as its first pass did: its content changed.
+    Changed(String),
+    /// A local failure that says nothing about the file (reading the spill file back).
+    Local(String),
 }
 
 /// Where a file's encoded rows go, batch by batch: the sender, a spill file, or nowhere (a pass
@@ -248,10 +257,10 @@ pub struct Job {
     pub policy: ErrorPolicy,
 }
 
-pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
+pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    super::spawn_reading("stream", move || {
         if let Err(e) = encode(&job, &tx) {
-            let _ = tx.blocking_send(Msg::Error(e));
+            let _ = tx.blocking_send(Msg::Error(Fault::Changed(e)));
         }
     })
 }
@@ -332,8 +341,9 @@ impl Out for ToSender<'_> {
 
 fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
     let rel = &job.entry.rel;
-    let mut opened = HashedSource::open(&job.entry.path, job.entry.detected, job.limits)
-        .map_err(|e| e.describe(rel))?;
+    let file = job.entry.open().map_err(|e| format!("{rel}: {e}"))?;
+    let mut opened =
+        HashedSource::open(file, job.entry.detected, job.limits).map_err(|e| e.describe(rel))?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
         .map_err(|e| format!("{rel}: {e}"))?;
     let mut block = plan.new_block(job.target.server_tz)?;
@@ -356,9 +366,7 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
     if let Err(errors) = records.verdict() {
         return Err(errors.join("; "));
     }
-    let hash = opened
-        .finish(&job.entry.path, job.entry.size)
-        .map_err(|e| format!("{rel}: {e}"))?;
+    let hash = opened.finish().map_err(|e| format!("{rel}: {e}"))?;
     out.send(Msg::Done { hash })
 }
 
