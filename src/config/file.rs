@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub create_table: Option<bool>,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    pub max_columns: Option<usize>,
     pub limit: Option<u64>,
     /// Settings every INSERT carries: `insert_settings = { insert_quorum = 2 }`.
     pub insert_settings: Option<SettingsTable>,
@@ -173,7 +174,7 @@ mod tests {
     fn errors_name_the_key_and_never_show_a_secret() {
         let secret = "hunter2-Sup3r";
         for text in [
-            format!("url = 'http://x'\npassword = 5\n"),
+            "url = 'http://x'\npassword = 5\n".to_owned(),
             format!("password = \"{secret}\"\nretries = \"{secret}\"\n"),
             format!("password = \"{secret}"),
             format!("password = \"\"\"{secret}\n"),
