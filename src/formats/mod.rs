@@ -185,8 +185,11 @@ impl RecordError {
 pub enum ReadError {
     /// One bad record; the reader can go on with the next one.
     Record(RecordError),
-    /// The file cannot be read further (I/O error, truncated stream, broken structure).
+    /// The file's content cannot be read further (truncated stream, broken structure).
     File { line: Option<u64>, reason: String },
+    /// A local failure that says nothing about the content (reading the disk, a temporary
+    /// file): the file is tried again by the next run.
+    Local(String),
 }
 
 impl ReadError {
@@ -198,16 +201,25 @@ impl ReadError {
                 reason,
             } => format!("{file}:{line}: {reason}"),
             ReadError::File { line: None, reason } => format!("{file}: {reason}"),
+            ReadError::Local(reason) => format!("{file}: {reason}"),
         }
     }
 
-    /// A failed read; errors of the decompression layer speak for themselves.
+    /// Whether the failure is local, not the content's.
+    pub fn is_local(&self) -> bool {
+        matches!(self, ReadError::Local(_))
+    }
+
+    /// A failed read: errors of the decompression layer are about the content and speak for
+    /// themselves; any other is the disk's.
     pub fn io(err: &std::io::Error, line: Option<u64>) -> ReadError {
-        let reason = match decompress::StreamError::find(err) {
-            Some(e) => e.to_string(),
-            None => format!("read error: {err}"),
-        };
-        ReadError::File { line, reason }
+        match decompress::StreamError::find(err) {
+            Some(e) => ReadError::File {
+                line,
+                reason: e.to_string(),
+            },
+            None => ReadError::Local(format!("read error: {err}")),
+        }
     }
 
     pub fn file(reason: impl Into<String>) -> ReadError {

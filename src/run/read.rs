@@ -183,6 +183,7 @@ impl FirstPass<'_> {
         let hashable = file.try_clone()?;
         let mut opened = match HashedSource::open(file, *detected, self.limits) {
             Ok(s) => s,
+            Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
             Err(e) => {
                 pass.failure = Some(vec![e.describe(rel)]);
                 pass.hash = hash_file(&hashable)?;
@@ -215,6 +216,9 @@ impl FirstPass<'_> {
                     Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
+                if let Some(local) = records.local_failure() {
+                    return Err(std::io::Error::other(local));
+                }
                 pass.failure = records.verdict().err();
                 pass.records = records.records;
                 pass.rejects = std::mem::take(&mut records.rejects);

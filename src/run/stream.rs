@@ -260,7 +260,7 @@ pub struct Job {
 pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
     super::spawn_reading("stream", move || {
         if let Err(e) = encode(&job, &tx) {
-            let _ = tx.blocking_send(Msg::Error(Fault::Changed(e)));
+            let _ = tx.blocking_send(Msg::Error(e));
         }
     })
 }
@@ -339,21 +339,33 @@ impl Out for ToSender<'_> {
     }
 }
 
-fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
+/// Reads the file again and sends its rows. Anything that makes it read otherwise than its
+/// first pass did means the file changed; only a failure of the disk is local.
+fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
     let rel = &job.entry.rel;
-    let file = job.entry.open().map_err(|e| format!("{rel}: {e}"))?;
+    let changed = |e: String| Fault::Changed(e);
+    let file = job
+        .entry
+        .open()
+        .map_err(|e| changed(format!("{rel}: {e}")))?;
     let mut opened =
-        HashedSource::open(file, job.entry.detected, job.limits).map_err(|e| e.describe(rel))?;
+        HashedSource::open(file, job.entry.detected, job.limits).map_err(|e| {
+            match e.is_local() {
+                true => Fault::Local(e.describe(rel)),
+                false => changed(e.describe(rel)),
+            }
+        })?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
-        .map_err(|e| format!("{rel}: {e}"))?;
-    let mut block = plan.new_block(job.target.server_tz)?;
+        .map_err(|e| changed(format!("{rel}: {e}")))?;
+    let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
     let layout = Layout {
         batch_rows: job.batch_rows,
         insert_rows: job.insert_rows,
         key: plan.sort_columns().to_vec(),
     };
     let mut out = ToSender { tx };
-    out.send(Msg::Columns(plan.column_list()))?;
+    out.send(Msg::Columns(plan.column_list()))
+        .map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
     encode_batches(
         &mut records,
@@ -362,12 +374,18 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
         Some(job.per_insert),
         &job.plans,
         &mut out,
-    )?;
-    if let Err(errors) = records.verdict() {
-        return Err(errors.join("; "));
+    )
+    .map_err(changed)?;
+    if let Some(local) = records.local_failure() {
+        return Err(Fault::Local(local));
     }
-    let hash = opened.finish().map_err(|e| format!("{rel}: {e}"))?;
-    out.send(Msg::Done { hash })
+    if let Err(errors) = records.verdict() {
+        return Err(changed(errors.join("; ")));
+    }
+    let hash = opened
+        .finish()
+        .map_err(|e| Fault::Local(format!("{rel}: {e}")))?;
+    out.send(Msg::Done { hash }).map_err(changed)
 }
 
 #[cfg(test)]
