@@ -13,6 +13,7 @@ pub mod ch;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod crashes;
 pub mod exit;
 pub mod folder;
 pub mod formats;

@@ -26,6 +26,8 @@ pub const MAX_BATCH_ROWS: u64 = 1_000_000;
 pub const DEFAULT_INSERT_ROWS: u64 = 1_000_000;
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
 pub const DEFAULT_MANIFEST: &str = "ingest_manifest";
+/// Most columns `--create-table` gives a table.
+pub const DEFAULT_MAX_COLUMNS: usize = 1000;
 
 /// Settings every command shares.
 #[derive(Debug, Clone)]
@@ -55,6 +57,8 @@ pub struct RunConfig {
     pub add_provenance: bool,
     pub output: Output,
     pub metrics_file: Option<PathBuf>,
+    /// Most columns `--create-table` gives a table.
+    pub max_columns: usize,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -240,6 +244,13 @@ impl RunConfig {
             .clone()
             .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+        let max_columns = args
+            .max_columns
+            .or(file.max_columns)
+            .unwrap_or(DEFAULT_MAX_COLUMNS);
+        if max_columns == 0 {
+            return Err(Fatal::config("--max-columns must be at least 1"));
+        }
         let disposal = disposal(args, &file, &given_data_dir, &common.data_dir)?;
         let metrics_file = args
             .metrics_file
@@ -270,6 +281,7 @@ impl RunConfig {
             add_provenance: !(args.without_provenance || file.without_provenance.unwrap_or(false)),
             output: Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
             metrics_file,
+            max_columns,
         })
     }
 }

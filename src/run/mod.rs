@@ -1,7 +1,6 @@
 //! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
 //! reading thread and a writing task working side by side; the exit code is decided at the end.
 
-mod crashes;
 pub mod dispose;
 pub mod encode;
 pub mod outcome;
@@ -19,6 +18,7 @@ use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
+use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
 use crate::formats::Limits;
 use crate::manifest::{Manifest, State};
@@ -26,12 +26,11 @@ use crate::progress::Progress;
 use crate::scan;
 use crate::summary::RunStart;
 use anyhow::Context;
-use crashes::Crashes;
 use encode::Target;
 use outcome::{FileOutcome, Status};
 use plan::{Known, Plan};
-use prepare::{Candidate, Prepare, Settings};
-use std::collections::{BTreeMap, HashSet};
+use prepare::{Candidate, Prepare, Refusal, Settings};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -145,10 +144,19 @@ pub async fn run(
         tables.entry(table).or_default().push(entry);
     }
     let mut created = Vec::new();
-    let targets = prepare_targets(&server, tables, cfg, &state, &mut created).await?;
+    let mut refused = HashMap::new();
+    let targets = Targets {
+        server: &server,
+        cfg,
+        state: &state,
+        crashes: &crashes,
+    }
+    .prepare(tables, &mut created, &mut refused)
+    .await?;
     let candidates: Vec<Candidate> = checks
         .into_iter()
         .map(|(entry, table, previous)| Candidate {
+            refused: refused.remove(&entry.rel),
             entry,
             target: targets[&table].clone(),
             previous,
@@ -278,33 +286,90 @@ fn known_outcome(
     outcome
 }
 
-/// Loads each target table (creating a missing one where configured), adding provenance columns
-/// where missing (and saying so).
-async fn prepare_targets(
-    server: &Server,
-    tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
-    cfg: &RunConfig,
-    state: &State,
-    created: &mut Vec<(String, String)>,
-) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
-    let dry_run = cfg.dry_run;
-    let mut targets = BTreeMap::new();
-    for (table, files) in tables {
-        let (mut schema, new) = match TableSchema::load(server, table).await? {
-            Some(schema) => (schema, false),
-            None => {
-                let Some(spec) = cfg.routes.create_for(table) else {
-                    return Err(Fatal::config(format!(
-                        "target table {table} does not exist; create it first, or pass \
-                         --create-table to create it from its files"
-                    )));
-                };
-                let files = files.into_iter().cloned().collect();
-                let made = crate::infer::create_table(server, table, files, &spec, dry_run).await?;
-                created.push((table.to_string(), made.sql));
-                (made.schema, true)
-            }
+/// What loading the target tables needs.
+struct Targets<'a> {
+    server: &'a Server,
+    cfg: &'a RunConfig,
+    state: &'a State,
+    crashes: &'a Arc<Mutex<Crashes>>,
+}
+
+impl Targets<'_> {
+    /// Loads each target table (creating a missing one where configured), adding provenance
+    /// columns where missing (and saying so). Files that cannot go in (their fields cannot
+    /// become columns, or no table could be made from the files) are `refused`, each with why.
+    async fn prepare(
+        &self,
+        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
+        created: &mut Vec<(String, String)>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
+        let mut targets = BTreeMap::new();
+        for (table, files) in tables {
+            let target = match TableSchema::load(self.server, table).await? {
+                Some(schema) => self.target(schema, false).await?,
+                None => match self.create(table, files, refused).await? {
+                    Some((schema, sql)) => {
+                        created.push((table.to_string(), sql));
+                        self.target(schema, true).await?
+                    }
+                    // Every file of the table is refused: a table with no column stands in.
+                    None => Target::new(TableSchema::empty(table), self.server.caps.timezone)
+                        .map_err(Fatal::Config)?,
+                },
+            };
+            targets.insert(table.clone(), Arc::new(target));
+        }
+        Ok(targets)
+    }
+
+    /// Creates a missing table from its files where configured; `None` when the files give no
+    /// table (each of them then refused).
+    async fn create(
+        &self,
+        table: &TableRef,
+        files: Vec<&scan::FileEntry>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<Option<(TableSchema, String)>, Fatal> {
+        let Some(spec) = self.cfg.routes.create_for(table) else {
+            return Err(Fatal::config(format!(
+                "target table {table} does not exist; create it first, or pass \
+                 --create-table to create it from its files"
+            )));
         };
+        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+        let files = files.into_iter().cloned().collect();
+        let made = crate::infer::create_table(
+            self.server,
+            table,
+            files,
+            &spec,
+            self.cfg.dry_run,
+            self.cfg.max_columns,
+            self.crashes.clone(),
+        )
+        .await?;
+        for (rel, why) in made.refused {
+            let reason = format!("{rel}: {why}");
+            refused.insert(rel, Refusal::data(reason));
+        }
+        match made.created {
+            Ok(c) => Ok(Some((c.schema, c.sql))),
+            Err(why) => {
+                log::warn!("{why}");
+                for rel in rels {
+                    refused
+                        .entry(rel.clone())
+                        .or_insert_with(|| Refusal::transient(format!("{rel}: {why}")));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
+        let (server, cfg) = (self.server, self.cfg);
+        let table = &schema.table.clone();
         if !schema.has_provenance() {
             if !cfg.add_provenance {
                 log::warn!(
@@ -328,7 +393,7 @@ async fn prepare_targets(
         let schema_has_provenance = schema.has_provenance();
         let recovery = !new
             && schema_has_provenance
-            && !state.tables.contains(&table.to_string())
+            && !self.state.tables.contains(&table.to_string())
             && server.has_provenance_rows(table).await?;
         if recovery {
             log::warn!(
@@ -343,7 +408,6 @@ async fn prepare_targets(
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
-        targets.insert(table.clone(), Arc::new(target));
+        Ok(target)
     }
-    Ok(targets)
 }

@@ -2,13 +2,13 @@
 //! and converting rows — small files coalesced into shared inserts, large ones checked in a first
 //! pass so that a bad row is found before any of the file's rows are sent.
 
-use super::crashes::{Crashes, POISON_AFTER};
 use super::encode::{ColumnPlan, Target};
 use super::outcome::{FileOutcome, Status};
 use super::plan::{Decision, decide};
 use super::read::{self, FirstPass, Pass};
 use super::records::{ErrorPolicy, Records, Reject};
 use super::spill::Spilled;
+use crate::crashes::{Crashes, POISON_AFTER};
 use crate::folder::OpenError;
 use crate::formats::Limits;
 use crate::manifest::{
@@ -35,6 +35,33 @@ pub struct Candidate {
     pub entry: FileEntry,
     pub target: Arc<Target>,
     pub previous: Option<Box<PathState>>,
+    /// Set when the file cannot go into its table whatever it holds: it fails, unread.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a file fails before it is read, and whether that is for its content.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl Refusal {
+    /// For the file's content (its fields): retried when it changes.
+    pub fn data(reason: String) -> Refusal {
+        Refusal {
+            kind: KIND_DATA,
+            reason,
+        }
+    }
+
+    /// For the state of things (no table to go into yet): retried by the next run.
+    pub fn transient(reason: String) -> Refusal {
+        Refusal {
+            kind: KIND_TRANSIENT,
+            reason,
+        }
+    }
 }
 
 /// A unit of work for the sending side, in file order.
@@ -256,6 +283,9 @@ impl Prepare {
         if self.crashes().is_poison(&c.entry) {
             return self.poison(&c);
         }
+        if let Some(refusal) = &c.refused {
+            return self.refuse(&c, refusal);
+        }
         let rel = c.entry.rel.clone();
         self.crashes().enter(&c.entry);
         let done = self.read(c);
@@ -263,15 +293,33 @@ impl Prepare {
         done
     }
 
+    /// The content hash of a file that is not read otherwise, for the failure's record; `Err`
+    /// is what noting why it could not be hashed returned.
+    fn hash_only(&self, c: &Candidate) -> Result<String, Result<(), Closed>> {
+        let file = self.open(c)?;
+        read::hash_file(&file).map_err(|e| {
+            let rel = &c.entry.rel;
+            self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: {e}")])
+        })
+    }
+
+    fn refuse(&self, c: &Candidate, refusal: &Refusal) -> Result<(), Closed> {
+        match self.hash_only(c) {
+            Ok(hash) => self.fail(
+                c,
+                &hash,
+                refusal.kind,
+                std::slice::from_ref(&refusal.reason),
+            ),
+            Err(noted) => noted,
+        }
+    }
+
     fn poison(&self, c: &Candidate) -> Result<(), Closed> {
         let rel = &c.entry.rel;
-        let file = match self.open(c) {
-            Ok(f) => f,
-            Err(skip) => return skip,
-        };
-        let hash = match read::hash_file(&file) {
+        let hash = match self.hash_only(c) {
             Ok(h) => h,
-            Err(e) => return self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: {e}")]),
+            Err(noted) => return noted,
         };
         // Recorded in the manifest from now on; `ingest retry` then starts it from nothing.
         if !self.settings.dry_run {
@@ -493,7 +541,14 @@ impl Prepare {
         let detected = c.entry.detected;
         let mut source = match read::open_bytes(bytes.clone(), detected, self.settings.limits) {
             Ok(s) => s,
-            Err(e) => return self.fail(&c, &hash, KIND_DATA, &[e.describe(&c.entry.rel)]),
+            Err(e) => {
+                let kind = if e.is_local() {
+                    KIND_TRANSIENT
+                } else {
+                    KIND_DATA
+                };
+                return self.fail(&c, &hash, kind, &[e.describe(&c.entry.rel)]);
+            }
         };
         let plan = match read::column_plan(&c.target, detected.format, &*source) {
             Ok(p) => p,
@@ -539,7 +594,10 @@ impl Prepare {
                 break;
             }
         }
-        let verdict = records.verdict();
+        let verdict = match records.local_failure() {
+            Some(local) => Err((KIND_TRANSIENT, vec![local])),
+            None => records.verdict().map_err(|errors| (KIND_DATA, errors)),
+        };
         let total = records.records;
         let rejects = std::mem::take(&mut records.rejects);
         if rows > batch_rows {
@@ -560,9 +618,9 @@ impl Prepare {
                 ),
             };
         }
-        if let Err(errors) = verdict {
+        if let Err((kind, errors)) = verdict {
             g.block.truncate(mark);
-            return self.fail(&c, &hash, KIND_DATA, &errors);
+            return self.fail(&c, &hash, kind, &errors);
         }
         let insert_rows = self.settings.insert_rows.max(batch_rows);
         if g.rows + rows > insert_rows && !g.files.is_empty() && retry {
