@@ -170,7 +170,7 @@ impl Crashes {
             if !name.starts_with(&prefix) {
                 continue;
             }
-            let Ok(marker) = dir.open_file(&name) else {
+            let Ok(marker) = dir.open_exact(&name) else {
                 continue;
             };
             if let Err(TryLockError::WouldBlock | TryLockError::Error(_)) = marker.try_lock() {

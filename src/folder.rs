@@ -250,11 +250,19 @@ impl Folder {
     /// Opens a file for reading, following symlinks only as `resolve` does, never blocking on
     /// a FIFO or touching a device; only a regular file is returned.
     pub fn open_file(&self, rel: &str) -> Result<File, OpenError> {
-        let file = self.resolve(rel)?;
-        let (dir, name) = self.parent_of(&file, false).map_err(walk_error)?;
+        self.open_exact(&self.resolve(rel)?)
+    }
+
+    /// Opens the file named `rel` itself for reading: a symlink there is refused, as are
+    /// anything but a regular file and any symlinked folder on the way.
+    pub fn open_exact(&self, rel: &str) -> Result<File, OpenError> {
+        let (dir, name) = self.parent_of(rel, false).map_err(walk_error)?;
         let flags =
             OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty()).map_err(io::Error::from)?;
+        let fd = rustix::fs::openat(&dir, name, flags, Mode::empty()).map_err(|e| match e {
+            rustix::io::Errno::LOOP => OpenError::Link("a symlink, which is not followed".into()),
+            e => io::Error::from(e).into(),
+        })?;
         let file = File::from(fd);
         if !file.metadata()?.file_type().is_file() {
             return Err(OpenError::NotRegular);
