@@ -181,7 +181,7 @@ fn a_planted_lock_symlink_or_fifo_is_refused_and_its_target_untouched() {
     std::fs::remove_file(env.path(".ingest.lock")).unwrap();
     rustix::fs::mkfifoat(
         rustix::fs::CWD,
-        &env.path(".ingest.lock"),
+        env.path(".ingest.lock"),
         rustix::fs::Mode::from_raw_mode(0o644),
     )
     .unwrap();
