@@ -9,41 +9,67 @@ use std::time::{Duration, Instant};
 
 /// Runs the command to its end, or kills it and fails the test if it takes longer than `secs`.
 fn run_within(cmd: &mut Command, secs: u64) -> Output {
-    let child = cmd
+    finish_within(spawn(cmd), secs)
+}
+
+/// Starts the command with its output read on threads of their own, so that it never blocks.
+fn spawn(cmd: &mut Command) -> Running {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ingest");
-    finish_within(child, secs)
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    Running {
+        child,
+        stdout,
+        stderr,
+    }
 }
 
-fn finish_within(mut child: Child, secs: u64) -> Output {
+struct Running {
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn finish_within(mut r: Running, secs: u64) -> Output {
     let until = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = r.child.try_wait().expect("wait") {
+            break status;
+        }
         if Instant::now() > until {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
+            let _ = r.child.kill();
+            let _ = r.child.wait();
             panic!(
                 "ingest hung for {secs}s:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                r.stdout.join().unwrap(),
+                r.stderr.join().unwrap()
             );
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
+    };
     Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: r.stdout.join().unwrap(),
+        stderr: r.stderr.join().unwrap(),
     }
 }
 
 /// Waits until the run reaches the rendezvous `name` armed with `hooks` as its folder.
-fn reached(hooks: &Path, name: &str, child: &mut Child) {
+fn reached(hooks: &Path, name: &str, child: &mut Running) {
     let until = Instant::now() + Duration::from_secs(60);
     while !hooks.join(format!("{name}.reached")).exists() {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.child.try_wait().expect("wait") {
             panic!("ingest ended ({status}) before reaching {name}");
         }
         assert!(Instant::now() < until, "ingest never reached {name}");
@@ -232,17 +258,14 @@ fn a_symlink_or_fifo_swapped_in_after_the_scan_is_not_read() {
     std::fs::write(&secret, "id,v\n9,SECRT\n").unwrap();
     std::fs::create_dir(env.path("sub")).unwrap();
     let hooks = hooks(&env);
-    let mut child = env
-        .command("run")
-        .args(["--table", "t", "--output", "json"])
-        .env(
-            "FAILPOINTS",
-            format!("after-scan=return({})", hooks.display()),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        env.command("run")
+            .args(["--table", "t", "--output", "json"])
+            .env(
+                "FAILPOINTS",
+                format!("after-scan=return({})", hooks.display()),
+            ),
+    );
     reached(&hooks, "after-scan", &mut child);
     let swap = |name: &str| {
         let path = env.path(name);
@@ -419,17 +442,10 @@ fn a_file_rewritten_while_it_is_sent_leaves_none_of_its_rows() {
         "--insert-rows",
         "100",
     ];
-    let mut child = env
-        .command("run")
-        .args(args)
-        .env(
-            "FAILPOINTS",
-            format!("second-pass=return({})", hooks.display()),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(env.command("run").args(args).env(
+        "FAILPOINTS",
+        format!("second-pass=return({})", hooks.display()),
+    ));
     reached(&hooks, "second-pass", &mut child);
     rewrite_in_place(&env.path("big.csv"), &body("new"));
     go(&hooks, "second-pass");

@@ -10,6 +10,7 @@ mod data;
 mod deploy;
 mod exactly_once;
 mod formats;
+mod fuzz;
 mod hostile;
 mod infer;
 mod inserts;
