@@ -155,6 +155,20 @@ mod tests {
     }
 
     #[test]
+    fn a_full_disk_is_the_machine_and_a_missing_folder_the_setup() {
+        let path = Path::new("/no/such/folder/.ingest.lock");
+        let full = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(cannot_open(path, &full).exit(), crate::exit::Exit::Internal);
+        let missing = io::Error::from(io::ErrorKind::NotFound);
+        assert_eq!(
+            cannot_open(path, &missing).exit(),
+            crate::exit::Exit::Config
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert_eq!(cannot_open(path, &denied).exit(), crate::exit::Exit::Config);
+    }
+
+    #[test]
     fn a_read_only_lock_file_still_locks_and_a_fifo_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ro.lock");

@@ -226,6 +226,49 @@ fn a_planted_lock_symlink_or_fifo_is_refused_and_its_target_untouched() {
 }
 
 #[test]
+fn a_lock_file_another_user_made_still_serves_or_names_the_fix() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let env = Env::new("hostile_lock_owner");
+    create_reviews(&env, "reviews");
+    env.write("a.csv", reviews_csv(0, 3));
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    let lock = env.path(".ingest.lock");
+    std::fs::write(&lock, "").unwrap();
+    // As root, the lock file is root's and the run is another user's (root could read any
+    // file); otherwise the lock file is the run's own, with the read bit taken away.
+    let root = std::fs::metadata(&lock).unwrap().uid() == 0;
+    let (readable, unreadable) = if root { (0o644, 0o600) } else { (0o444, 0o000) };
+    if root {
+        mode(env.dir.path(), 0o755).unwrap();
+        mode(&env.data(), 0o777).unwrap();
+    }
+    let run_as_user = || {
+        let mut cmd = env.command("run");
+        cmd.args(["--table", "reviews"]);
+        if root {
+            cmd.uid(65534).gid(65534);
+        }
+        run(&mut cmd)
+    };
+    mode(&lock, unreadable).unwrap();
+    let out = run_as_user();
+    assert_code(&out, 2);
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot open lock file {}: permission denied",
+            lock.display()
+        )) && out.stderr.contains("chmod a+r"),
+        "{}",
+        out.stderr
+    );
+    mode(&lock, readable).unwrap();
+    let out = run_as_user();
+    assert_code(&out, 0);
+    assert_eq!(env.count("reviews"), 3);
+}
+
+#[test]
 fn a_lock_held_by_another_run_is_reported_without_its_contents() {
     let env = Env::new("hostile_lock_held");
     create_reviews(&env, "reviews");
