@@ -4,6 +4,12 @@
 //! (by name, size and modification time); a file whose reading ended in a crash twice in a row
 //! is set aside as `poison` instead of being read a third time, and the run goes on.
 //!
+//! A run reads in two places at once: the first pass of one file and the second pass of an
+//! earlier one. A death while both are noted is blamed on the first pass (the second reads bytes
+//! its own first pass has read without harm); a death in a second pass alone is the second
+//! pass's, and a clean first pass does not clear it. Time spent waiting for the server is not
+//! reading: the marker is cleared while a pass waits.
+//!
 //! The trace is local rather than in the manifest so that it costs no insert per file, works in
 //! a dry run (which writes nothing to ClickHouse) and needs no server. It is not synced: a
 //! process that dies leaves what it wrote to the kernel, which is all it guards against. It is
@@ -20,42 +26,80 @@ use std::path::Path;
 /// Crashes in a row after which a file is set aside.
 pub const POISON_AFTER: u32 = 2;
 
-/// Consecutive crashes while reading one version of a file.
+/// Which pass over a file was reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// The first (or only) read: settle, hash, check every record.
+    First,
+    /// A large file read again to send its rows.
+    Second,
+}
+
+impl Pass {
+    fn index(self) -> usize {
+        match self {
+            Pass::First => 0,
+            Pass::Second => 1,
+        }
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Pass::First => "first",
+            Pass::Second => "second",
+        }
+    }
+
+    fn parse(tag: &str) -> Option<Pass> {
+        match tag {
+            "first" => Some(Pass::First),
+            "second" => Some(Pass::Second),
+            _ => None,
+        }
+    }
+}
+
+/// Consecutive crashes while reading one version of a file, and in which pass the last one was.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Count {
     size: u64,
     mtime_ns: i64,
     crashes: u32,
+    pass: Pass,
 }
 
-/// One line naming a file: `size mtime "rel"`, the name as a JSON string.
-fn line(size: u64, mtime_ns: i64, rel: &str) -> String {
+/// One line naming a file read in a pass: `pass size mtime "rel"`, the name as a JSON string.
+fn line(pass: Pass, size: u64, mtime_ns: i64, rel: &str) -> String {
     let name = serde_json::to_string(rel).unwrap_or_default();
-    format!("{size} {mtime_ns} {name}\n")
+    format!("{} {size} {mtime_ns} {name}\n", pass.tag())
 }
 
-fn parse_line(text: &str) -> Option<(u64, i64, String)> {
-    let mut parts = text.splitn(3, ' ');
+fn parse_line(text: &str) -> Option<(Pass, u64, i64, String)> {
+    let mut parts = text.splitn(4, ' ');
+    let pass = Pass::parse(parts.next()?)?;
     let size = parts.next()?.parse().ok()?;
     let mtime = parts.next()?.parse().ok()?;
     let rel = serde_json::from_str(parts.next()?).ok()?;
-    Some((size, mtime, rel))
+    Some((pass, size, mtime, rel))
 }
 
 type Counts = HashMap<String, Count>;
 
-/// The counts file's text: `crashes size mtime "rel"` lines; a damaged line is skipped.
+/// The counts file's text: `crashes pass size mtime "rel"` lines; a damaged line is skipped.
 fn parse_counts(text: &str) -> Counts {
     let mut counts = Counts::new();
     for l in text.lines() {
         let Some((crashes, rest)) = l.split_once(' ') else {
             continue;
         };
-        if let (Ok(crashes), Some((size, mtime_ns, rel))) = (crashes.parse(), parse_line(rest)) {
+        if let (Ok(crashes), Some((pass, size, mtime_ns, rel))) =
+            (crashes.parse(), parse_line(rest))
+        {
             let count = Count {
                 size,
                 mtime_ns,
                 crashes,
+                pass,
             };
             counts.insert(rel, count);
         }
@@ -69,7 +113,7 @@ fn render_counts(counts: &Counts) -> String {
     rels.into_iter()
         .map(|rel| {
             let c = counts[rel];
-            format!("{} {}", c.crashes, line(c.size, c.mtime_ns, rel))
+            format!("{} {}", c.crashes, line(c.pass, c.size, c.mtime_ns, rel))
         })
         .collect()
 }
@@ -78,9 +122,25 @@ fn render_counts(counts: &Counts) -> String {
 struct Marker {
     name: String,
     file: File,
-    /// What the marker says while a file is read, to write again after a pause.
-    current: Option<String>,
-    written: bool,
+    /// By pass: the file being read, and whether the pass is reading it now (not waiting).
+    reading: [Option<String>; 2],
+    active: [bool; 2],
+}
+
+impl Marker {
+    /// Writes what the passes are reading now.
+    fn write(&mut self) {
+        let text: String = self
+            .reading
+            .iter()
+            .zip(self.active)
+            .filter_map(|(line, active)| line.as_deref().filter(|_| active))
+            .collect();
+        let _ = self
+            .file
+            .set_len(0)
+            .and_then(|()| self.file.write_all_at(text.as_bytes(), 0));
+    }
 }
 
 /// The crash record of one data folder, as this process keeps it.
@@ -178,18 +238,25 @@ impl Crashes {
             }
             let mut said = String::new();
             let _ = (&marker).read_to_string(&mut said);
-            for (size, mtime_ns, rel) in said.lines().filter_map(parse_line) {
+            let lines: Vec<_> = said.lines().filter_map(parse_line).collect();
+            let first = lines.iter().any(|(pass, ..)| *pass == Pass::First);
+            for (pass, size, mtime_ns, rel) in lines {
+                if first && pass == Pass::Second {
+                    continue;
+                }
                 log::warn!("an earlier run died while reading {rel}");
                 let fresh = Count {
                     size,
                     mtime_ns,
                     crashes: 0,
+                    pass,
                 };
                 let count = counts.entry(rel).or_insert(fresh);
                 if (count.size, count.mtime_ns) != (size, mtime_ns) {
                     *count = fresh;
                 }
                 count.crashes += 1;
+                count.pass = pass;
                 changed = true;
             }
             let _ = dir.remove(&name);
@@ -214,8 +281,8 @@ impl Crashes {
                 return Some(Marker {
                     name,
                     file,
-                    current: None,
-                    written: false,
+                    reading: [None, None],
+                    active: [false, false],
                 });
             }
         }
@@ -235,44 +302,49 @@ impl Crashes {
         self.crashes(entry) >= POISON_AFTER
     }
 
-    /// Notes that reading `entry` starts.
-    pub fn enter(&mut self, entry: &FileEntry) {
+    /// Notes that `pass` starts reading `entry`.
+    pub fn enter(&mut self, pass: Pass, entry: &FileEntry) {
         if let Some(m) = &mut self.marker {
-            m.current = Some(line(entry.size, entry.mtime_ns, &entry.rel));
+            m.reading[pass.index()] = Some(line(pass, entry.size, entry.mtime_ns, &entry.rel));
+            m.active[pass.index()] = true;
+            m.write();
         }
-        self.resume();
     }
 
-    /// Clears the marker while the process waits for something other than the file (a death
-    /// then is not the file's doing); `resume` writes it again.
-    pub fn pause(&mut self) {
+    /// Clears `pass` from the marker while it waits for something other than the file (a death
+    /// then is not the file's doing); `resume` notes it again.
+    pub fn pause(&mut self, pass: Pass) {
         if let Some(m) = &mut self.marker
-            && m.written
+            && m.active[pass.index()]
         {
-            let _ = m.file.set_len(0);
-            m.written = false;
+            m.active[pass.index()] = false;
+            m.write();
         }
     }
 
-    pub fn resume(&mut self) {
+    pub fn resume(&mut self, pass: Pass) {
         if let Some(m) = &mut self.marker
-            && let Some(text) = &m.current
+            && m.reading[pass.index()].is_some()
+            && !m.active[pass.index()]
         {
-            let _ = m
-                .file
-                .set_len(0)
-                .and_then(|()| m.file.write_all_at(text.as_bytes(), 0));
-            m.written = true;
+            m.active[pass.index()] = true;
+            m.write();
         }
     }
 
-    /// Notes that reading `rel` ended without a crash: its crashes no longer count.
-    pub fn leave(&mut self, rel: &str) {
-        self.pause();
+    /// Notes that `pass` ended reading `rel` without a crash: crashes it could have caused no
+    /// longer count (a first pass does not clear a second pass's).
+    pub fn leave(&mut self, pass: Pass, rel: &str) {
         if let Some(m) = &mut self.marker {
-            m.current = None;
+            m.reading[pass.index()] = None;
+            m.active[pass.index()] = false;
+            m.write();
         }
-        if self.counts.contains_key(rel) {
+        let clears = match self.counts.get(rel) {
+            Some(c) => pass == Pass::Second || c.pass == Pass::First,
+            None => false,
+        };
+        if clears {
             self.forget(rel);
         }
     }
@@ -317,9 +389,11 @@ mod tests {
     }
 
     /// What a process that dies while reading leaves: its marker, unlocked.
-    fn die_reading(lock: &Path, e: &FileEntry) {
+    fn die_reading(lock: &Path, reading: &[(Pass, &FileEntry)]) {
         let mut c = Crashes::open(lock);
-        c.enter(e);
+        for (pass, e) in reading {
+            c.enter(*pass, e);
+        }
         if let Some(m) = c.marker.take() {
             drop(m.file);
         }
@@ -330,17 +404,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join(".ingest.lock");
         let (a, b) = (entry(dir.path(), "a.jsonl"), entry(dir.path(), "b.jsonl"));
-        die_reading(&lock, &a);
+        die_reading(&lock, &[(Pass::First, &a)]);
         let mut c = Crashes::open(&lock);
         assert_eq!((c.crashes(&a), c.crashes(&b)), (1, 0));
         assert!(!c.is_poison(&a));
         // A run reading `b` meanwhile is alive: its marker is not counted.
-        c.enter(&b);
-        die_reading(&lock, &a);
+        c.enter(Pass::First, &b);
+        die_reading(&lock, &[(Pass::First, &a)]);
         let again = Crashes::open(&lock);
         assert!(again.is_poison(&a));
         assert_eq!(again.crashes(&b), 0);
-        c.leave(&b.rel);
+        c.leave(Pass::First, &b.rel);
         drop(c);
         drop(again);
         let mut third = Crashes::open(&lock);
@@ -361,13 +435,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join(".ingest.lock");
         let a = entry(dir.path(), "a.jsonl");
-        die_reading(&lock, &a);
-        die_reading(&lock, &a);
+        die_reading(&lock, &[(Pass::First, &a)]);
+        die_reading(&lock, &[(Pass::First, &a)]);
         let mut changed = a.clone();
         changed.size += 1;
         let c = Crashes::open(&lock);
         assert!(c.is_poison(&a));
         assert_eq!(c.crashes(&changed), 0);
+    }
+
+    #[test]
+    fn a_death_in_both_passes_is_the_first_pass_and_one_in_a_second_pass_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".ingest.lock");
+        let (a, b) = (entry(dir.path(), "a.csv"), entry(dir.path(), "b.csv"));
+        die_reading(&lock, &[(Pass::Second, &a), (Pass::First, &b)]);
+        let c = Crashes::open(&lock);
+        assert_eq!((c.crashes(&a), c.crashes(&b)), (0, 1));
+        drop(c);
+        die_reading(&lock, &[(Pass::Second, &a)]);
+        let mut c = Crashes::open(&lock);
+        assert_eq!(c.crashes(&a), 1);
+        // A first pass that reads it fine does not clear a second pass's crash…
+        c.enter(Pass::First, &a);
+        c.leave(Pass::First, &a.rel);
+        assert_eq!(c.crashes(&a), 1);
+        // …and a pass that waits is not reading.
+        c.enter(Pass::Second, &a);
+        c.pause(Pass::Second);
+        drop(c.marker.take().map(|m| m.file));
+        drop(c);
+        let mut c = Crashes::open(&lock);
+        assert_eq!(c.crashes(&a), 1);
+        c.enter(Pass::Second, &a);
+        c.leave(Pass::Second, &a.rel);
+        assert_eq!(c.crashes(&a), 0);
     }
 
     #[test]
@@ -380,6 +482,7 @@ mod tests {
                 size: 3,
                 mtime_ns: -5,
                 crashes: 2,
+                pass: Pass::Second,
             },
         );
         assert_eq!(parse_counts(&render_counts(&counts)), counts);

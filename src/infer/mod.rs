@@ -9,7 +9,7 @@ use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableColumn, TableSchema};
 use crate::ch::{ChError, Server};
-use crate::crashes::Crashes;
+use crate::crashes::{Crashes, Pass};
 use crate::exit::Fatal;
 use crate::formats::Limits;
 use crate::scan::FileEntry;
@@ -58,9 +58,9 @@ fn sample(
         if crashes().is_poison(f) {
             continue;
         }
-        crashes().enter(f);
+        crashes().enter(Pass::First, f);
         let read = sample.read(f, Limits::default(), max_columns);
-        crashes().leave(&f.rel);
+        crashes().leave(Pass::First, &f.rel);
         if let Err(why) = read {
             refused.push((f.rel.clone(), why));
         }

@@ -185,7 +185,13 @@ pub async fn run(
     };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let prepare = Prepare::new(settings, Arc::new(state), manifest.clone(), tx, crashes);
+    let prepare = Prepare::new(
+        settings,
+        Arc::new(state),
+        manifest.clone(),
+        tx,
+        crashes.clone(),
+    );
     let reader = spawn_reading("read", move || prepare.run(candidates))
         .context("cannot start the reading thread")?;
     let mut sender = send::Sender::new(
@@ -194,6 +200,7 @@ pub async fn run(
         cfg,
         &folder_id(cfg),
         progress.clone(),
+        crashes,
     );
     sender.run(rx).await;
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;

@@ -8,7 +8,8 @@ use super::plan::{Decision, decide};
 use super::read::{self, FirstPass, Pass};
 use super::records::{ErrorPolicy, Records, Reject};
 use super::spill::Spilled;
-use crate::crashes::{Crashes, POISON_AFTER};
+use crate::ch::ident::TableRef;
+use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
 use crate::folder::OpenError;
 use crate::formats::Limits;
 use crate::manifest::{
@@ -75,6 +76,13 @@ pub enum Work {
     Group(Group),
     /// A file sent batch by batch, after its first pass found no error.
     Large(LargeFile),
+    /// A file set aside as poison: like a note, but rows an earlier run's crashed second pass
+    /// sent of it are deleted from `table` first.
+    Poison {
+        outcome: FileOutcome,
+        event: Box<EventRow>,
+        table: TableRef,
+    },
 }
 
 pub struct Group {
@@ -237,9 +245,9 @@ impl Prepare {
     /// Hands work to the sending side, waiting for room; a death while waiting is not the
     /// fault of the file being read.
     fn send(&self, work: Work) -> Result<(), Closed> {
-        self.crashes().pause();
+        self.crashes().pause(Reading::First);
         let sent = self.tx.blocking_send(work).map_err(|_| Closed);
-        self.crashes().resume();
+        self.crashes().resume(Reading::First);
         sent
     }
 
@@ -265,7 +273,13 @@ impl Prepare {
         })
     }
 
-    fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {
+    fn failure(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        kind: &str,
+        errors: &[String],
+    ) -> (FileOutcome, EventRow) {
         let text = errors.join("\n");
         let mut ev = self.file_event(Event::Failed, c, hash);
         ev.error = text.clone();
@@ -273,6 +287,11 @@ impl Prepare {
         let mut outcome = self.outcome(c, Status::Failed).detail(text).hash(hash);
         outcome.transient = kind == KIND_TRANSIENT;
         outcome.poison = kind == KIND_POISON;
+        (outcome, ev)
+    }
+
+    fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {
+        let (outcome, ev) = self.failure(c, hash, kind, errors);
         self.note(outcome, Some(ev))
     }
 
@@ -287,9 +306,9 @@ impl Prepare {
             return self.refuse(&c, refusal);
         }
         let rel = c.entry.rel.clone();
-        self.crashes().enter(&c.entry);
+        self.crashes().enter(Reading::First, &c.entry);
         let done = self.read(c);
-        self.crashes().leave(&rel);
+        self.crashes().leave(Reading::First, &rel);
         done
     }
 
@@ -329,7 +348,15 @@ impl Prepare {
             "{rel}: poison: reading it crashed the process {POISON_AFTER} times in a row; set \
              aside (run `ingest retry {rel}` to read it again)"
         );
-        self.fail(c, &hash, KIND_POISON, &[why])
+        let (outcome, event) = self.failure(c, &hash, KIND_POISON, &[why]);
+        if self.settings.dry_run || !c.target.provenance {
+            return self.note(outcome, Some(event));
+        }
+        self.send(Work::Poison {
+            outcome,
+            event: Box::new(event),
+            table: c.target.table.clone(),
+        })
     }
 
     fn read(&mut self, c: Candidate) -> Result<(), Closed> {

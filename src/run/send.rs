@@ -11,12 +11,13 @@ use crate::ch::ident::TableRef;
 use crate::ch::insert::{Dedup, InsertSpec};
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
+use crate::crashes::Crashes;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, RejectRow};
 use crate::progress::Progress;
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -150,6 +151,8 @@ pub struct Sender {
     pub outcomes: Vec<FileOutcome>,
     /// Set when ClickHouse became unreachable; the rest of the run is abandoned.
     pub stopped: Option<ChError>,
+    /// Where a second pass notes the file it reads.
+    crashes: Arc<Mutex<Crashes>>,
 }
 
 const EVENT_FLUSH: usize = 1000;
@@ -161,8 +164,10 @@ impl Sender {
         cfg: &RunConfig,
         folder_id: &str,
         progress: Progress,
+        crashes: Arc<Mutex<Crashes>>,
     ) -> Sender {
         Sender {
+            crashes,
             server,
             manifest,
             query_id_prefix: format!("ingest-{folder_id}-"),
@@ -199,6 +204,11 @@ impl Sender {
                 }
                 Work::Group(g) => self.group(g).await,
                 Work::Large(lf) => self.large(lf).await,
+                Work::Poison {
+                    outcome,
+                    event,
+                    table,
+                } => self.poison(outcome, *event, &table).await,
             }
         }
         self.flush_events().await;
@@ -206,7 +216,9 @@ impl Sender {
 
     fn interrupted(&mut self, work: Work) {
         let files: Vec<(FileEntry, String)> = match work {
-            Work::Note { outcome, .. } => return self.finish(outcome),
+            Work::Note { outcome, .. } | Work::Poison { outcome, .. } => {
+                return self.finish(outcome);
+            }
             Work::Group(g) => g
                 .files
                 .into_iter()
@@ -599,25 +611,89 @@ impl Sender {
         self.finish(outcome);
     }
 
+    /// Records a poison file, first deleting the rows a crashed second pass may have sent of it
+    /// (and forgetting its content, so that a later ingestion gets new insert names): a failed
+    /// file keeps no row in the table.
+    async fn poison(&mut self, mut outcome: FileOutcome, mut failed: EventRow, table: &TableRef) {
+        let hash = outcome.hash.clone();
+        let landed = match provenance::row_counts(&self.server, table, &[&hash]).await {
+            Ok(counts) => counts.get(&hash).map_or(0, |&(n, _)| n),
+            Err(e) => {
+                log::error!(
+                    "{}: cannot look for rows of it in {table}: {e}",
+                    outcome.rel
+                );
+                0
+            }
+        };
+        if landed > 0 {
+            let deleted = self
+                .server
+                .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+                .await;
+            let deleted = match deleted {
+                Ok(()) => {
+                    self.server
+                        .delete_file_rows(table, crate::hash::file_id(&hash))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match deleted {
+                Ok(n) => {
+                    let mut forgotten = self.manifest.event(Event::Forgotten);
+                    forgotten.path = failed.path.clone();
+                    forgotten.size = failed.size;
+                    forgotten.mtime_ns = failed.mtime_ns;
+                    forgotten.file_hash = hash.clone();
+                    forgotten.target_table = failed.target_table.clone();
+                    forgotten.format = failed.format.clone();
+                    self.events.push(forgotten);
+                    outcome.detail.push_str(&format!(
+                        "; the {n} rows an interrupted run sent of it were deleted from {table}"
+                    ));
+                }
+                Err(e) => outcome.detail.push_str(&format!(
+                    "; deleting the rows an interrupted run sent of it failed ({e}): they are in \
+                     {table} with {} = {}",
+                    crate::ch::schema::PROVENANCE_FILE,
+                    crate::hash::file_id(&hash)
+                )),
+            }
+            // After the content was forgotten: the latest event says the file failed.
+            let now = self.manifest.event(Event::Failed);
+            (failed.seq, failed.event_time) = (now.seq, now.event_time);
+            failed.error = outcome.detail.clone();
+        }
+        self.events.push(failed);
+        self.finish(outcome);
+    }
+
     /// Deletes every row of a file once its inserts have ended on the server (a mutation leaves
     /// parts written after it alone), and checks that none is left.
     async fn delete_rows(&self, lf: &LargeFile) -> Result<u64, ChError> {
         let table = &lf.target.table;
-        self.server
-            .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
-            .await?;
-        let deleted = self
-            .server
-            .delete_file_rows(table, crate::hash::file_id(&lf.hash))
-            .await?;
-        let left = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
-        match left.get(&lf.hash) {
-            Some(&(n, _)) if n > 0 => Err(ChError::Server {
-                code: 0,
-                message: format!("{n} rows are still there after the delete"),
-            }),
-            _ => Ok(deleted),
+        let mut deleted = 0;
+        // An insert the server finishes after a delete is not touched by it: delete until none
+        // is left (an insert ends within the insert timeout).
+        for _ in 0..3 {
+            self.server
+                .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+                .await?;
+            deleted += self
+                .server
+                .delete_file_rows(table, crate::hash::file_id(&lf.hash))
+                .await?;
+            let left = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
+            if left.get(&lf.hash).is_none_or(|&(n, _)| n == 0) {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        Err(ChError::Server {
+            code: 0,
+            message: "rows of it are still there after deleting them three times".into(),
+        })
     }
 
     async fn plan_batches(&self, lf: &LargeFile, resume: bool) -> Result<Vec<BatchPlan>, Trouble> {
@@ -788,6 +864,7 @@ impl Sender {
                     plans,
                     limits: self.limits,
                     policy: self.policy,
+                    crashes: self.crashes.clone(),
                 },
                 tx,
             ),
@@ -861,7 +938,12 @@ impl Sender {
         }
         .await;
         if let Some(abandoned) = finishing {
-            abandoned.end.abort();
+            match &result {
+                // Its rows are about to be deleted: let its last insert end first, so that the
+                // delete sees them.
+                Err(Trouble::Changed(_)) => drop(abandoned.end.await),
+                _ => abandoned.end.abort(),
+            }
         }
         drop(open);
         drop(rx);

@@ -6,12 +6,13 @@ use super::encode::Target;
 use super::prepare::SUB_BLOCK_BYTES;
 use super::read::{HashedSource, column_plan};
 use super::records::{ErrorPolicy, Records, Step};
+use crate::crashes::{Crashes, Pass};
 use crate::formats::Limits;
 use crate::native::{BlockBuilder, Sink};
 use crate::scan::FileEntry;
 use bytes::Bytes;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 /// What to send of one batch.
@@ -255,14 +256,35 @@ pub struct Job {
     pub plans: Vec<BatchPlan>,
     pub limits: Limits,
     pub policy: ErrorPolicy,
+    /// Where the file is noted while this pass reads it (not while it waits for the sender).
+    pub crashes: Arc<Mutex<Crashes>>,
 }
 
 pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
     super::spawn_reading("stream", move || {
-        if let Err(e) = encode(&job, &tx) {
+        let rel = job.entry.rel.clone();
+        crashes(&job.crashes).enter(Pass::Second, &job.entry);
+        let result = encode(&job, &tx);
+        match &result {
+            Ok(()) => crashes(&job.crashes).leave(Pass::Second, &rel),
+            Err(_) => crashes(&job.crashes).pause(Pass::Second),
+        }
+        if let Err(e) = result {
             let _ = tx.blocking_send(Msg::Error(e));
         }
     })
+}
+
+fn crashes(c: &Mutex<Crashes>) -> MutexGuard<'_, Crashes> {
+    c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sends to the sender, waiting for room; waiting is not reading the file.
+fn blocking_send(tx: &mpsc::Sender<Msg>, crashes: &Mutex<Crashes>, m: Msg) -> bool {
+    self::crashes(crashes).pause(Pass::Second);
+    let sent = tx.blocking_send(m).is_ok();
+    self::crashes(crashes).resume(Pass::Second);
+    sent
 }
 
 /// The receiver went away (the insert failed); stop quietly.
@@ -272,6 +294,7 @@ const GONE: &str = "";
 struct Chunks<'a> {
     buf: Vec<u8>,
     tx: &'a mpsc::Sender<Msg>,
+    crashes: &'a Mutex<Crashes>,
     gone: bool,
 }
 
@@ -297,21 +320,22 @@ impl Chunks<'_> {
             return;
         }
         let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_ROOM));
-        self.gone = self
-            .tx
-            .blocking_send(Msg::Data(Bytes::from(piece)))
-            .is_err();
+        self.gone = !blocking_send(self.tx, self.crashes, Msg::Data(Bytes::from(piece)));
     }
 }
 
 /// Blocks and batch edges go straight to the sender.
 struct ToSender<'a> {
     tx: &'a mpsc::Sender<Msg>,
+    crashes: &'a Mutex<Crashes>,
 }
 
 impl ToSender<'_> {
     fn send(&self, m: Msg) -> Result<(), String> {
-        self.tx.blocking_send(m).map_err(|_| GONE.to_owned())
+        match blocking_send(self.tx, self.crashes, m) {
+            true => Ok(()),
+            false => Err(GONE.to_owned()),
+        }
     }
 }
 
@@ -324,6 +348,7 @@ impl Out for ToSender<'_> {
         let mut out = Chunks {
             buf: Vec::with_capacity(CHUNK_ROOM),
             tx: self.tx,
+            crashes: self.crashes,
             gone: false,
         };
         block.write_native_to(key, &mut out);
@@ -335,6 +360,8 @@ impl Out for ToSender<'_> {
     }
 
     fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
+        // The crash tests' death in the middle of a second pass, some batches sent.
+        fail::fail_point!("abort-second-pass", |_| std::process::abort());
         self.send(Msg::End { batch, rows })
     }
 }
@@ -364,7 +391,10 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
         insert_rows: job.insert_rows,
         key: plan.sort_columns().to_vec(),
     };
-    let mut out = ToSender { tx };
+    let mut out = ToSender {
+        tx,
+        crashes: &job.crashes,
+    };
     out.send(Msg::Columns(plan.column_list()))
         .map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);

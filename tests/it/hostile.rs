@@ -774,3 +774,48 @@ fn a_file_that_crashes_the_reader_twice_is_set_aside_as_poison() {
     assert_code(&out, 0);
     assert_eq!(env.count("t"), 3);
 }
+
+#[test]
+fn a_file_whose_second_pass_crashes_twice_is_poison_too() {
+    let env = Env::new("hostile_poison_second");
+    env.q("CREATE TABLE {db}.t (id Int64) ENGINE = MergeTree ORDER BY id");
+    let rows: String = (0..1000).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+    env.write("big.jsonl", rows);
+    let args = [
+        "--table",
+        "t",
+        "--batch-rows",
+        "100",
+        "--insert-rows",
+        "100",
+    ];
+    // Dies after a few batches of its second pass, once the sender had time to land them.
+    let crash = || {
+        let mut c = env.command("run");
+        c.args(args).env(
+            "FAILPOINTS",
+            "abort-second-pass=2*off->1*sleep(2000)->return",
+        );
+        run_within(&mut c, 60)
+    };
+    for _ in 0..2 {
+        let out = crash();
+        assert_eq!(out.code, -1, "killed by SIGABRT:\n{}", out.all());
+    }
+    assert!(env.count("t") > 0, "some batches landed");
+    let out = crash();
+    assert_code(&out, 3);
+    assert!(out.stdout.contains("big.jsonl: poison"), "{}", out.all());
+    assert!(
+        out.stdout
+            .contains("rows an interrupted run sent of it were deleted"),
+        "{}",
+        out.all()
+    );
+    // A failed file keeps no row in the table.
+    assert_eq!(env.count("t"), 0);
+    assert_code(&run(env.command("retry").arg("big.jsonl")), 0);
+    let out = env.ingest(&args);
+    assert_code(&out, 0);
+    assert_eq!(env.count("t"), 1000);
+}
