@@ -184,6 +184,11 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_ORDER_BY", value_name = "EXPR")]
     pub order_by: Option<String>,
 
+    /// Most columns --create-table gives a table; a file whose fields would pass it fails
+    /// [default: 1000]
+    #[arg(long, env = "INGEST_MAX_COLUMNS", value_name = "N")]
+    pub max_columns: Option<usize>,
+
     /// A ClickHouse setting every INSERT carries, e.g. insert_quorum=2 (repeatable; the
     /// environment variable takes a comma-separated list)
     #[arg(

@@ -46,8 +46,12 @@ pub enum Fatal {
     Config(String),
     #[error("{0}")]
     Unreachable(ChError),
-    #[error("another ingest run (pid {holder}) holds the lock {}", path.display())]
-    Locked { path: PathBuf, holder: String },
+    #[error("another ingest run{} holds the lock {}", holder.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
+    Locked {
+        path: PathBuf,
+        /// The holder's process id, where the kernel tells it.
+        holder: Option<u32>,
+    },
     #[error("{0:#}")]
     Internal(anyhow::Error),
 }

@@ -9,11 +9,34 @@ macro_rules! crash_point {
     };
 }
 
+/// A place where a test acts while the run waits: armed through `FAILPOINTS` as
+/// `NAME=return(DIR)`, the run creates `DIR/NAME.reached` and waits (a minute at most) for
+/// `DIR/NAME.go`. Compiled in only with `--features failpoints`.
+pub fn rendezvous(name: &str) {
+    #[cfg(feature = "failpoints")]
+    fail::eval(name, |dir| {
+        let Some(dir) = dir else {
+            return;
+        };
+        let dir = std::path::Path::new(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.reached")), "");
+        let go = dir.join(format!("{name}.go"));
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !go.exists() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    });
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
+
 pub mod ch;
 pub mod cli;
 pub mod config;
 pub mod convert;
+pub mod crashes;
 pub mod exit;
+pub mod folder;
 pub mod folder_id;
 pub mod formats;
 pub mod hash;

@@ -32,6 +32,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Blocking tasks read files (`--create-table` sampling).
+        .thread_stack_size(ingest::run::READING_STACK)
         .build()
         .map_err(|e| Fatal::Internal(e.into()))
         .and_then(|rt| rt.block_on(dispatch(cli)));

@@ -8,12 +8,13 @@ use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::config::Common;
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::hash::file_id;
 use crate::manifest::{ContentState, Event, EventRow, Manifest, State};
 use crate::text::{escape, plural};
 use crate::verify::{self, Problem};
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 /// One (table, content) the operator named, with the path it was last seen at.
 #[derive(Debug, Clone, PartialEq)]
@@ -318,7 +319,7 @@ fn retry_failed(
         && p.event == Event::Quarantined
         && !p.detail.is_empty()
     {
-        note = restore(&PathBuf::from(&p.detail), &data_dir.join(&e.path))?;
+        note = restore(data_dir, &e.path, Path::new(&p.detail))?;
     }
     events.push(entry_event(manifest, Event::Retry, e, &e.hash));
     Ok(vec![format!(
@@ -442,35 +443,34 @@ fn absent_note(common: &Common, e: &Entry) -> String {
     }
 }
 
-/// Moves a quarantined file back to where it was found, removing its error report.
-fn restore(from: &Path, to: &Path) -> Result<String, Fatal> {
-    if !from.exists() {
-        return Ok(format!(
-            " ({} is gone; put the file back yourself)",
-            escape(&from.display().to_string())
-        ));
+/// Moves a quarantined file back to where it was found (`rel` in the data folder), removing its
+/// error report. A quarantine folder inside the data folder is walked beneath it without
+/// following a symlink; one outside it is the operator's own.
+fn restore(data_dir: &Path, rel: &str, from: &Path) -> Result<String, Fatal> {
+    let shown = escape(&from.display().to_string()).into_owned();
+    let fail =
+        |e: std::io::Error| Fatal::Internal(anyhow::anyhow!("cannot move {shown} back: {e}"));
+    let root = Folder::open(data_dir).map_err(fail)?;
+    let (source, from_rel) = match from.strip_prefix(data_dir) {
+        Ok(inside) => (None, inside.to_string_lossy().into_owned()),
+        Err(_) => {
+            let parent = from.parent().unwrap_or(Path::new("/"));
+            (Some(Folder::open(parent).map_err(fail)?), file_name(from))
+        }
+    };
+    let source = source.as_ref().unwrap_or(&root);
+    if !source.exists(&from_rel) {
+        return Ok(format!(" ({shown} is gone; put the file back yourself)"));
     }
-    if to.exists() {
+    if root.exists(rel) {
         return Ok(format!(
             " ({} exists; left the quarantined copy)",
-            escape(&to.display().to_string())
+            escape(&data_dir.join(rel).display().to_string())
         ));
     }
-    crate::run::dispose::move_into(from, to.parent().unwrap_or(to), &file_name(to), "").map_err(
-        |e| {
-            Fatal::Internal(anyhow::anyhow!(
-                "cannot move {} back: {e}",
-                escape(&from.display().to_string())
-            ))
-        },
-    )?;
-    let mut report = from.as_os_str().to_owned();
-    report.push(".error.txt");
-    let _ = std::fs::remove_file(report);
-    Ok(format!(
-        " (moved back from {})",
-        escape(&from.display().to_string())
-    ))
+    crate::run::dispose::move_into(source, &from_rel, &root, rel, "").map_err(fail)?;
+    let _ = source.remove(&format!("{from_rel}.error.txt"));
+    Ok(format!(" (moved back from {shown})"))
 }
 
 fn file_name(p: &Path) -> String {

@@ -8,12 +8,13 @@
 //! folders' files in one collector never collide. The file is replaced atomically.
 
 use crate::exit::Exit;
+use crate::folder::Folder;
 use crate::manifest::ATTENTION_REASONS;
 use crate::run::outcome::Status;
 use crate::summary::Summary;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 /// Upper bounds of the per-file duration histogram, in seconds; 600 is the "slow file" threshold.
@@ -316,37 +317,51 @@ fn label_text(value: &str) -> String {
 }
 
 /// Adds this run to the metrics file at `path`: reads the previous file, writes the new one to a
-/// temporary file in the same folder, and renames it over the old one.
+/// temporary file in the same folder, and renames it over the old one. Neither is ever opened
+/// through a symlink; a symlink planted in the file's place is replaced, not followed.
 pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
-    let previous = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e),
+    let name = path
+        .file_name()
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the metrics path names no file",
+            )
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = Folder::open(parent)?;
+    let previous = match dir.open_exact(&name) {
+        Ok(mut file) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            text
+        }
+        Err(e) if e.is_gone() || e.is_swap() => String::new(),
+        Err(e) => return Err(io::Error::other(e)),
     };
     let text = render(&previous, s);
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "the metrics path names no file",
-        )
-    })?;
     // A dot name ending in `.tmp` is never picked up by the collector, which reads `*.prom`.
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = write_new(&tmp, text.as_bytes()).and_then(|()| std::fs::rename(&tmp, path));
+    let tmp = format!(".{name}.{}.tmp", std::process::id());
+    let written = write_new(&dir, &tmp, text.as_bytes()).and_then(|()| dir.rename(&tmp, &name));
     if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = dir.remove(&tmp);
     }
     written
 }
 
 /// Writes a new file, readable by everyone (node_exporter usually runs as another user).
-fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_new(dir: &Folder, name: &str, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mut file = std::fs::File::create(path)?;
+    match dir.remove(name) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = dir.create_new(name, 0o644)?;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
     file.write_all(bytes)?;
     file.sync_all()
@@ -489,5 +504,28 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o644, "readable by node_exporter");
+    }
+
+    #[test]
+    fn symlinks_planted_for_the_file_or_its_temporary_file_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "ingest_rows_total 1000\n").unwrap();
+        let path = dir.path().join("ingest.prom");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let tmp = dir
+            .path()
+            .join(format!(".ingest.prom.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&target, &tmp).unwrap();
+        let start = RunStart::now();
+        let r = report(Exit::Ok, vec![file(Status::Ingested, 3, 0)]);
+        write(&path, &Summary::new(&start, false, &r)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "ingest_rows_total 1000\n"
+        );
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(value(&text, "ingest_rows_total"), 3.0);
     }
 }

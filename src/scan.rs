@@ -1,9 +1,11 @@
 //! Finding candidate files in the data folder: regular files with a known format, in a fixed order,
 //! never files still being written under a temporary name, never anything outside the folder.
 
+use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 use walkdir::WalkDir;
 
@@ -12,11 +14,31 @@ use walkdir::WalkDir;
 pub struct FileEntry {
     /// Path relative to the data folder, with `/` separators.
     pub rel: String,
-    pub path: PathBuf,
     pub size: u64,
     /// Modification time in nanoseconds since the epoch.
     pub mtime_ns: i64,
+    /// Device and inode of the file (of a symlink's target): opening it checks them.
+    pub dev: u64,
+    pub ino: u64,
     pub detected: Detected,
+    /// The data folder the file is opened beneath.
+    pub root: Arc<Folder>,
+}
+
+impl FileEntry {
+    pub fn identity(&self) -> Identity {
+        Identity {
+            dev: self.dev,
+            ino: self.ino,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+        }
+    }
+
+    /// Opens the file for reading, if it is still the file the scan saw, settled as it was.
+    pub fn open(&self) -> Result<File, OpenError> {
+        self.root.open_expected(&self.rel, &self.identity())
+    }
 }
 
 /// Something in the data folder that will not be read, and why.
@@ -42,16 +64,19 @@ pub fn mtime_ns(meta: &Metadata) -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Scans `root` (absolute and canonical), skipping the folders in `exclude`; `detect` says what a
-/// file is from its path relative to `root` and its name, or `None` for no data file.
+/// Scans the folder `root` (opened at its absolute, canonical path), skipping the folders in
+/// `exclude`; `detect` says what a file is from its path relative to `root` and its name, or
+/// `None` for no data file. Symlinks count only where they lead to a file inside the folder,
+/// through no symlinked folder.
 pub fn scan(
-    root: &Path,
+    root: &Arc<Folder>,
     exclude: &[PathBuf],
     detect: impl Fn(&str, &str) -> Option<Detected>,
 ) -> std::io::Result<Scan> {
-    std::fs::read_dir(root)?;
+    let dir = root.path();
+    std::fs::read_dir(dir)?;
     let mut out = Scan::default();
-    let walker = WalkDir::new(root)
+    let walker = WalkDir::new(dir)
         .follow_links(false)
         .sort_by_file_name()
         .into_iter()
@@ -64,7 +89,7 @@ pub fn scan(
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
-                let rel = err.path().map(|p| rel_string(p, root)).unwrap_or_default();
+                let rel = err.path().map(|p| rel_string(p, dir)).unwrap_or_default();
                 out.ignored.push(Ignored {
                     rel,
                     reason: format!("cannot read: {err}"),
@@ -75,7 +100,7 @@ pub fn scan(
         if entry.depth() == 0 || entry.file_type().is_dir() {
             continue;
         }
-        let rel = rel_string(entry.path(), root);
+        let rel = rel_string(entry.path(), dir);
         let mut ignore = |reason: &str| {
             out.ignored.push(Ignored {
                 rel: rel.clone(),
@@ -92,10 +117,18 @@ pub fn scan(
             continue;
         }
         let meta = if entry.path_is_symlink() {
-            match symlink_target_inside(entry.path(), root) {
-                Ok(meta) => meta,
-                Err(reason) => {
-                    ignore(&reason);
+            match root.stat(&rel) {
+                Ok((_, meta)) if meta.is_dir() => {
+                    ignore("symlinked folders are not followed");
+                    continue;
+                }
+                Ok((_, meta)) => meta,
+                Err(e) if e.is_gone() => {
+                    ignore("broken symlink");
+                    continue;
+                }
+                Err(e) => {
+                    ignore(&e.to_string());
                     continue;
                 }
             }
@@ -116,30 +149,19 @@ pub fn scan(
             ignore("unknown file type");
             continue;
         };
+        let id = Identity::of(&meta);
         out.files.push(FileEntry {
             rel,
-            path: entry.path().to_path_buf(),
-            size: meta.len(),
-            mtime_ns: mtime_ns(&meta),
+            size: id.size,
+            mtime_ns: id.mtime_ns,
+            dev: id.dev,
+            ino: id.ino,
             detected,
+            root: root.clone(),
         });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
-}
-
-fn symlink_target_inside(link: &Path, root: &Path) -> Result<Metadata, String> {
-    let target = link
-        .canonicalize()
-        .map_err(|e| format!("broken symlink: {e}"))?;
-    if !target.starts_with(root) {
-        return Err("symlink leads outside the data folder".to_owned());
-    }
-    let meta = std::fs::metadata(&target).map_err(|e| format!("cannot stat: {e}"))?;
-    if meta.is_dir() {
-        return Err("symlinked folders are not followed".to_owned());
-    }
-    Ok(meta)
 }
 
 fn rel_string(path: &Path, root: &Path) -> String {
@@ -148,13 +170,6 @@ fn rel_string(path: &Path, root: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Looks at a file again, for the settle check.
-pub fn restat(entry: &FileEntry) -> Option<(u64, i64)> {
-    std::fs::metadata(&entry.path)
-        .ok()
-        .map(|m| (m.len(), mtime_ns(&m)))
 }
 
 #[cfg(test)]
@@ -186,7 +201,8 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink(root.join("a.csv"), root.join("inner.csv")).unwrap();
 
-        let scan = scan(&root, &[root.join("quarantine")], |_, name| {
+        let folder = Arc::new(Folder::open(&root).unwrap());
+        let scan = scan(&folder, &[root.join("quarantine")], |_, name| {
             crate::formats::detect(name)
         })
         .unwrap();

@@ -49,6 +49,16 @@ struct TextRow {
 }
 
 impl TableSchema {
+    /// A schema with no column, for a table that does not exist.
+    pub fn empty(table: &TableRef) -> TableSchema {
+        TableSchema {
+            table: table.clone(),
+            engine: String::new(),
+            columns: Vec::new(),
+            sort_key: Vec::new(),
+        }
+    }
+
     pub fn column(&self, name: &str) -> Option<&TableColumn> {
         self.columns.iter().find(|c| c.name == name)
     }

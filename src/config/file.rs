@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub create_table: Option<bool>,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    pub max_columns: Option<usize>,
     pub limit: Option<u64>,
     pub fail_on_warning: Option<bool>,
     /// Settings every INSERT carries: `insert_settings = { insert_quorum = 2 }`.
@@ -68,13 +69,8 @@ impl FileConfig {
     pub fn load(path: &Path) -> Result<FileConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let mut cfg: FileConfig = toml::from_str(&text).map_err(|e| {
-            format!(
-                "config file {}: {}",
-                path.display(),
-                e.to_string().trim_end().replace('\n', " ")
-            )
-        })?;
+        let mut cfg: FileConfig = toml::from_str(&text)
+            .map_err(|e| format!("config file {}: {}", path.display(), describe(&text, &e)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut cfg.data_dir, &mut cfg.lock_file, &mut cfg.metrics_file]
             .into_iter()
@@ -88,6 +84,79 @@ impl FileConfig {
     }
 }
 
+/// Whether a key's value may be a secret (a password, a token, credentials in a URL).
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "credential", "key", "url"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// Text between backticks or double quotes in an error message: a value from the file.
+fn without_values(message: &str) -> String {
+    let mut out = String::new();
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push_str("(not shown)");
+                quote = None;
+            }
+            Some(_) => {}
+            None if c == '`' || c == '"' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    if quote.is_some() {
+        out.push_str("(not shown)");
+    }
+    out
+}
+
+/// A config file error as the line number, the key and the problem, never the file's text: the
+/// line may hold a password. Syntax errors name no key (their line may be inside a value).
+fn describe(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return without_values(e.message().trim());
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    if toml::from_str::<toml::Table>(text).is_err() {
+        return format!("line {line_no}: invalid TOML: {}", e.message().trim());
+    }
+    // The document is valid, so the error is about a value (or a table): the key is what comes
+    // before the last `=` on its line before the error, or the table header.
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..start];
+    let key = match before.rfind('=') {
+        Some(eq) => before[..eq]
+            .rsplit(['{', ','])
+            .next()
+            .map(str::trim)
+            .unwrap_or_default(),
+        None => before.trim().trim_matches(['[', ']']).trim(),
+    };
+    // Messages about keys quote keys; any other quotes a value, which may be a password put
+    // under the wrong key.
+    let message = e.message().trim();
+    let about_keys = [
+        "unknown field",
+        "missing field",
+        "duplicate key",
+        "unknown variant",
+    ]
+    .iter()
+    .any(|m| message.starts_with(m));
+    let message = match about_keys && !is_secret(key) {
+        true => message.to_owned(),
+        false => without_values(message),
+    };
+    match key.is_empty() {
+        true => format!("line {line_no}: {message}"),
+        false => format!("line {line_no}, key `{key}`: {message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +165,41 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let err = toml::from_str::<FileConfig>("urll = 'x'").unwrap_err();
         assert!(err.to_string().contains("unknown field `urll`"), "{err}");
+    }
+
+    fn error(text: &str) -> String {
+        let e = toml::from_str::<FileConfig>(text).unwrap_err();
+        describe(text, &e)
+    }
+
+    #[test]
+    fn errors_name_the_key_and_never_show_a_secret() {
+        let secret = "hunter2-Sup3r";
+        for text in [
+            "url = 'http://x'\npassword = 5\n".to_owned(),
+            format!("password = \"{secret}\"\nretries = \"{secret}\"\n"),
+            format!("password = \"{secret}"),
+            format!("password = \"\"\"{secret}\n"),
+            format!("password = {secret}\n"),
+            format!("password = '{secret}\n"),
+            format!("password = \"{secret}\"\ntable = 'a'\ntable = 'b'\n"),
+            format!("password = [\"{secret}\"]\n"),
+            format!("[[route]]\nglob = '*'\ntable = 't'\npassword = \"{secret}\"\n"),
+            format!("url = \"http://u:{secret}@h\"\nurl = 1\n"),
+            format!(
+                "insert_settings = {{ a = 1, password = \"{secret}\" }}\nretries = [\"{secret}\"]\n"
+            ),
+        ] {
+            let err = error(&text);
+            assert!(!err.contains("hunter2"), "{text:?} gave {err:?}");
+            assert!(err.starts_with("line "), "{err}");
+        }
+        assert_eq!(
+            error("url = 'http://x'\npassword = 5\n"),
+            "line 2, key `password`: invalid type: integer (not shown), expected a string"
+        );
+        assert!(error("retries = 'many'\n").contains("key `retries`"));
+        assert!(error("urll = 'x'\n").contains("unknown field `urll`"));
     }
 
     #[test]

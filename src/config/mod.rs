@@ -26,6 +26,8 @@ pub const MAX_BATCH_ROWS: u64 = 1_000_000;
 pub const DEFAULT_INSERT_ROWS: u64 = 1_000_000;
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
 pub const DEFAULT_MANIFEST: &str = "ingest_manifest";
+/// Most columns `--create-table` gives a table.
+pub const DEFAULT_MAX_COLUMNS: usize = 1000;
 
 /// Settings every command shares.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct RunConfig {
     pub metrics_file: Option<PathBuf>,
     /// Warnings (unrouted files, idle routes) fail the run.
     pub fail_on_warning: bool,
+    /// Most columns `--create-table` gives a table.
+    pub max_columns: usize,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -209,6 +213,7 @@ impl RunConfig {
     pub fn build(args: &RunArgs) -> Result<RunConfig, Fatal> {
         let file = load_file(&args.common)?;
         let mut common = Common::build(&args.common, &file)?;
+        let given_data_dir = common.data_dir.clone();
         common.data_dir = common.existing_data_dir()?;
         let default_table = args
             .table
@@ -256,7 +261,14 @@ impl RunConfig {
             .clone()
             .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        let disposal = disposal(args, &file, &common.data_dir)?;
+        let max_columns = args
+            .max_columns
+            .or(file.max_columns)
+            .unwrap_or(DEFAULT_MAX_COLUMNS);
+        if max_columns == 0 {
+            return Err(Fatal::config("--max-columns must be at least 1"));
+        }
+        let disposal = disposal(args, &file, &given_data_dir, &common.data_dir)?;
         let metrics_file = args
             .metrics_file
             .clone()
@@ -287,14 +299,27 @@ impl RunConfig {
             output: Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
             metrics_file,
             fail_on_warning: args.fail_on_warning || file.fail_on_warning.unwrap_or(false),
+            max_columns,
         })
     }
 }
 
-fn disposal(args: &RunArgs, file: &FileConfig, data_dir: &Path) -> Result<Disposal, Fatal> {
+/// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
+/// canonical path (`data_dir`) even when given through the path the data folder was given as
+/// (`given`), so that it is recognised as inside and walked without following symlinks.
+fn disposal(
+    args: &RunArgs,
+    file: &FileConfig,
+    given: &Path,
+    data_dir: &Path,
+) -> Result<Disposal, Fatal> {
+    let given = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
     let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
-        let p = std::path::absolute(&p)
+        let mut p = std::path::absolute(&p)
             .map_err(|e| Fatal::config(format!("{flag} {}: {e}", p.display())))?;
+        if let Ok(inside) = p.strip_prefix(&given) {
+            p = data_dir.join(inside);
+        }
         if p == data_dir {
             return Err(Fatal::config(format!(
                 "{flag} cannot be the data folder itself"

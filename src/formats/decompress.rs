@@ -160,9 +160,24 @@ pub fn spool(
         compression,
     };
     let mut content = decompressed(reader, detected, limit)?;
-    let mut file = tempfile::tempfile()
-        .map_err(|e| ReadError::file(format!("cannot create a temporary file: {e}")))?;
-    io::copy(&mut content, &mut file).map_err(|e| ReadError::io(&e, None))?;
+    let local = |what: &str, e: io::Error| {
+        ReadError::Local(format!(
+            "cannot {what} the temporary file a compressed Parquet file is expanded into \
+             (in {}): {e}; TMPDIR must name a writable folder with room",
+            std::env::temp_dir().display()
+        ))
+    };
+    let mut file = tempfile::tempfile().map_err(|e| local("create", e))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match content.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::io(&e, None)),
+        };
+        io::Write::write_all(&mut file, &buf[..n]).map_err(|e| local("write", e))?;
+    }
     Ok(file)
 }
 

@@ -16,6 +16,7 @@ pub struct JsonArraySource {
     record: u64,
     names: FieldNames,
     max_record_bytes: usize,
+    max_depth: usize,
     /// An element was read, so a `,` or `]` comes next.
     after_element: bool,
     done: bool,
@@ -43,6 +44,7 @@ impl JsonArraySource {
             record: 0,
             names: FieldNames::default(),
             max_record_bytes: limits.max_record_bytes,
+            max_depth: limits.max_depth,
             after_element: false,
             done: false,
         };
@@ -217,7 +219,7 @@ impl RecordSource for JsonArraySource {
         self.read_element()?;
         self.after_element = true;
         self.record += 1;
-        object::decode(&self.element, &mut self.names, sink, at)?;
+        object::decode(&self.element, &mut self.names, sink, at, self.max_depth)?;
         Ok(true)
     }
 }

@@ -14,6 +14,7 @@ pub struct JsonLinesSource {
     record: u64,
     names: FieldNames,
     max_record_bytes: usize,
+    max_depth: usize,
 }
 
 impl JsonLinesSource {
@@ -25,6 +26,7 @@ impl JsonLinesSource {
             record: 0,
             names: FieldNames::default(),
             max_record_bytes: limits.max_record_bytes,
+            max_depth: limits.max_depth,
         }
     }
 
@@ -61,6 +63,13 @@ impl JsonLinesSource {
             }
         }
         self.line = line;
+        // The crash tests' poison: a line holding the failpoint's word kills the process.
+        #[cfg(feature = "failpoints")]
+        fail::eval("abort-reading", |word| {
+            if word.is_some_and(|w| memchr::memmem::find(&self.buf, w.as_bytes()).is_some()) {
+                std::process::abort();
+            }
+        });
         if line == 1 && self.buf.starts_with(b"\xEF\xBB\xBF") {
             self.buf.drain(..3);
         }
@@ -88,7 +97,13 @@ impl RecordSource for JsonLinesSource {
             record: self.record,
         };
         self.record += 1;
-        object::decode(self.buf.trim_ascii_end(), &mut self.names, sink, at)?;
+        object::decode(
+            self.buf.trim_ascii_end(),
+            &mut self.names,
+            sink,
+            at,
+            self.max_depth,
+        )?;
         Ok(true)
     }
 }
@@ -137,6 +152,20 @@ mod tests {
         assert_eq!(
             errors,
             ["f.jsonl:4: malformed JSON: expected value at column 7"]
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_line_is_an_error_of_that_line() {
+        let mut data = b"{\"a\":1}\n{\"a\":".to_vec();
+        data.extend(b"[".repeat(7000));
+        data.extend(b"]".repeat(7000));
+        data.extend(b"}\n{\"a\":2}\n");
+        let (fields, errors) = read(&data, Limits::default());
+        assert_eq!(fields, 2);
+        assert_eq!(
+            errors,
+            ["f.jsonl:2: arrays and objects nested more than 64 levels deep (the limit)"]
         );
     }
 

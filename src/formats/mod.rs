@@ -8,6 +8,7 @@ mod json;
 mod jsonl;
 mod object;
 mod parquet;
+mod parquet_footer;
 mod xml;
 
 use crate::convert::ConvError;
@@ -114,7 +115,11 @@ pub fn detect(name: &str) -> Option<Detected> {
     })
 }
 
-/// Bounds that keep a hostile file from exhausting memory.
+/// The default bound on nesting: far beyond what data files use, far below what overflows a
+/// reading thread's stack.
+pub const MAX_DEPTH: usize = 64;
+
+/// Bounds that keep a hostile file from exhausting memory or the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest record (a CSV row, a JSON line or object, an XML element) in bytes.
@@ -123,6 +128,9 @@ pub struct Limits {
     pub min_decompressed_bytes: u64,
     /// …and to this many times its own size beyond that.
     pub max_expansion: u64,
+    /// Deepest nesting of arrays and objects (JSON) or of lists (Parquet) a record may have:
+    /// values are decoded and converted recursively, so depth must be bounded.
+    pub max_depth: usize,
 }
 
 impl Default for Limits {
@@ -131,6 +139,7 @@ impl Default for Limits {
             max_record_bytes: 16 << 20,
             min_decompressed_bytes: 1 << 30,
             max_expansion: 1000,
+            max_depth: MAX_DEPTH,
         }
     }
 }
@@ -176,8 +185,11 @@ impl RecordError {
 pub enum ReadError {
     /// One bad record; the reader can go on with the next one.
     Record(RecordError),
-    /// The file cannot be read further (I/O error, truncated stream, broken structure).
+    /// The file's content cannot be read further (truncated stream, broken structure).
     File { line: Option<u64>, reason: String },
+    /// A local failure that says nothing about the content (reading the disk, a temporary
+    /// file): the file is tried again by the next run.
+    Local(String),
 }
 
 impl ReadError {
@@ -189,16 +201,25 @@ impl ReadError {
                 reason,
             } => format!("{file}:{line}: {reason}"),
             ReadError::File { line: None, reason } => format!("{file}: {reason}"),
+            ReadError::Local(reason) => format!("{file}: {reason}"),
         }
     }
 
-    /// A failed read; errors of the decompression layer speak for themselves.
+    /// Whether the failure is local, not the content's.
+    pub fn is_local(&self) -> bool {
+        matches!(self, ReadError::Local(_))
+    }
+
+    /// A failed read: errors of the decompression layer are about the content and speak for
+    /// themselves; any other is the disk's.
     pub fn io(err: &std::io::Error, line: Option<u64>) -> ReadError {
-        let reason = match decompress::StreamError::find(err) {
-            Some(e) => e.to_string(),
-            None => format!("read error: {err}"),
-        };
-        ReadError::File { line, reason }
+        match decompress::StreamError::find(err) {
+            Some(e) => ReadError::File {
+                line,
+                reason: e.to_string(),
+            },
+            None => ReadError::Local(format!("read error: {err}")),
+        }
     }
 
     pub fn file(reason: impl Into<String>) -> ReadError {
@@ -271,6 +292,7 @@ pub fn open(
         return Ok(Box::new(parquet::ParquetSource::open(
             input,
             detected.compression,
+            limits,
             max_out,
         )?));
     }

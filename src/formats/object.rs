@@ -14,6 +14,37 @@ pub struct Origin {
     pub record: u64,
 }
 
+/// Where the nesting of arrays and objects in `text` first exceeds `max` levels: the line
+/// offset within `text` (0 for its first line), or `None` if it never does. Brackets inside
+/// strings do not count.
+fn too_deep(text: &[u8], max: usize) -> Option<u64> {
+    let (mut depth, mut in_string, mut escaped, mut lines) = (0usize, false, false, 0u64);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(lines);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => lines += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// What a JSON text starts with, for "expected an object" errors.
 fn kind_of(text: &[u8]) -> &'static str {
     match text.trim_ascii_start().first() {
@@ -45,12 +76,14 @@ fn malformed(e: &serde_json::Error, at: Origin) -> ReadError {
     })
 }
 
-/// Decodes the object in `text` and hands its members to `sink`.
+/// Decodes the object in `text` and hands its members to `sink`; arrays and objects may nest
+/// `max_depth` levels deep, the record itself being the first.
 pub fn decode(
     text: &[u8],
     names: &mut FieldNames,
     sink: &mut dyn FieldSink,
     at: Origin,
+    max_depth: usize,
 ) -> Result<(), ReadError> {
     let record_error = |column: Option<String>, reason: String| {
         ReadError::Record(RecordError {
@@ -65,6 +98,16 @@ pub fn decode(
             None,
             format!("expected a JSON object, found {}", kind_of(text)),
         ));
+    }
+    if let Some(offset) = too_deep(text, max_depth) {
+        return Err(ReadError::Record(RecordError {
+            line: Some(at.line + offset),
+            record: at.record,
+            column: None,
+            reason: format!(
+                "arrays and objects nested more than {max_depth} levels deep (the limit)"
+            ),
+        }));
     }
     let members: Members<'_> = serde_json::from_slice(text).map_err(|e| malformed(&e, at))?;
     for (key, raw) in &members.0 {
@@ -108,7 +151,7 @@ mod tests {
     fn run(text: &str) -> Result<Vec<(usize, String, String)>, String> {
         let mut names = FieldNames::default();
         let mut sink = Collect::default();
-        decode(text.as_bytes(), &mut names, &mut sink, AT).map_err(|e| e.describe("f"))?;
+        decode(text.as_bytes(), &mut names, &mut sink, AT, 4).map_err(|e| e.describe("f"))?;
         Ok(sink.0)
     }
 
@@ -149,5 +192,17 @@ mod tests {
             "f:8: malformed JSON: expected `:` at column 6"
         );
         assert_eq!(run(r#"{"bad": 1}"#).unwrap_err(), "f:7:bad: no");
+    }
+
+    #[test]
+    fn nesting_is_bounded_and_brackets_in_strings_do_not_count() {
+        assert!(run(r#"{"a": [[["x"]]], "o": {"p": {"q": 1}}}"#).is_ok());
+        assert!(run(r#"{"a": "[[[[[[[[[[", "b": ["{{{{{{"]}"#).is_ok());
+        assert_eq!(
+            run("{\"a\": [1,\n [[[2]]]]}").unwrap_err(),
+            "f:8: arrays and objects nested more than 4 levels deep (the limit)"
+        );
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(run(&deep).unwrap_err().ends_with("(the limit)"));
     }
 }

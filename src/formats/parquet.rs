@@ -2,7 +2,8 @@
 //! in batches of bounded size, every value handed over with the type the file gives it.
 
 use super::decompress::{PARQUET_MAGIC, spool};
-use super::{Compression, FieldSink, Input, ReadError, RecordError, RecordSource};
+use super::parquet_footer::schema_depth;
+use super::{Compression, FieldSink, Input, Limits, ReadError, RecordError, RecordSource};
 use crate::value::Value;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
@@ -18,6 +19,11 @@ use std::sync::Once;
 
 /// Rows decoded at a time; with the reader's page buffers, this bounds memory.
 const BATCH_ROWS: usize = 4096;
+
+/// Schema levels a file may have: each list takes two or three, so this leaves room for lists
+/// nested as deep as `Limits::max_depth` allows, and keeps the reader's recursive schema
+/// building far from the end of the stack.
+const MAX_SCHEMA_LEVELS: usize = 256;
 
 pub struct ParquetSource {
     reader: ParquetRecordBatchReader,
@@ -70,14 +76,16 @@ impl ParquetSource {
     pub fn open(
         input: Input,
         compression: Compression,
+        limits: Limits,
         max_out: u64,
     ) -> Result<ParquetSource, ReadError> {
+        let depth = limits.max_depth;
         let (fields, reader) = match (compression, input) {
             (Compression::None, Input::Bytes(b)) => {
                 if !b.starts_with(PARQUET_MAGIC) {
                     return Err(not_parquet());
                 }
-                reader(b)?
+                reader(b, depth)?
             }
             (Compression::None, Input::File(f)) => {
                 let mut head = [0u8; 4];
@@ -86,9 +94,9 @@ impl ParquetSource {
                 if read < 4 || head != PARQUET_MAGIC {
                     return Err(not_parquet());
                 }
-                reader(f)?
+                reader(f, depth)?
             }
-            (c, input) => reader(spool(input.into_reader(), c, max_out)?)?,
+            (c, input) => reader(spool(input.into_reader(), c, max_out)?, depth)?,
         };
         Ok(ParquetSource {
             reader,
@@ -100,10 +108,63 @@ impl ParquetSource {
     }
 }
 
+/// Refuses a footer whose schema nests deeper than the reader may safely build. A footer this
+/// check cannot find is left to the reader to report.
+fn check_schema_depth<T: ChunkReader>(input: &T) -> Result<(), ReadError> {
+    let len = input.len();
+    let Some(tail) = len
+        .checked_sub(8)
+        .and_then(|at| input.get_bytes(at, 8).ok())
+    else {
+        return Ok(());
+    };
+    if &tail[4..] != PARQUET_MAGIC {
+        return Ok(());
+    }
+    let footer_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let Some(footer) = len
+        .checked_sub(8 + footer_len)
+        .and_then(|at| input.get_bytes(at, footer_len as usize).ok())
+    else {
+        return Ok(());
+    };
+    match schema_depth(&footer) {
+        Ok(levels) if levels > MAX_SCHEMA_LEVELS => Err(ReadError::file(format!(
+            "the Parquet schema nests {levels} levels deep, more than {MAX_SCHEMA_LEVELS} (the \
+             limit)"
+        ))),
+        Ok(_) => Ok(()),
+        Err(why) => Err(ReadError::file(format!("corrupt Parquet file: {why}"))),
+    }
+}
+
+/// How deeply lists nest in a column's type, counted without recursion.
+fn list_depth(ty: &DataType) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(ty, 0usize)];
+    while let Some((ty, depth)) = todo.pop() {
+        deepest = deepest.max(depth);
+        match ty {
+            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+                todo.push((f.data_type(), depth + 1));
+            }
+            DataType::Dictionary(_, values) => todo.push((values, depth)),
+            DataType::Struct(fields) => {
+                todo.extend(fields.iter().map(|f| (f.data_type(), depth + 1)));
+            }
+            DataType::Map(f, _) => todo.push((f.data_type(), depth + 1)),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// The file's top-level field names and a batch reader over it.
 fn reader<T: ChunkReader + 'static>(
     input: T,
+    max_depth: usize,
 ) -> Result<(Vec<String>, ParquetRecordBatchReader), ReadError> {
+    check_schema_depth(&input)?;
     let builder = guarded(|| ParquetRecordBatchReaderBuilder::try_new(input))?.map_err(corrupt)?;
     let mut seen = HashSet::new();
     let mut fields = Vec::new();
@@ -111,6 +172,13 @@ fn reader<T: ChunkReader + 'static>(
         if !seen.insert(f.name().as_str()) {
             return Err(ReadError::file(format!(
                 "the schema names column {:?} twice",
+                f.name()
+            )));
+        }
+        // The record is the first level, as in JSON.
+        if list_depth(f.data_type()) + 1 > max_depth {
+            return Err(ReadError::file(format!(
+                "column {:?} has lists nested more than {max_depth} levels deep (the limit)",
                 f.name()
             )));
         }
@@ -349,9 +417,14 @@ mod tests {
 
     /// Reads every record; `Err` with the first file-level error.
     fn read_all(bytes: Vec<u8>) -> Result<u64, String> {
+        read_with(bytes, Limits::default())
+    }
+
+    fn read_with(bytes: Vec<u8>, limits: Limits) -> Result<u64, String> {
         let mut src = ParquetSource::open(
             Input::Bytes(bytes::Bytes::from(bytes)),
             Compression::None,
+            limits,
             1 << 30,
         )
         .map_err(|e| e.describe("f"))?;
@@ -381,6 +454,50 @@ mod tests {
             }
         }
         assert!(failures > 0);
+    }
+
+    #[test]
+    fn a_deeply_nested_schema_is_refused_before_the_reader_builds_it() {
+        let footer = crate::formats::parquet_footer::tests::nested_footer(100_000);
+        let mut file = PARQUET_MAGIC.to_vec();
+        file.extend(&footer);
+        file.extend((footer.len() as u32).to_le_bytes());
+        file.extend(PARQUET_MAGIC);
+        assert_eq!(
+            read_all(file),
+            Err("f: the Parquet schema nests 100000 levels deep, more than 256 (the limit)".into())
+        );
+    }
+
+    #[test]
+    fn lists_nested_too_deeply_are_refused() {
+        use arrow_array::{ArrayRef, ListArray};
+        use std::sync::Arc;
+        fn nested(depth: usize) -> Vec<u8> {
+            let one = ListArray::from_iter_primitive::<Int64Type, _, _>(vec![Some(vec![Some(1)])]);
+            let offsets = one.offsets().clone();
+            let mut array: ArrayRef = Arc::new(one);
+            for _ in 1..depth {
+                let item = arrow_schema::Field::new("item", array.data_type().clone(), true);
+                array = Arc::new(ListArray::new(Arc::new(item), offsets.clone(), array, None));
+            }
+            let batch = RecordBatch::try_from_iter([("a", array)]).unwrap();
+            let mut out = Vec::new();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            out
+        }
+        let limits = Limits {
+            max_depth: 16,
+            ..Limits::default()
+        };
+        assert_eq!(read_with(nested(15), limits), Ok(1));
+        assert_eq!(
+            read_with(nested(16), limits),
+            Err("f: column \"a\" has lists nested more than 16 levels deep (the limit)".into())
+        );
     }
 
     #[test]

@@ -9,10 +9,12 @@ use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableColumn, TableSchema};
 use crate::ch::{ChError, Server};
+use crate::crashes::{Crashes, Pass};
 use crate::exit::Fatal;
 use crate::formats::Limits;
 use crate::scan::FileEntry;
 use sample::Sample;
+use std::sync::{Arc, Mutex};
 use types::Features;
 
 /// A table made (or, in a dry run, planned) from the files' inferred schema.
@@ -32,36 +34,71 @@ fn column(name: &str, type_name: String) -> TableColumn {
     }
 }
 
-/// Infers the columns of `table` from `files` and creates it, unless `dry_run`.
+/// What inference made of a table's files.
+#[derive(Debug)]
+pub struct Inferred {
+    /// The table, or why none can be made from the files.
+    pub created: Result<Created, String>,
+    /// Files whose fields cannot become columns, and why: they fail on their own.
+    pub refused: Vec<(String, String)>,
+}
+
+/// Samples `files`, each on its own: a file that crashed reading twice is not read again, a
+/// file that cannot be read cleanly shapes nothing, one whose fields cannot become columns (or
+/// would give the table more than `max_columns`) is refused.
+fn sample(
+    files: &[FileEntry],
+    max_columns: usize,
+    crashes: &Mutex<Crashes>,
+) -> (Sample, Vec<(String, String)>) {
+    let mut sample = Sample::default();
+    let mut refused = Vec::new();
+    let crashes = || crashes.lock().unwrap_or_else(|e| e.into_inner());
+    for f in files {
+        if crashes().is_poison(f) {
+            continue;
+        }
+        crashes().enter(Pass::First, f);
+        let read = sample.read(f, Limits::default(), max_columns);
+        crashes().leave(Pass::First, &f.rel);
+        if let Err(why) = read {
+            refused.push((f.rel.clone(), why));
+        }
+    }
+    (sample, refused)
+}
+
+/// Infers the columns of `table` from `files` and creates it, unless `dry_run`. A table is
+/// never made from zero records or with more than `max_columns` columns.
 pub async fn create_table(
     server: &Server,
     table: &TableRef,
     files: Vec<FileEntry>,
     spec: &CreateSpec,
     dry_run: bool,
-) -> Result<Created, Fatal> {
+    max_columns: usize,
+    crashes: Arc<Mutex<Crashes>>,
+) -> Result<Inferred, Fatal> {
     let count = files.len();
-    let sample = tokio::task::spawn_blocking(move || {
-        let mut sample = Sample::default();
-        for f in &files {
-            sample.read(f, Limits::default());
-        }
-        sample
-    })
-    .await
-    .map_err(|e| Fatal::Internal(e.into()))?;
-    let columns = sample
-        .columns(Features::of(&server.caps))
-        .map_err(|e| Fatal::config(format!("cannot create table {table}: {e}")))?;
-    if columns.is_empty() {
+    let (sample, refused) =
+        tokio::task::spawn_blocking(move || sample(&files, max_columns, &crashes))
+            .await
+            .map_err(|e| Fatal::Internal(e.into()))?;
+    let columns = sample.columns(Features::of(&server.caps));
+    if columns.is_empty() || sample.records == 0 {
         let why = sample
             .first_error
             .map(|e| format!(" (first error: {e})"))
             .unwrap_or_default();
-        return Err(Fatal::config(format!(
-            "cannot create table {table}: no fields found in the first records of its \
-             {count} files{why}"
-        )));
+        let what = match columns.is_empty() {
+            true => "no usable fields",
+            false => "no records",
+        };
+        let created = Err(format!(
+            "table {table} does not exist, and its {count} files give {what} to create it \
+             from{why}"
+        ));
+        return Ok(Inferred { created, refused });
     }
     let dedup_window = server
         .caps
@@ -80,7 +117,8 @@ pub async fn create_table(
             engine: spec.engine.clone(),
             columns: cols,
         };
-        return Ok(Created { schema, sql });
+        let created = Ok(Created { schema, sql });
+        return Ok(Inferred { created, refused });
     }
     server.create_table(&sql).await?;
     log::warn!(
@@ -91,5 +129,6 @@ pub async fn create_table(
     let schema = TableSchema::load(server, table)
         .await?
         .ok_or_else(|| ChError::Client(format!("table {table} is missing after CREATE TABLE")))?;
-    Ok(Created { schema, sql })
+    let created = Ok(Created { schema, sql });
+    Ok(Inferred { created, refused })
 }

@@ -1,5 +1,6 @@
 //! Reading the first records of each file routed to a new table, and remembering what each
-//! field's values look like.
+//! field's values look like. A file that cannot be read cleanly shapes nothing; a file whose
+//! fields cannot become columns (a bad or reserved name, too many) is refused on its own.
 
 use super::types::{Column, Features, column_type};
 use crate::ch::ident::check_column;
@@ -14,16 +15,14 @@ use std::collections::HashMap;
 /// Records read from each file at most.
 pub const SAMPLE_RECORDS: u64 = 10_000;
 
+/// What the records of one or more files say about their fields.
 #[derive(Debug, Default)]
 pub struct Sample {
     names: Vec<String>,
     columns: Vec<Column>,
-    /// Where each field was first seen, for error messages.
-    origins: Vec<String>,
     by_name: HashMap<String, usize>,
     /// The current file's field indexes, resolved to columns.
     by_field: Vec<Option<usize>>,
-    current: String,
     pub records: u64,
     pub files_read: usize,
     pub first_error: Option<String>,
@@ -38,6 +37,14 @@ impl FieldSink for Sample {
     }
 }
 
+/// Why a file's fields cannot become columns of the table.
+fn unusable(name: &str) -> Option<String> {
+    if name == PROVENANCE_FILE || name == PROVENANCE_ROW {
+        return Some(format!("field `{name}` is reserved for provenance"));
+    }
+    check_column(name).err().map(|e| e.to_string())
+}
+
 impl Sample {
     fn column(&mut self, index: usize, name: &str) -> usize {
         if let Some(Some(col)) = self.by_field.get(index) {
@@ -48,7 +55,6 @@ impl Sample {
             None => {
                 self.names.push(name.to_owned());
                 self.columns.push(Column::default());
-                self.origins.push(self.current.clone());
                 self.by_name.insert(name.to_owned(), self.names.len() - 1);
                 self.names.len() - 1
             }
@@ -60,59 +66,95 @@ impl Sample {
         col
     }
 
-    /// Reads up to [`SAMPLE_RECORDS`] records of a file. Bad records are skipped; a file that
-    /// cannot be read only contributes what was read before.
-    pub fn read(&mut self, entry: &FileEntry, limits: Limits) {
-        self.by_field.clear();
-        self.current = entry.rel.clone();
-        let opened = std::fs::File::open(&entry.path)
-            .map_err(|e| ReadError::io(&e, None))
+    /// Samples up to [`SAMPLE_RECORDS`] records of a file into this sample. `Err` says why
+    /// the file's fields cannot become columns of a table of at most `max_columns`: the file
+    /// is then refused and shapes nothing. A file that cannot be read cleanly shapes nothing
+    /// either, but is left to fail when it is read.
+    pub fn read(
+        &mut self,
+        entry: &FileEntry,
+        limits: Limits,
+        max_columns: usize,
+    ) -> Result<(), String> {
+        let Some(file) = self.read_file(entry, limits) else {
+            return Ok(());
+        };
+        if file.names.len() > max_columns {
+            return Err(format!(
+                "it has {} fields, more than a created table may have (--max-columns {max_columns})",
+                file.names.len()
+            ));
+        }
+        if let Some(why) = file.names.iter().find_map(|n| unusable(n)) {
+            return Err(format!("{why}, so the file cannot shape the new table"));
+        }
+        let new = file
+            .names
+            .iter()
+            .filter(|n| !self.by_name.contains_key(*n))
+            .count();
+        if self.names.len() + new > max_columns {
+            return Err(format!(
+                "its fields would give the new table {} columns, more than --max-columns \
+                 {max_columns}",
+                self.names.len() + new
+            ));
+        }
+        self.merge(file);
+        Ok(())
+    }
+
+    /// The sample of one file, or `None` (noting why) when it cannot be read cleanly.
+    fn read_file(&mut self, entry: &FileEntry, limits: Limits) -> Option<Sample> {
+        let mut note = |e: ReadError| {
+            self.first_error.get_or_insert(e.describe(&entry.rel));
+            None
+        };
+        let opened = entry
+            .open()
+            .map_err(|e| ReadError::file(format!("cannot open: {e}")))
             .and_then(|f| formats::open(Input::File(f), entry.detected, limits));
         let mut source = match opened {
             Ok(s) => s,
-            Err(e) => {
-                self.first_error.get_or_insert(e.describe(&entry.rel));
-                return;
-            }
+            Err(e) => return note(e),
         };
+        let mut file = Sample::default();
         if entry.detected.format.fields_known_up_front() {
             for (i, name) in source.fields().iter().enumerate() {
-                self.column(i, name);
+                file.column(i, name);
             }
         }
-        self.files_read += 1;
-        let mut seen = 0;
-        while seen < SAMPLE_RECORDS {
-            seen += 1;
-            match source.next_record(self) {
-                Ok(true) => self.records += 1,
+        while file.records < SAMPLE_RECORDS {
+            match source.next_record(&mut file) {
+                Ok(true) => file.records += 1,
                 Ok(false) => break,
-                Err(e @ ReadError::Record(_)) => {
-                    self.first_error.get_or_insert(e.describe(&entry.rel));
-                }
-                Err(e) => {
-                    self.first_error.get_or_insert(e.describe(&entry.rel));
-                    break;
+                Err(e) => return note(e),
+            }
+        }
+        Some(file)
+    }
+
+    fn merge(&mut self, file: Sample) {
+        self.files_read += 1;
+        self.records += file.records;
+        for (name, column) in file.names.into_iter().zip(file.columns) {
+            match self.by_name.get(&name) {
+                Some(&i) => self.columns[i].merge(column),
+                None => {
+                    self.by_name.insert(name.clone(), self.names.len());
+                    self.names.push(name);
+                    self.columns.push(column);
                 }
             }
         }
     }
 
-    /// The inferred columns in order of first appearance, with checked names.
-    pub fn columns(&self, f: Features) -> Result<Vec<(String, ChType)>, String> {
+    /// The inferred columns in order of first appearance.
+    pub fn columns(&self, f: Features) -> Vec<(String, ChType)> {
         self.names
             .iter()
             .zip(&self.columns)
-            .zip(&self.origins)
-            .map(|((name, column), origin)| {
-                if name == PROVENANCE_FILE || name == PROVENANCE_ROW {
-                    return Err(format!(
-                        "field `{name}` of {origin} is reserved for provenance"
-                    ));
-                }
-                check_column(name).map_err(|e| format!("{origin}: {e}"))?;
-                Ok((name.clone(), column_type(column, self.records, f)))
-            })
+            .map(|(name, column)| (name.clone(), column_type(column, self.records, f)))
             .collect()
     }
 }

@@ -46,6 +46,16 @@ pub struct Column {
 }
 
 impl Column {
+    /// Adds what another sample says about the same column.
+    pub fn merge(&mut self, other: Column) {
+        self.nulls |= other.nulls;
+        self.present += other.present;
+        self.kind = match (self.kind.take(), other.kind) {
+            (Some(a), Some(b)) => Some(join(a, b)),
+            (a, b) => a.or(b),
+        };
+    }
+
     pub fn add(&mut self, value: &Value<'_>) {
         match kind_of(value) {
             None => self.nulls = true,

@@ -91,9 +91,17 @@ impl Event {
     }
 }
 
-/// `error_kind` values.
+/// `error_kind` values: the content is bad (retried when it changes, or on `ingest retry`)…
 pub const KIND_DATA: &str = "data";
+/// …the failure can pass (server, local environment): retried by the next run…
 pub const KIND_TRANSIENT: &str = "transient";
+/// …or reading the file crashed the process twice in a row: set aside like bad content.
+pub const KIND_POISON: &str = "poison";
+
+/// Whether a failure of this kind waits for the file to change or for `ingest retry`.
+pub fn is_final_kind(kind: &str) -> bool {
+    kind == KIND_DATA || kind == KIND_POISON
+}
 
 static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
 

@@ -457,4 +457,24 @@ mod tests {
         s.push(&Value::Text(b""), None).unwrap();
         assert_eq!(body(&mut s), [5, 0, 0, 0, 0, 0, 0, 0]);
     }
+
+    #[test]
+    fn nested_array_text_keeps_inner_arrays_whole() {
+        let mut a = enc("Array(Array(String))");
+        a.push(&Value::Text(br#"[['a,b', 'c'], [], ["]"]]"#), None)
+            .unwrap();
+        let out = body(&mut a);
+        // Outer offsets (one row: 3 arrays), inner offsets (2, 2, 3), then the strings.
+        assert_eq!(&out[..8], &[3, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &out[8..32],
+            &[
+                2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0
+            ]
+        );
+        assert_eq!(&out[32..], b"\x03a,b\x01c\x01]");
+        let mut n = enc("Array(Array(Int32))");
+        assert!(n.push(&Value::Text(b"[[1, 2], [3]]"), None).is_ok());
+        assert!(n.push(&Value::Text(b"[[[1]]]"), None).is_err());
+    }
 }

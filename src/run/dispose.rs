@@ -3,9 +3,9 @@
 //! confirmed in ClickHouse (or confirmed bad) are touched, and only if they have not changed since.
 
 use super::outcome::{FileOutcome, Status};
-use crate::manifest::{Event, EventRow, KIND_DATA, Manifest};
-use std::fs;
-use std::io;
+use crate::folder::Folder;
+use crate::manifest::{Event, EventRow, Manifest};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// What to do with a file once its rows are confirmed in ClickHouse.
@@ -33,16 +33,18 @@ impl Disposal {
         out
     }
 
-    /// Applies the disposal to the run's files; returns manifest events to record.
+    /// Applies the disposal to the run's files in the data folder `root`; returns manifest
+    /// events to record.
     pub fn apply(
         &self,
-        data_dir: &Path,
+        root: &Folder,
         manifest: &Manifest,
         outcomes: &mut [FileOutcome],
     ) -> Vec<EventRow> {
         let mut events = Vec::new();
+        let mut done_dir = Target::default();
+        let mut quarantine_dir = Target::default();
         for o in outcomes.iter_mut() {
-            let path = data_dir.join(&o.rel);
             let done = matches!(
                 o.status,
                 Status::Ingested | Status::AlreadyIngested | Status::Duplicate
@@ -52,44 +54,67 @@ impl Disposal {
             if !(done && self.after != After::Keep || bad && self.quarantine.is_some()) {
                 continue;
             }
-            if !unchanged(&path, o) {
+            if !unchanged(root, o) {
                 log::warn!("{} changed since it was read; left in place", o.rel);
                 continue;
             }
             let result = if done {
                 match &self.after {
-                    After::Move(dir) => move_into(&path, dir, &o.rel, &o.hash).map(|to| {
-                        append(&mut o.detail, &format!("moved to {}", to.display()));
-                    }),
-                    After::Delete => {
-                        fs::remove_file(&path).map(|()| append(&mut o.detail, "deleted"))
-                    }
+                    After::Move(dir) => done_dir
+                        .open(root, dir)
+                        .and_then(|to| move_into(root, &o.rel, to, &o.rel, &o.hash))
+                        .map(|to| append(&mut o.detail, &format!("moved to {}", to.display()))),
+                    After::Delete => root
+                        .remove(&o.rel)
+                        .map(|()| append(&mut o.detail, "deleted")),
                     After::Keep => Ok(()),
                 }
             } else {
                 let Some(dir) = &self.quarantine else {
                     continue;
                 };
-                quarantine(&path, dir, o).map(|to| {
-                    let mut ev = manifest.event(Event::Quarantined);
-                    ev.path = o.rel.clone();
-                    ev.size = o.bytes;
-                    ev.mtime_ns = o.mtime_ns;
-                    ev.file_hash = o.hash.clone();
-                    ev.target_table = o.table.clone();
-                    ev.format = o.format.clone();
-                    ev.error = o.detail.clone();
-                    ev.error_kind = KIND_DATA.to_owned();
-                    ev.detail = to.display().to_string();
-                    events.push(ev);
-                    append(&mut o.detail, &format!("quarantined to {}", to.display()));
-                })
+                quarantine_dir
+                    .open(root, dir)
+                    .and_then(|to| quarantine(root, to, o))
+                    .map(|to| {
+                        let mut ev = manifest.event(Event::Quarantined);
+                        ev.path = o.rel.clone();
+                        ev.size = o.bytes;
+                        ev.mtime_ns = o.mtime_ns;
+                        ev.file_hash = o.hash.clone();
+                        ev.target_table = o.table.clone();
+                        ev.format = o.format.clone();
+                        ev.error = o.detail.clone();
+                        ev.error_kind = o.error_kind().to_owned();
+                        ev.detail = to.display().to_string();
+                        events.push(ev);
+                        append(&mut o.detail, &format!("quarantined to {}", to.display()));
+                    })
             };
             if let Err(e) = result {
                 log::error!("{}: cannot dispose of the file: {e}", o.rel);
             }
         }
         events
+    }
+}
+
+/// A folder files are moved into, opened once a file needs it.
+#[derive(Default)]
+struct Target(Option<Folder>);
+
+impl Target {
+    /// The folder `dir`: beneath the data folder `root` without following a symlink when it
+    /// lies inside it (where anyone who drops files could plant one), else where configured.
+    fn open(&mut self, root: &Folder, dir: &Path) -> io::Result<&Folder> {
+        if self.0.is_none() {
+            let folder = match dir.strip_prefix(root.path()) {
+                Ok(inside) => root.subfolder(&inside.to_string_lossy(), true)?,
+                Err(_) => Folder::open_or_create(dir)?,
+            };
+            self.0 = Some(folder);
+        }
+        self.0.as_ref().ok_or_else(|| io::Error::other("no folder"))
     }
 }
 
@@ -100,41 +125,40 @@ fn append(detail: &mut String, note: &str) {
     detail.push_str(note);
 }
 
-fn unchanged(path: &Path, o: &FileOutcome) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.len() == o.bytes && crate::scan::mtime_ns(&m) == o.mtime_ns)
+fn unchanged(root: &Folder, o: &FileOutcome) -> bool {
+    root.stat(&o.rel)
+        .is_ok_and(|(_, m)| m.len() == o.bytes && crate::scan::mtime_ns(&m) == o.mtime_ns)
 }
 
-/// Moves `path` to `dir/rel`, adding the hash to the name if something is already there, and
+/// Moves `rel` in `from` to `to_rel` in the folder `to` (making the folders on the way, none of
+/// which may be a symlink), adding the hash to the name if something is already there, and
 /// copying when the folders are on different file systems. Returns where it went.
-pub fn move_into(path: &Path, dir: &Path, rel: &str, hash: &str) -> io::Result<PathBuf> {
-    let mut to = dir.join(rel);
-    if to.exists() {
-        let short = &hash[..hash.len().min(12)];
-        let name = to
-            .file_name()
-            .map(|n| format!("{}.{short}", n.to_string_lossy()))
-            .unwrap_or_else(|| short.to_owned());
-        to.set_file_name(name);
-    }
-    if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    match fs::rename(path, &to) {
-        Ok(()) => Ok(to),
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            fs::copy(path, &to)?;
-            fs::File::open(&to)?.sync_all()?;
-            fs::remove_file(path)?;
-            Ok(to)
+pub fn move_into(
+    from: &Folder,
+    rel: &str,
+    to: &Folder,
+    to_rel: &str,
+    hash: &str,
+) -> io::Result<PathBuf> {
+    match from.move_to(rel, to, to_rel) {
+        Ok(()) => Ok(to.path().join(to_rel)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !hash.is_empty() => {
+            let other = format!("{to_rel}.{}", &hash[..hash.len().min(12)]);
+            from.move_to(rel, to, &other)?;
+            Ok(to.path().join(other))
         }
         Err(e) => Err(e),
     }
 }
 
-fn quarantine(path: &Path, dir: &Path, o: &FileOutcome) -> io::Result<PathBuf> {
-    let to = move_into(path, dir, &o.rel, &o.hash)?;
-    let mut report = to.clone().into_os_string();
-    report.push(".error.txt");
+fn quarantine(root: &Folder, dir: &Folder, o: &FileOutcome) -> io::Result<PathBuf> {
+    let to = move_into(root, &o.rel, dir, &o.rel, &o.hash)?;
+    let moved = to
+        .strip_prefix(dir.path())
+        .map_err(io::Error::other)?
+        .to_string_lossy()
+        .into_owned();
+    let report = format!("{moved}.error.txt");
     let text = format!(
         "file: {}\ntable: {}\ncontent hash: {}\nquarantined: {}\n\n{}\n",
         o.rel,
@@ -143,7 +167,12 @@ fn quarantine(path: &Path, dir: &Path, o: &FileOutcome) -> io::Result<PathBuf> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
         o.detail
     );
-    fs::write(report, text)?;
+    // A report left from an earlier file of this name goes (a symlink is removed, not followed).
+    match dir.remove(&report) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    dir.create_new(&report, 0o644)?.write_all(text.as_bytes())?;
     Ok(to)
 }
 
@@ -154,17 +183,18 @@ mod tests {
     #[test]
     fn moves_keep_relative_paths_and_never_overwrite() {
         let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("in/sub/a.csv");
-        fs::create_dir_all(src.parent().unwrap()).unwrap();
-        fs::write(&src, "one").unwrap();
-        let done = dir.path().join("done");
-        let to = move_into(&src, &done, "sub/a.csv", "abcdef0123456789").unwrap();
-        assert_eq!(to, done.join("sub/a.csv"));
-        fs::write(&src, "two").unwrap();
-        let to2 = move_into(&src, &done, "sub/a.csv", "abcdef0123456789").unwrap();
-        assert_eq!(to2, done.join("sub/a.csv.abcdef012345"));
-        assert_eq!(fs::read_to_string(&to).unwrap(), "one");
-        assert_eq!(fs::read_to_string(&to2).unwrap(), "two");
+        let root = Folder::open(&dir.path().canonicalize().unwrap()).unwrap();
+        let src = root.path().join("sub/a.csv");
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, "one").unwrap();
+        let done = root.subfolder("done", true).unwrap();
+        let to = move_into(&root, "sub/a.csv", &done, "sub/a.csv", "abcdef0123456789").unwrap();
+        assert_eq!(to, root.path().join("done/sub/a.csv"));
+        std::fs::write(&src, "two").unwrap();
+        let to2 = move_into(&root, "sub/a.csv", &done, "sub/a.csv", "abcdef0123456789").unwrap();
+        assert_eq!(to2, root.path().join("done/sub/a.csv.abcdef012345"));
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(&to2).unwrap(), "two");
         assert!(!src.exists());
     }
 }

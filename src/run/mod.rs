@@ -18,6 +18,7 @@ use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
+use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
 use crate::formats::Limits;
 use crate::manifest::{Manifest, State};
@@ -28,9 +29,9 @@ use anyhow::Context;
 use encode::Target;
 use outcome::{FileOutcome, Status};
 use plan::{Known, Plan};
-use prepare::{Candidate, Prepare, Settings};
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use prepare::{Candidate, Prepare, Refusal, Settings};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use report::print_report;
@@ -49,6 +50,22 @@ pub struct RunReport {
     pub stopped: Option<String>,
     pub exit: Exit,
     pub elapsed: std::time::Duration,
+}
+
+/// Stack of the threads that read and convert files. Values nest as deep as
+/// `Limits::max_depth` allows and are decoded, converted and dropped recursively; this leaves
+/// that recursion (and the Parquet reader's) ample room. Untouched stack costs no memory.
+pub const READING_STACK: usize = 16 << 20;
+
+/// Starts a thread that reads files.
+pub fn spawn_reading<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<T>> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .stack_size(READING_STACK)
+        .spawn(f)
 }
 
 pub fn new_run_id() -> String {
@@ -94,13 +111,17 @@ pub async fn run(
         State::default()
     };
 
+    let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
+    let root = Arc::new(
+        crate::folder::Folder::open(&cfg.common.data_dir)
+            .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
+    );
     let scanned_at = Instant::now();
-    let found = scan::scan(
-        &cfg.common.data_dir,
-        &cfg.disposal.folders(),
-        |rel, name| cfg.routes.detect(rel, name),
-    )
+    let found = scan::scan(&root, &cfg.disposal.folders(), |rel, name| {
+        cfg.routes.detect(rel, name)
+    })
     .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
+    crate::rendezvous("after-scan");
     let mut outcomes: Vec<FileOutcome> = found
         .ignored
         .iter()
@@ -150,10 +171,19 @@ pub async fn run(
         tables.entry(table).or_default().push(entry);
     }
     let mut created = Vec::new();
-    let targets = prepare_targets(&server, tables, cfg, &state, &mut created).await?;
+    let mut refused = HashMap::new();
+    let targets = Targets {
+        server: &server,
+        cfg,
+        state: &state,
+        crashes: &crashes,
+    }
+    .prepare(tables, &mut created, &mut refused)
+    .await?;
     let candidates: Vec<Candidate> = checks
         .into_iter()
         .map(|(entry, table, previous)| Candidate {
+            refused: refused.remove(&entry.rel),
             entry,
             target: targets[&table].clone(),
             previous,
@@ -187,14 +217,17 @@ pub async fn run(
         Arc::new(state),
         manifest.clone(),
         tx,
+        crashes.clone(),
     );
-    let reader = std::thread::spawn(move || prepare.run(candidates));
+    let reader = spawn_reading("read", move || prepare.run(candidates))
+        .context("cannot start the reading thread")?;
     let mut sender = send::Sender::new(
         server,
         manifest.clone(),
         cfg,
         &query_folder(folder, cfg),
         progress.clone(),
+        crashes,
     );
     sender.run(rx).await;
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
@@ -213,9 +246,7 @@ pub async fn run(
     outcomes.extend(missing);
     outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
     if !cfg.dry_run && sender.stopped.is_none() {
-        let events = cfg
-            .disposal
-            .apply(&cfg.common.data_dir, &manifest, &mut outcomes);
+        let events = cfg.disposal.apply(&root, &manifest, &mut outcomes);
         if let Err(e) = manifest.write(&events).await {
             log::error!("cannot record {} quarantine events: {e}", events.len());
         }
@@ -284,42 +315,97 @@ fn known_outcome(
             "changed since ingested; held back earlier",
         ),
     };
-    let hash = state
-        .by_path
-        .get(&entry.rel)
-        .map_or("", |p| p.file_hash.as_str());
-    FileOutcome::of(entry, table, status)
+    let known = state.by_path.get(&entry.rel);
+    let mut outcome = FileOutcome::of(entry, table, status)
         .detail(detail)
-        .hash(hash)
+        .hash(known.map_or("", |p| p.file_hash.as_str()));
+    outcome.poison = known.is_some_and(|p| p.error_kind == crate::manifest::KIND_POISON);
+    outcome
 }
 
-/// Loads each target table (creating a missing one where configured), adding provenance columns
-/// where missing (and saying so).
-async fn prepare_targets(
-    server: &Server,
-    tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
-    cfg: &RunConfig,
-    state: &State,
-    created: &mut Vec<(String, String)>,
-) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
-    let dry_run = cfg.dry_run;
-    let mut targets = BTreeMap::new();
-    for (table, files) in tables {
-        let (mut schema, new) = match TableSchema::load(server, table).await? {
-            Some(schema) => (schema, false),
-            None => {
-                let Some(spec) = cfg.routes.create_for(table) else {
-                    return Err(Fatal::config(format!(
-                        "target table {table} does not exist; create it first, or pass \
-                         --create-table to create it from its files"
-                    )));
-                };
-                let files = files.into_iter().cloned().collect();
-                let made = crate::infer::create_table(server, table, files, &spec, dry_run).await?;
-                created.push((table.to_string(), made.sql));
-                (made.schema, true)
-            }
+/// What loading the target tables needs.
+struct Targets<'a> {
+    server: &'a Server,
+    cfg: &'a RunConfig,
+    state: &'a State,
+    crashes: &'a Arc<Mutex<Crashes>>,
+}
+
+impl Targets<'_> {
+    /// Loads each target table (creating a missing one where configured), adding provenance
+    /// columns where missing (and saying so). Files that cannot go in (their fields cannot
+    /// become columns, or no table could be made from the files) are `refused`, each with why.
+    async fn prepare(
+        &self,
+        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
+        created: &mut Vec<(String, String)>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
+        let mut targets = BTreeMap::new();
+        for (table, files) in tables {
+            let target = match TableSchema::load(self.server, table).await? {
+                Some(schema) => self.target(schema, false).await?,
+                None => match self.create(table, files, refused).await? {
+                    Some((schema, sql)) => {
+                        created.push((table.to_string(), sql));
+                        self.target(schema, true).await?
+                    }
+                    // Every file of the table is refused: a table with no column stands in.
+                    None => Target::new(TableSchema::empty(table), self.server.caps.timezone),
+                },
+            };
+            targets.insert(table.clone(), Arc::new(target));
+        }
+        Ok(targets)
+    }
+
+    /// Creates a missing table from its files where configured; `None` when the files give no
+    /// table (each of them then refused).
+    async fn create(
+        &self,
+        table: &TableRef,
+        files: Vec<&scan::FileEntry>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<Option<(TableSchema, String)>, Fatal> {
+        let Some(spec) = self.cfg.routes.create_for(table) else {
+            return Err(Fatal::config(format!(
+                "target table {table} does not exist; create it first, or pass \
+                 --create-table to create it from its files"
+            )));
         };
+        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+        let files = files.into_iter().cloned().collect();
+        let made = crate::infer::create_table(
+            self.server,
+            table,
+            files,
+            &spec,
+            self.cfg.dry_run,
+            self.cfg.max_columns,
+            self.crashes.clone(),
+        )
+        .await?;
+        for (rel, why) in made.refused {
+            let reason = format!("{rel}: {why}");
+            refused.insert(rel, Refusal::data(reason));
+        }
+        match made.created {
+            Ok(c) => Ok(Some((c.schema, c.sql))),
+            Err(why) => {
+                log::warn!("{why}");
+                for rel in rels {
+                    refused
+                        .entry(rel.clone())
+                        .or_insert_with(|| Refusal::transient(format!("{rel}: {why}")));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
+        let (server, cfg) = (self.server, self.cfg);
+        let table = &schema.table.clone();
         if !schema.has_provenance() {
             if !cfg.add_provenance {
                 log::warn!(
@@ -343,7 +429,7 @@ async fn prepare_targets(
         let schema_has_provenance = schema.has_provenance();
         let recovery = !new
             && schema_has_provenance
-            && !state.tables.contains(&table.to_string())
+            && !self.state.tables.contains(&table.to_string())
             && server.has_provenance_rows(table).await?;
         if recovery {
             log::warn!(
@@ -356,7 +442,6 @@ async fn prepare_targets(
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
-        targets.insert(table.clone(), Arc::new(target));
+        Ok(target)
     }
-    Ok(targets)
 }

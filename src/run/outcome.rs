@@ -91,6 +91,8 @@ pub struct FileOutcome {
     pub detail: String,
     /// A failure that can pass (server, I/O) rather than one about the content.
     pub transient: bool,
+    /// Failed because reading it crashed the process, twice in a row.
+    pub poison: bool,
     /// From when the run started working on the file to when its outcome was known; zero for
     /// files decided without being read.
     pub duration: Duration,
@@ -110,6 +112,7 @@ impl FileOutcome {
             hash: String::new(),
             detail: String::new(),
             transient: false,
+            poison: false,
             duration: Duration::ZERO,
         }
     }
@@ -149,6 +152,14 @@ impl FileOutcome {
     pub fn rows(mut self, rows: u64) -> FileOutcome {
         self.rows = rows;
         self
+    }
+
+    /// The manifest's `error_kind` for a file that failed for good.
+    pub fn error_kind(&self) -> &'static str {
+        match self.poison {
+            true => crate::manifest::KIND_POISON,
+            false => crate::manifest::KIND_DATA,
+        }
     }
 
     /// Stamps the time taken since the file's work started.

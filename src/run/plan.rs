@@ -1,7 +1,7 @@
 //! Deciding what to do with each file: first from the manifest alone (path, size, modification
 //! time), then, for files that must be read, from their content hash.
 
-use crate::manifest::{Event, KIND_DATA, PathState, State};
+use crate::manifest::{Event, PathState, State, is_final_kind};
 use crate::scan::FileEntry;
 
 /// A decision made without reading the file.
@@ -41,7 +41,7 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool)
             Event::Touched if prev.content_done => return Plan::Known(Known::Ingested),
             Event::Duplicate if prev.content_done => return Plan::Known(Known::Duplicate),
             Event::Changed if !ingest_changed => return Plan::Known(Known::HeldBack),
-            Event::Failed | Event::Quarantined if prev.error_kind == KIND_DATA => {
+            Event::Failed | Event::Quarantined if is_final_kind(&prev.error_kind) => {
                 return Plan::Known(Known::FailedBefore);
             }
             _ => {}
@@ -65,8 +65,8 @@ pub enum Decision {
     Touched,
     /// The path was ingested with other content (`old_hash`); this content is held back.
     Changed { old_hash: String },
-    /// This content failed for its data before (possibly under another name).
-    FailedBefore { error: String },
+    /// This content failed for good before (possibly under another name): `kind` says why.
+    FailedBefore { error: String, kind: String },
 }
 
 /// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
@@ -96,9 +96,10 @@ pub fn decide(
                     }
                 };
             }
-            Event::Failed | Event::Quarantined if content.error_kind == KIND_DATA => {
+            Event::Failed | Event::Quarantined if is_final_kind(&content.error_kind) => {
                 return Decision::FailedBefore {
                     error: content.error.clone(),
+                    kind: content.error_kind.clone(),
                 };
             }
             Event::Forgotten => {
@@ -127,12 +128,16 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::formats::detect;
-    use crate::manifest::ContentState;
+    use crate::manifest::{ContentState, KIND_DATA};
 
     fn entry(rel: &str, size: u64, mtime: i64) -> FileEntry {
         FileEntry {
             rel: rel.into(),
-            path: rel.into(),
+            dev: 0,
+            ino: 0,
+            root: std::sync::Arc::new(
+                crate::folder::Folder::open(std::path::Path::new(".")).unwrap(),
+            ),
             size,
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),

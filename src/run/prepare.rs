@@ -8,14 +8,20 @@ use super::plan::{Decision, decide};
 use super::read::{self, FirstPass, Pass};
 use super::records::{ErrorPolicy, Records, Reject};
 use super::spill::Spilled;
+use crate::ch::ident::TableRef;
+use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
+use crate::folder::OpenError;
 use crate::formats::Limits;
-use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, PathState, State};
+use crate::manifest::{
+    Event, EventRow, KIND_DATA, KIND_POISON, KIND_TRANSIENT, Manifest, PathState, State,
+};
 use crate::native::BlockBuilder;
 use crate::progress::Progress;
-use crate::scan::{self, FileEntry};
+use crate::scan::FileEntry;
 use std::collections::HashMap;
-use std::io::Read;
-use std::sync::Arc;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -31,6 +37,33 @@ pub struct Candidate {
     pub entry: FileEntry,
     pub target: Arc<Target>,
     pub previous: Option<Box<PathState>>,
+    /// Set when the file cannot go into its table whatever it holds: it fails, unread.
+    pub refused: Option<Refusal>,
+}
+
+/// Why a file fails before it is read, and whether that is for its content.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl Refusal {
+    /// For the file's content (its fields): retried when it changes.
+    pub fn data(reason: String) -> Refusal {
+        Refusal {
+            kind: KIND_DATA,
+            reason,
+        }
+    }
+
+    /// For the state of things (no table to go into yet): retried by the next run.
+    pub fn transient(reason: String) -> Refusal {
+        Refusal {
+            kind: KIND_TRANSIENT,
+            reason,
+        }
+    }
 }
 
 /// A unit of work for the sending side, in file order.
@@ -44,6 +77,13 @@ pub enum Work {
     Group(Group),
     /// A file sent batch by batch, after its first pass found no error.
     Large(LargeFile),
+    /// A file set aside as poison: like a note, but rows an earlier run's crashed second pass
+    /// sent of it are deleted from `table` first.
+    Poison {
+        outcome: FileOutcome,
+        event: Box<EventRow>,
+        table: TableRef,
+    },
 }
 
 pub struct Group {
@@ -157,6 +197,8 @@ pub struct Prepare {
     /// only then: keeping them costs the first pass time that nothing else overlaps with when
     /// no file follows, while reading the file again overlaps with its inserts.
     more_follow: bool,
+    /// Where the files being read are noted, so that one that kills the process is known.
+    crashes: Arc<Mutex<Crashes>>,
 }
 
 impl Prepare {
@@ -166,6 +208,7 @@ impl Prepare {
         state: Arc<State>,
         manifest: Manifest,
         tx: mpsc::Sender<Work>,
+        crashes: Arc<Mutex<Crashes>>,
     ) -> Prepare {
         Prepare {
             settings,
@@ -177,7 +220,12 @@ impl Prepare {
             group: None,
             file_started: Instant::now(),
             more_follow: false,
+            crashes,
         }
+    }
+
+    fn crashes(&self) -> MutexGuard<'_, Crashes> {
+        self.crashes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Processes the candidates in order, then sends what is left in the last group.
@@ -198,8 +246,13 @@ impl Prepare {
         let _ = self.flush_group();
     }
 
+    /// Hands work to the sending side, waiting for room; a death while waiting is not the
+    /// fault of the file being read.
     fn send(&self, work: Work) -> Result<(), Closed> {
-        self.tx.blocking_send(work).map_err(|_| Closed)
+        self.crashes().pause(Reading::First);
+        let sent = self.tx.blocking_send(work).map_err(|_| Closed);
+        self.crashes().resume(Reading::First);
+        sent
     }
 
     fn outcome(&self, c: &Candidate, status: Status) -> FileOutcome {
@@ -224,31 +277,99 @@ impl Prepare {
         })
     }
 
-    fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {
+    fn failure(
+        &self,
+        c: &Candidate,
+        hash: &str,
+        kind: &str,
+        errors: &[String],
+    ) -> (FileOutcome, EventRow) {
         let text = errors.join("\n");
         let mut ev = self.file_event(Event::Failed, c, hash);
         ev.error = text.clone();
         ev.error_kind = kind.to_owned();
         let mut outcome = self.outcome(c, Status::Failed).detail(text).hash(hash);
         outcome.transient = kind == KIND_TRANSIENT;
+        outcome.poison = kind == KIND_POISON;
+        (outcome, ev)
+    }
+
+    fn fail(&self, c: &Candidate, hash: &str, kind: &str, errors: &[String]) -> Result<(), Closed> {
+        let (outcome, ev) = self.failure(c, hash, kind, errors);
         self.note(outcome, Some(ev))
     }
 
+    /// Reads a file, unless reading it crashed the process twice in a row: then it is set
+    /// aside as poison.
     fn process(&mut self, c: Candidate) -> Result<(), Closed> {
         self.file_started = Instant::now();
-        match scan::restat(&c.entry) {
-            None => {
-                return self.note(
-                    self.outcome(&c, Status::Ignored)
-                        .detail("disappeared before it could be read"),
-                    None,
-                );
-            }
-            Some(now) if now != (c.entry.size, c.entry.mtime_ns) => return self.unsettled(&c),
-            Some(_) => {}
+        if self.crashes().is_poison(&c.entry) {
+            return self.poison(&c);
         }
+        if let Some(refusal) = &c.refused {
+            return self.refuse(&c, refusal);
+        }
+        let rel = c.entry.rel.clone();
+        self.crashes().enter(Reading::First, &c.entry);
+        let done = self.read(c);
+        self.crashes().leave(Reading::First, &rel);
+        done
+    }
+
+    /// The content hash of a file that is not read otherwise, for the failure's record; `Err`
+    /// is what noting why it could not be hashed returned.
+    fn hash_only(&self, c: &Candidate) -> Result<String, Result<(), Closed>> {
+        let file = self.open(c)?;
+        read::hash_file(&file).map_err(|e| {
+            let rel = &c.entry.rel;
+            self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: {e}")])
+        })
+    }
+
+    fn refuse(&self, c: &Candidate, refusal: &Refusal) -> Result<(), Closed> {
+        match self.hash_only(c) {
+            Ok(hash) => self.fail(
+                c,
+                &hash,
+                refusal.kind,
+                std::slice::from_ref(&refusal.reason),
+            ),
+            Err(noted) => noted,
+        }
+    }
+
+    fn poison(&self, c: &Candidate) -> Result<(), Closed> {
+        let rel = &c.entry.rel;
+        let hash = match self.hash_only(c) {
+            Ok(h) => h,
+            Err(noted) => return noted,
+        };
+        // Recorded in the manifest from now on; `ingest retry` then starts it from nothing.
+        if !self.settings.dry_run {
+            self.crashes().forget(rel);
+        }
+        let why = format!(
+            "{rel}: poison: reading it crashed the process {POISON_AFTER} times in a row; set \
+             aside (run `ingest retry {rel}` to read it again)"
+        );
+        let (outcome, event) = self.failure(c, &hash, KIND_POISON, &[why]);
+        if self.settings.dry_run || !c.target.provenance {
+            return self.note(outcome, Some(event));
+        }
+        self.send(Work::Poison {
+            outcome,
+            event: Box::new(event),
+            table: c.target.table.clone(),
+        })
+    }
+
+    fn read(&mut self, c: Candidate) -> Result<(), Closed> {
+        let file = match self.open(&c) {
+            Ok(f) => f,
+            Err(skip) => return skip,
+        };
         if !self.settings.dry_run && c.entry.size <= SMALL_FILE_BYTES {
-            let bytes = match read_small(&c.entry) {
+            let bytes = match read_small(&file, c.entry.size) {
                 Ok(Some(b)) => b,
                 Ok(None) => return self.unsettled(&c),
                 Err(e) => {
@@ -264,7 +385,7 @@ impl Prepare {
                 other => return self.note_decision(&c, &hash, other),
             }
         }
-        let pass = match self.first_pass(&c) {
+        let pass = match self.first_pass(&c, file) {
             Ok(p) => p,
             Err(e) => {
                 return self.fail(&c, "", KIND_TRANSIENT, &[format!("{}: {e}", c.entry.rel)]);
@@ -273,7 +394,27 @@ impl Prepare {
         self.ingest_large(c, pass)
     }
 
-    fn first_pass(&self, c: &Candidate) -> std::io::Result<Pass> {
+    /// Opens a candidate if it is still the settled file the scan saw; otherwise says why not
+    /// (the `Err` is what noting that returned).
+    fn open(&self, c: &Candidate) -> Result<File, Result<(), Closed>> {
+        let rel = &c.entry.rel;
+        c.entry.open().map_err(|e| match e {
+            e if e.is_gone() => self.note(
+                self.outcome(c, Status::Ignored)
+                    .detail("disappeared before it could be read"),
+                None,
+            ),
+            OpenError::Changed => self.unsettled(c),
+            e if e.is_swap() => self.note(
+                self.outcome(c, Status::Ignored)
+                    .detail(format!("not read: {e}")),
+                None,
+            ),
+            e => self.fail(c, "", KIND_TRANSIENT, &[format!("{rel}: cannot open: {e}")]),
+        })
+    }
+
+    fn first_pass(&self, c: &Candidate, file: File) -> std::io::Result<Pass> {
         FirstPass {
             entry: &c.entry,
             limits: self.settings.limits,
@@ -288,7 +429,7 @@ impl Prepare {
                 .filter(|_| self.more_follow),
             progress: self.progress.reading(&c.entry.rel),
         }
-        .run()
+        .run(file)
     }
 
     fn unsettled(&self, c: &Candidate) -> Result<(), Closed> {
@@ -362,15 +503,15 @@ impl Prepare {
                     ev,
                 )
             }
-            Decision::FailedBefore { error } => {
+            Decision::FailedBefore { error, kind } => {
                 let mut ev = self.file_event(Event::Failed, c, hash);
                 ev.error = error.clone();
-                ev.error_kind = KIND_DATA.to_owned();
-                (
-                    self.outcome(c, Status::FailedBefore)
-                        .detail(format!("same content failed before: {error}")),
-                    ev,
-                )
+                let mut outcome = self
+                    .outcome(c, Status::FailedBefore)
+                    .detail(format!("same content failed before: {error}"));
+                outcome.poison = kind == KIND_POISON;
+                ev.error_kind = kind;
+                (outcome, ev)
             }
             Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
         };
@@ -435,7 +576,14 @@ impl Prepare {
         let detected = c.entry.detected;
         let mut source = match read::open_bytes(bytes.clone(), detected, self.settings.limits) {
             Ok(s) => s,
-            Err(e) => return self.fail(&c, &hash, KIND_DATA, &[e.describe(&c.entry.rel)]),
+            Err(e) => {
+                let kind = if e.is_local() {
+                    KIND_TRANSIENT
+                } else {
+                    KIND_DATA
+                };
+                return self.fail(&c, &hash, kind, &[e.describe(&c.entry.rel)]);
+            }
         };
         let plan = match read::column_plan(&c.target, detected.format, &*source) {
             Ok(p) => p,
@@ -481,13 +629,20 @@ impl Prepare {
                 break;
             }
         }
-        let verdict = records.verdict();
+        let verdict = match records.local_failure() {
+            Some(local) => Err((KIND_TRANSIENT, vec![local])),
+            None => records.verdict().map_err(|errors| (KIND_DATA, errors)),
+        };
         let total = records.records;
         let rejects = std::mem::take(&mut records.rejects);
         if rows > batch_rows {
             // More rows than one batch: this file goes batch by batch.
             g.block.truncate(mark);
-            return match self.first_pass(&c) {
+            let file = match self.open(&c) {
+                Ok(f) => f,
+                Err(skip) => return skip,
+            };
+            return match self.first_pass(&c, file) {
                 Ok(p) if p.hash == hash => self.ingest_large(c, p),
                 Ok(_) => self.unsettled(&c),
                 Err(e) => self.fail(
@@ -498,9 +653,9 @@ impl Prepare {
                 ),
             };
         }
-        if let Err(errors) = verdict {
+        if let Err((kind, errors)) = verdict {
             g.block.truncate(mark);
-            return self.fail(&c, &hash, KIND_DATA, &errors);
+            return self.fail(&c, &hash, kind, &errors);
         }
         let insert_rows = self.settings.insert_rows.max(batch_rows);
         if g.rows + rows > insert_rows && !g.files.is_empty() && retry {
@@ -554,13 +709,22 @@ impl Prepare {
     }
 }
 
-/// Reads a small file whole. `None` if its size changed since it was observed.
-fn read_small(entry: &FileEntry) -> std::io::Result<Option<bytes::Bytes>> {
-    let file = std::fs::File::open(&entry.path)?;
-    let mut buf = Vec::with_capacity(entry.size as usize);
-    file.take(entry.size + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 != entry.size {
+/// Reads a small file whole, leaving its position at the start for a pass that may follow.
+/// `None` if its size changed since it was observed.
+fn read_small(file: &File, size: u64) -> std::io::Result<Option<bytes::Bytes>> {
+    let mut buf = vec![0u8; size as usize + 1];
+    let mut have = 0;
+    while have < buf.len() {
+        match file.read_at(&mut buf[have..], have as u64) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if have as u64 != size {
         return Ok(None);
     }
+    buf.truncate(have);
     Ok(Some(bytes::Bytes::from(buf)))
 }

@@ -12,6 +12,7 @@ use crate::progress::Reading;
 use crate::scan::FileEntry;
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -62,24 +63,34 @@ pub struct HashedSource {
     pub source: Box<dyn RecordSource>,
     hasher: Arc<std::sync::Mutex<blake3::Hasher>>,
     count: Arc<AtomicU64>,
+    /// The file, to hash it on its own when the reader did not see every byte.
+    file: File,
+    size: u64,
+    /// Read in place (uncompressed Parquet): the reader sees its bytes out of order.
+    in_place: bool,
 }
 
 impl HashedSource {
+    /// Starts reading an opened file; `progress` counts its bytes for the progress display.
     pub fn open(
-        path: &Path,
+        file: File,
         detected: Detected,
         limits: Limits,
         progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
-        let file = File::open(path).map_err(|e| ReadError::io(&e, None))?;
         let size = file.metadata().map_err(|e| ReadError::io(&e, None))?.len();
+        let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
         let count = Arc::new(AtomicU64::new(0));
+        let hasher = Arc::new(std::sync::Mutex::new(blake3::Hasher::new()));
         if detected.format == Format::Parquet && detected.compression == Compression::None {
             // Read in place; `finish` hashes the file on its own.
             return Ok(HashedSource {
                 source: formats::open(Input::File(file), detected, limits)?,
-                hasher: Arc::new(std::sync::Mutex::new(blake3::Hasher::new())),
+                hasher,
                 count,
+                file: own,
+                size,
+                in_place: true,
             });
         }
         let counting = Counting {
@@ -100,24 +111,43 @@ impl HashedSource {
             source,
             hasher,
             count,
+            file: own,
+            size,
+            in_place: false,
         })
+    }
+
+    /// Whether the reader saw the file's bytes out of order, so that only hashing it on its own
+    /// gives the content hash.
+    pub fn in_place(&self) -> bool {
+        self.in_place
     }
 
     /// The content hash, once reading is over: of every byte if the reader saw them all,
     /// otherwise of the whole file read again.
-    pub fn finish(self, path: &Path, size: u64) -> std::io::Result<String> {
+    pub fn finish(self) -> std::io::Result<String> {
         drop(self.source);
-        if self.count.load(Ordering::Relaxed) == size {
+        if self.count.load(Ordering::Relaxed) == self.size {
             Ok(crate::hash::finish(&self.hasher))
         } else {
-            hash_file(path)
+            hash_file(&self.file)
         }
     }
 }
 
-pub fn hash_file(path: &Path) -> std::io::Result<String> {
+/// The content hash of an open file, read from its start whatever its position.
+pub fn hash_file(file: &File) -> std::io::Result<String> {
     let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(File::open(path)?)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    loop {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
     Ok(crate::hash::hex(&hasher.finalize()))
 }
 
@@ -159,26 +189,28 @@ pub struct FirstPass<'a> {
 }
 
 impl FirstPass<'_> {
-    /// Hashes and checks every record of the file, cutting its rows into batches and inserts as
-    /// they will be sent, and keeps them on disk where it can.
-    pub fn run(&self) -> std::io::Result<Pass> {
-        let FileEntry {
-            path,
-            rel,
-            size,
-            detected,
-            ..
-        } = self.entry;
+    /// Hashes and checks every record of the opened file, cutting its rows into batches and
+    /// inserts as they will be sent, and keeps them on disk where it can.
+    pub fn run(&self, file: File) -> std::io::Result<Pass> {
+        let FileEntry { rel, detected, .. } = self.entry;
         let mut pass = Pass::default();
+        let hashable = file.try_clone()?;
         let mut opened =
-            match HashedSource::open(path, *detected, self.limits, self.progress.clone()) {
+            match HashedSource::open(file, *detected, self.limits, self.progress.clone()) {
                 Ok(s) => s,
+                Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
                 Err(e) => {
                     pass.failure = Some(vec![e.describe(rel)]);
-                    pass.hash = hash_file(path)?;
+                    pass.hash = hash_file(&hashable)?;
                     return Ok(pass);
                 }
             };
+        // Rows read in place are kept only if the file reads the same before and after: what
+        // is sent from the spill is then what was hashed.
+        let before = match opened.in_place() && self.spill_dir.is_some() {
+            true => Some(hash_file(&hashable)?),
+            false => None,
+        };
         match column_plan(self.target, detected.format, &*opened.source) {
             Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
             Ok(mut plan) => {
@@ -199,6 +231,9 @@ impl FirstPass<'_> {
                     Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
+                if let Some(local) = records.local_failure() {
+                    return Err(std::io::Error::other(local));
+                }
                 pass.failure = records.verdict().err();
                 pass.records = records.records;
                 pass.rejects = std::mem::take(&mut records.rejects);
@@ -208,7 +243,10 @@ impl FirstPass<'_> {
                 }
             }
         }
-        pass.hash = opened.finish(path, *size)?;
+        pass.hash = opened.finish()?;
+        if before.is_some_and(|h| h != pass.hash) {
+            pass.spilled = None;
+        }
         Ok(pass)
     }
 }

@@ -137,6 +137,15 @@ impl<'a> Records<'a> {
         }
     }
 
+    /// Why reading stopped, if the disk or the machine stopped it rather than the content: the
+    /// file is then tried again, not failed for its data.
+    pub fn local_failure(&self) -> Option<String> {
+        self.broken
+            .as_ref()
+            .filter(|b| b.is_local())
+            .map(|b| b.describe(self.rel))
+    }
+
     /// After reading: `Err` with the errors to report if the file must fail as a whole.
     pub fn verdict(&self) -> Result<(), Vec<String>> {
         let describe = |n: usize| -> Vec<String> {

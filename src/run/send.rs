@@ -6,17 +6,18 @@ use super::outcome::{FileOutcome, Status};
 use super::prepare::{Group, LargeFile, Work};
 use super::provenance;
 use super::records::{ErrorPolicy, Reject};
-use super::stream::{self, BatchPlan, Msg};
+use super::stream::{self, BatchPlan, Fault, Msg};
 use crate::ch::ident::TableRef;
 use crate::ch::insert::{Dedup, InsertSpec};
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
+use crate::crashes::Crashes;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, KIND_DATA, KIND_TRANSIENT, Manifest, RejectRow};
 use crate::progress::Progress;
 use crate::scan::FileEntry;
 use clickhouse::insert_formatted::InsertFormatted;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -26,8 +27,12 @@ enum Trouble {
     Server(ChError),
     /// The content: recorded as failed, not retried until it changes.
     Data(String),
-    /// The file changed under us; recorded and retried by the next run.
+    /// The file changed under us: what was sent is not what was checked. Its rows are deleted
+    /// and the next run reads it again.
     Changed(String),
+    /// A local failure that says nothing about the file (its spill could not be read back):
+    /// what landed stays and the next run resumes.
+    Local(String),
 }
 
 impl From<ChError> for Trouble {
@@ -149,6 +154,8 @@ pub struct Sender {
     pub outcomes: Vec<FileOutcome>,
     /// Set when ClickHouse became unreachable; the rest of the run is abandoned.
     pub stopped: Option<ChError>,
+    /// Where a second pass notes the file it reads.
+    crashes: Arc<Mutex<Crashes>>,
 }
 
 const EVENT_FLUSH: usize = 1000;
@@ -160,8 +167,10 @@ impl Sender {
         cfg: &RunConfig,
         folder_id: &str,
         progress: Progress,
+        crashes: Arc<Mutex<Crashes>>,
     ) -> Sender {
         Sender {
+            crashes,
             server,
             manifest,
             query_id_prefix: format!("ingest-{folder_id}-"),
@@ -199,6 +208,11 @@ impl Sender {
                 }
                 Work::Group(g) => self.group(g).await,
                 Work::Large(lf) => self.large(lf).await,
+                Work::Poison {
+                    outcome,
+                    event,
+                    table,
+                } => self.poison(outcome, *event, &table).await,
             }
         }
         self.flush_events().await;
@@ -206,7 +220,9 @@ impl Sender {
 
     fn interrupted(&mut self, work: Work) {
         let files: Vec<(FileEntry, String)> = match work {
-            Work::Note { outcome, .. } => return self.finish(outcome),
+            Work::Note { outcome, .. } | Work::Poison { outcome, .. } => {
+                return self.finish(outcome);
+            }
             Work::Group(g) => g
                 .files
                 .into_iter()
@@ -383,15 +399,9 @@ impl Sender {
             }
             Trouble::Server(e) => (KIND_TRANSIENT, format!("{}: {e}", entry.rel)),
             Trouble::Data(msg) => (KIND_DATA, format!("{}: {msg}", entry.rel)),
-            Trouble::Changed(msg) => (
-                KIND_TRANSIENT,
-                format!(
-                    "{msg}; the file changed while it was being ingested, so rows of its \
-                     earlier content may be in {table} with {} = {}",
-                    crate::ch::schema::PROVENANCE_FILE,
-                    crate::hash::file_id(hash)
-                ),
-            ),
+            Trouble::Changed(msg) | Trouble::Local(msg) => {
+                (KIND_TRANSIENT, format!("{}: {msg}", entry.rel))
+            }
         };
         let mut ev = self.file_event(Event::Failed, entry, table, hash);
         ev.error = error.clone();
@@ -548,6 +558,7 @@ impl Sender {
                     attempt += 1;
                     resume = true;
                 }
+                Err(Trouble::Changed(why)) => return self.changed_underway(&lf, &why).await,
                 Err(t) => {
                     let table = lf.target.table.clone();
                     return self
@@ -556,6 +567,148 @@ impl Sender {
                 }
             }
         }
+    }
+
+    /// A file whose content changed while it was sent: what was sent is not what was checked,
+    /// so none of it may stay. Its rows are deleted by provenance (waiting for the mutation) and
+    /// its content forgotten, so that content sent again later gets new insert names; the path
+    /// is recorded as failed for now, so the next run reads it again.
+    async fn changed_underway(&mut self, lf: &LargeFile, why: &str) {
+        let table = &lf.target.table;
+        let file_id = crate::hash::file_id(&lf.hash);
+        let deleted = match lf.target.provenance {
+            true => Some(self.delete_rows(lf).await),
+            false => None,
+        };
+        let (detail, forget) = match deleted {
+            Some(Ok(n)) => (
+                format!(
+                    "changed while it was being ingested ({why}); its {n} rows sent so far were \
+                     deleted from {table}, and the next run reads it again"
+                ),
+                true,
+            ),
+            Some(Err(e)) => (
+                format!(
+                    "changed while it was being ingested ({why}); deleting the rows it sent \
+                     failed ({e}): rows of it may be in {table} with {} = {file_id}",
+                    crate::ch::schema::PROVENANCE_FILE
+                ),
+                false,
+            ),
+            None => (
+                format!(
+                    "changed while it was being ingested ({why}); {table} has no provenance \
+                     columns, so rows of it may be in it"
+                ),
+                false,
+            ),
+        };
+        let mut events = Vec::new();
+        if forget {
+            events.push(self.file_event(Event::Forgotten, &lf.entry, table, &lf.hash));
+        }
+        let mut failed = self.file_event(Event::Failed, &lf.entry, table, &lf.hash);
+        failed.error = detail.clone();
+        failed.error_kind = KIND_TRANSIENT.to_owned();
+        events.push(failed);
+        if let Err(e) = self.manifest.write(&events).await {
+            log::error!("{}: cannot record the change: {e}", lf.entry.rel);
+            if e.is_unreachable() {
+                self.stopped.get_or_insert(e);
+            }
+        }
+        let mut outcome = Self::outcome(&lf.entry, table, Status::Changed, 0)
+            .detail(detail)
+            .hash(&lf.hash)
+            .since(lf.started);
+        outcome.transient = true;
+        self.finish(outcome);
+    }
+
+    /// Records a poison file, first deleting the rows a crashed second pass may have sent of it
+    /// (and forgetting its content, so that a later ingestion gets new insert names): a failed
+    /// file keeps no row in the table.
+    async fn poison(&mut self, mut outcome: FileOutcome, mut failed: EventRow, table: &TableRef) {
+        let hash = outcome.hash.clone();
+        let landed = match provenance::row_counts(&self.server, table, &[&hash]).await {
+            Ok(counts) => counts.get(&hash).map_or(0, |&(n, _)| n),
+            Err(e) => {
+                log::error!(
+                    "{}: cannot look for rows of it in {table}: {e}",
+                    outcome.rel
+                );
+                0
+            }
+        };
+        if landed > 0 {
+            let deleted = self
+                .server
+                .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+                .await;
+            let deleted = match deleted {
+                Ok(()) => {
+                    self.server
+                        .delete_file_rows(table, crate::hash::file_id(&hash))
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match deleted {
+                Ok(n) => {
+                    let mut forgotten = self.manifest.event(Event::Forgotten);
+                    forgotten.path = failed.path.clone();
+                    forgotten.size = failed.size;
+                    forgotten.mtime_ns = failed.mtime_ns;
+                    forgotten.file_hash = hash.clone();
+                    forgotten.target_table = failed.target_table.clone();
+                    forgotten.format = failed.format.clone();
+                    self.events.push(forgotten);
+                    outcome.detail.push_str(&format!(
+                        "; the {n} rows an interrupted run sent of it were deleted from {table}"
+                    ));
+                }
+                Err(e) => outcome.detail.push_str(&format!(
+                    "; deleting the rows an interrupted run sent of it failed ({e}): they are in \
+                     {table} with {} = {}",
+                    crate::ch::schema::PROVENANCE_FILE,
+                    crate::hash::file_id(&hash)
+                )),
+            }
+            // After the content was forgotten: the latest event says the file failed.
+            let now = self.manifest.event(Event::Failed);
+            (failed.seq, failed.event_time) = (now.seq, now.event_time);
+            failed.error = outcome.detail.clone();
+        }
+        self.events.push(failed);
+        self.finish(outcome);
+    }
+
+    /// Deletes every row of a file once its inserts have ended on the server (a mutation leaves
+    /// parts written after it alone), and checks that none is left.
+    async fn delete_rows(&self, lf: &LargeFile) -> Result<u64, ChError> {
+        let table = &lf.target.table;
+        let mut deleted = 0;
+        // An insert the server finishes after a delete is not touched by it: delete until none
+        // is left (an insert ends within the insert timeout).
+        for _ in 0..3 {
+            self.server
+                .wait_for_queries(&self.query_id_prefix, self.server.insert_timeout())
+                .await?;
+            deleted += self
+                .server
+                .delete_file_rows(table, crate::hash::file_id(&lf.hash))
+                .await?;
+            let left = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
+            if left.get(&lf.hash).is_none_or(|&(n, _)| n == 0) {
+                return Ok(deleted);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(ChError::Server {
+            code: 0,
+            message: "rows of it are still there after deleting them three times".into(),
+        })
     }
 
     async fn plan_batches(&self, lf: &LargeFile, resume: bool) -> Result<Vec<BatchPlan>, Trouble> {
@@ -734,10 +887,12 @@ impl Sender {
                     plans,
                     limits: self.limits,
                     policy: self.policy,
+                    crashes: self.crashes.clone(),
                 },
                 tx,
             ),
-        };
+        }
+        .map_err(|e| Trouble::Local(format!("cannot start a thread: {e}")))?;
         let mut open: Option<OpenInsert> = None;
         // The insert the server is finishing while the next one streams.
         let mut finishing: Option<Finishing> = None;
@@ -792,7 +947,8 @@ impl Sender {
                             o.batches.push((batch, rows));
                         }
                     }
-                    Msg::Error(e) => return Err(Trouble::Changed(e)),
+                    Msg::Error(Fault::Changed(e)) => return Err(Trouble::Changed(e)),
+                    Msg::Error(Fault::Local(e)) => return Err(Trouble::Local(e)),
                     Msg::Done { hash } => {
                         if hash != lf.hash {
                             return Err(Trouble::Changed(format!(
@@ -811,7 +967,12 @@ impl Sender {
         }
         .await;
         if let Some(abandoned) = finishing {
-            abandoned.end.abort();
+            match &result {
+                // Its rows are about to be deleted: let its last insert end first, so that the
+                // delete sees them.
+                Err(Trouble::Changed(_)) => drop(abandoned.end.await),
+                _ => abandoned.end.abort(),
+            }
         }
         drop(open);
         drop(rx);

@@ -2,7 +2,7 @@
 //! so that sending them needs no second parse: the second pass replays the blocks, writing the
 //! file's id (known only once the whole file is hashed) into each block's provenance column.
 
-use super::stream::{CHUNK_BYTES, Msg, Out};
+use super::stream::{CHUNK_BYTES, Fault, Msg, Out};
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::native::{BlockBuilder, Sink};
 use bytes::Bytes;
@@ -152,17 +152,19 @@ impl Spilled {
         file_id: Option<u64>,
         hash: String,
         tx: mpsc::Sender<Msg>,
-    ) -> std::thread::JoinHandle<()> {
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let spilled = Spilled {
             file: self.file.clone(),
             log: self.log.clone(),
             columns: self.columns.clone(),
         };
-        std::thread::spawn(move || {
-            if let Err(e) = spilled.send(file_id, hash, &tx) {
-                let _ = tx.blocking_send(Msg::Error(e));
-            }
-        })
+        std::thread::Builder::new()
+            .name("replay".to_owned())
+            .spawn(move || {
+                if let Err(e) = spilled.send(file_id, hash, &tx) {
+                    let _ = tx.blocking_send(Msg::Error(Fault::Local(e)));
+                }
+            })
     }
 
     fn send(
@@ -204,6 +206,9 @@ impl Spilled {
         to: u64,
         send: &dyn Fn(Msg) -> Result<(), String>,
     ) -> Result<(), String> {
+        fail::fail_point!("spill-read-error", |_| Err(
+            "cannot read the spill file: injected by a failpoint".to_owned()
+        ));
         while from < to {
             let n = (to - from).min(CHUNK_BYTES as u64) as usize;
             let mut piece = vec![0; n];
@@ -242,7 +247,11 @@ mod tests {
 
     fn replayed(spilled: Spilled, file_id: Option<u64>) -> Vec<Msg> {
         let (tx, mut rx) = mpsc::channel(1000);
-        spilled.replay(file_id, "h".into(), tx).join().unwrap();
+        spilled
+            .replay(file_id, "h".into(), tx)
+            .unwrap()
+            .join()
+            .unwrap();
         let mut msgs = Vec::new();
         while let Ok(m) = rx.try_recv() {
             msgs.push(m);

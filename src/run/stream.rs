@@ -6,12 +6,13 @@ use super::encode::Target;
 use super::prepare::SUB_BLOCK_BYTES;
 use super::read::{HashedSource, column_plan};
 use super::records::{ErrorPolicy, Records, Step};
+use crate::crashes::{Crashes, Pass};
 use crate::formats::Limits;
 use crate::native::{BlockBuilder, Sink};
 use crate::scan::FileEntry;
 use bytes::Bytes;
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 
 /// What to send of one batch.
@@ -37,12 +38,21 @@ pub enum Msg {
         batch: u64,
         rows: u64,
     },
-    /// The file no longer reads as it did in the first pass.
-    Error(String),
+    /// The rows stopped coming.
+    Error(Fault),
     /// Every record was read; the hash of what was read.
     Done {
         hash: String,
     },
+}
+
+/// Why a file's rows stopped coming before its end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The data file no longer reads as its first pass did: its content changed.
+    Changed(String),
+    /// A local failure that says nothing about the file (reading the spill file back).
+    Local(String),
 }
 
 /// Where a file's encoded rows go, batch by batch: the sender, a spill file, or nowhere (a pass
@@ -246,14 +256,35 @@ pub struct Job {
     pub plans: Vec<BatchPlan>,
     pub limits: Limits,
     pub policy: ErrorPolicy,
+    /// Where the file is noted while this pass reads it (not while it waits for the sender).
+    pub crashes: Arc<Mutex<Crashes>>,
 }
 
-pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        if let Err(e) = encode(&job, &tx) {
+pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
+    super::spawn_reading("stream", move || {
+        let rel = job.entry.rel.clone();
+        crashes(&job.crashes).enter(Pass::Second, &job.entry);
+        let result = encode(&job, &tx);
+        match &result {
+            Ok(()) => crashes(&job.crashes).leave(Pass::Second, &rel),
+            Err(_) => crashes(&job.crashes).pause(Pass::Second),
+        }
+        if let Err(e) = result {
             let _ = tx.blocking_send(Msg::Error(e));
         }
     })
+}
+
+fn crashes(c: &Mutex<Crashes>) -> MutexGuard<'_, Crashes> {
+    c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sends to the sender, waiting for room; waiting is not reading the file.
+fn blocking_send(tx: &mpsc::Sender<Msg>, crashes: &Mutex<Crashes>, m: Msg) -> bool {
+    self::crashes(crashes).pause(Pass::Second);
+    let sent = tx.blocking_send(m).is_ok();
+    self::crashes(crashes).resume(Pass::Second);
+    sent
 }
 
 /// The receiver went away (the insert failed); stop quietly.
@@ -263,6 +294,7 @@ const GONE: &str = "";
 struct Chunks<'a> {
     buf: Vec<u8>,
     tx: &'a mpsc::Sender<Msg>,
+    crashes: &'a Mutex<Crashes>,
     gone: bool,
 }
 
@@ -288,21 +320,22 @@ impl Chunks<'_> {
             return;
         }
         let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_ROOM));
-        self.gone = self
-            .tx
-            .blocking_send(Msg::Data(Bytes::from(piece)))
-            .is_err();
+        self.gone = !blocking_send(self.tx, self.crashes, Msg::Data(Bytes::from(piece)));
     }
 }
 
 /// Blocks and batch edges go straight to the sender.
 struct ToSender<'a> {
     tx: &'a mpsc::Sender<Msg>,
+    crashes: &'a Mutex<Crashes>,
 }
 
 impl ToSender<'_> {
     fn send(&self, m: Msg) -> Result<(), String> {
-        self.tx.blocking_send(m).map_err(|_| GONE.to_owned())
+        match blocking_send(self.tx, self.crashes, m) {
+            true => Ok(()),
+            false => Err(GONE.to_owned()),
+        }
     }
 }
 
@@ -315,6 +348,7 @@ impl Out for ToSender<'_> {
         let mut out = Chunks {
             buf: Vec::with_capacity(CHUNK_ROOM),
             tx: self.tx,
+            crashes: self.crashes,
             gone: false,
         };
         block.write_native_to(key, &mut out);
@@ -326,24 +360,43 @@ impl Out for ToSender<'_> {
     }
 
     fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
+        // The crash tests' death in the middle of a second pass, some batches sent.
+        fail::fail_point!("abort-second-pass", |_| std::process::abort());
         self.send(Msg::End { batch, rows })
     }
 }
 
-fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
+/// Reads the file again and sends its rows. Anything that makes it read otherwise than its
+/// first pass did means the file changed; only a failure of the disk is local.
+fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
     let rel = &job.entry.rel;
-    let mut opened = HashedSource::open(&job.entry.path, job.entry.detected, job.limits, None)
-        .map_err(|e| e.describe(rel))?;
+    crate::rendezvous("second-pass");
+    let changed = |e: String| Fault::Changed(e);
+    let file = job
+        .entry
+        .open()
+        .map_err(|e| changed(format!("{rel}: {e}")))?;
+    let mut opened =
+        HashedSource::open(file, job.entry.detected, job.limits, None).map_err(|e| {
+            match e.is_local() {
+                true => Fault::Local(e.describe(rel)),
+                false => changed(e.describe(rel)),
+            }
+        })?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
-        .map_err(|e| format!("{rel}: {e}"))?;
-    let mut block = plan.new_block(job.target.server_tz)?;
+        .map_err(|e| changed(format!("{rel}: {e}")))?;
+    let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
     let layout = Layout {
         batch_rows: job.batch_rows,
         insert_rows: job.insert_rows,
         key: plan.sort_columns().to_vec(),
     };
-    let mut out = ToSender { tx };
-    out.send(Msg::Columns(plan.column_list()))?;
+    let mut out = ToSender {
+        tx,
+        crashes: &job.crashes,
+    };
+    out.send(Msg::Columns(plan.column_list()))
+        .map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
     encode_batches(
         &mut records,
@@ -352,14 +405,18 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
         Some(job.per_insert),
         &job.plans,
         &mut out,
-    )?;
+    )
+    .map_err(changed)?;
+    if let Some(local) = records.local_failure() {
+        return Err(Fault::Local(local));
+    }
     if let Err(errors) = records.verdict() {
-        return Err(errors.join("; "));
+        return Err(changed(errors.join("; ")));
     }
     let hash = opened
-        .finish(&job.entry.path, job.entry.size)
-        .map_err(|e| format!("{rel}: {e}"))?;
-    out.send(Msg::Done { hash })
+        .finish()
+        .map_err(|e| Fault::Local(format!("{rel}: {e}")))?;
+    out.send(Msg::Done { hash }).map_err(changed)
 }
 
 #[cfg(test)]

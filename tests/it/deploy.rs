@@ -270,6 +270,27 @@ fn the_kubernetes_cronjob_forbids_overlapping_runs() {
     assert!(password["valueFrom"]["secretKeyRef"]["key"].is_string());
     let url = env.iter().find(|e| e["name"] == "CLICKHOUSE_URL").unwrap();
     assert!(text(&url["value"], "url").starts_with("https://"));
+    // A read-only root file system leaves temporary files nowhere unless TMPDIR is a volume.
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let tmpdir = env
+        .iter()
+        .find(|e| e["name"] == "TMPDIR")
+        .map_or("/tmp", |e| text(&e["value"], "TMPDIR"));
+    let mounts = container["volumeMounts"].as_sequence().unwrap();
+    let tmp = mounts
+        .iter()
+        .find(|m| m["mountPath"] == tmpdir)
+        .unwrap_or_else(|| panic!("no volume at TMPDIR ({tmpdir})"));
+    let volume = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == tmp["name"])
+        .expect("the TMPDIR volume");
+    assert!(
+        volume["emptyDir"].is_mapping(),
+        "TMPDIR is a scratch volume"
+    );
 }
 
 /// Metric names (`ingest_…`) and the values of a label (`name="v"` or `name=~"a|b"`) in text.

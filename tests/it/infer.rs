@@ -222,7 +222,7 @@ fn routes_and_flags_choose_the_engine_and_order_by() {
 }
 
 #[test]
-fn missing_tables_and_unusable_names_are_configuration_errors() {
+fn a_missing_table_is_a_configuration_error_and_an_unusable_name_fails_its_file() {
     let env = Env::new("infer_errors");
     env.write("a.csv", "_ingest_row,x\n1,2\n");
     let out = env.ingest(&["--table", "t"]);
@@ -237,14 +237,14 @@ fn missing_tables_and_unusable_names_are_configuration_errors() {
         out.stderr
     );
     let out = env.ingest(&["--table", "t", "--create-table"]);
-    assert_code(&out, 2);
+    assert_code(&out, 3);
     assert!(
-        out.stderr.contains(&format!(
-            "cannot create table {}.t: field `_ingest_row` of a.csv is reserved for provenance",
-            env.db
-        )),
+        squeezed(&out.stdout).contains(
+            "failed a.csv: field `_ingest_row` is reserved for provenance, so the file \
+             cannot shape the new table"
+        ),
         "{}",
-        out.stderr
+        out.all()
     );
     let out = env.ingest(&[
         "--table",

@@ -11,6 +11,8 @@ mod day2;
 mod deploy;
 mod exactly_once;
 mod formats;
+mod fuzz;
+mod hostile;
 mod infer;
 mod inserts;
 mod lifecycle;

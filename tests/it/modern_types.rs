@@ -639,7 +639,7 @@ fn hostile_nesting_is_a_record_error_not_a_crash() {
             ),
             (
                 "deep.jsonl",
-                "deep.jsonl:1:s: arrays nest deeper than 64 levels"
+                "deep.jsonl:1: arrays and objects nested more than 64 levels deep (the limit)"
             ),
         ])
     );

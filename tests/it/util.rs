@@ -227,3 +227,16 @@ pub fn json_of(out: &Output) -> serde_json::Value {
     assert_eq!(lines.len(), 1, "expected one line of JSON:\n{}", out.all());
     serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
 }
+
+/// Text with every run of spaces made one, for lines whose columns are padded.
+pub fn squeezed(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
