@@ -146,6 +146,8 @@ impl Server {
         Ok(server)
     }
 
+    /// The server's address as it may be shown (scheme, host and port).
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
     pub fn display_url(&self) -> &str {
         &self.display_url
     }

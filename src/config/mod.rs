@@ -515,11 +515,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
 }
 
-/// A path shown relative to the data folder when it is inside it.
-pub fn relative_to<'a>(path: &'a Path, base: &Path) -> &'a Path {
-    path.strip_prefix(base).unwrap_or(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

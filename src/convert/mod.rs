@@ -11,7 +11,6 @@ use crate::value::Value;
 use chrono_tz::Tz;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use number::parse_decimal;
 pub use time::{parse_date_days, parse_datetime_nanos};
 pub use wide::WideInt;
 

@@ -5,7 +5,7 @@ mod attention;
 mod rejects;
 mod state;
 
-pub use attention::{REASONS as ATTENTION_REASONS, reason as attention_reason};
+pub use attention::REASONS as ATTENTION_REASONS;
 
 pub use rejects::RejectRow;
 pub use state::{ContentState, PathState, State};

@@ -97,10 +97,6 @@ impl BlockBuilder {
         self.rows
     }
 
-    pub fn column_count(&self) -> usize {
-        self.columns.len()
-    }
-
     /// Approximate size of the encoded block in bytes.
     pub fn byte_size(&self) -> usize {
         self.columns.iter().map(|c| c.enc.byte_size()).sum()

@@ -121,7 +121,7 @@ pub async fn run(
         cfg.routes.detect(rel, name)
     })
     .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
-    crate::rendezvous("after-scan");
+    crate::failpoints::rendezvous("after-scan");
     let mut outcomes: Vec<FileOutcome> = found
         .ignored
         .iter()

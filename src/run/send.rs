@@ -432,7 +432,7 @@ impl Sender {
             self.stopped.get_or_insert(e);
             return self.interrupted(Work::Group(g));
         }
-        crate::crash_point!("before-insert");
+        crash_point!("before-insert");
         let mut digest = blake3::Hasher::new();
         for f in &g.files {
             digest.update(f.hash.as_bytes());
@@ -447,7 +447,7 @@ impl Sender {
         let mut insert = self.start_insert(&g.target, &g.columns, &query_id, generation);
         let sent = async {
             insert.send(bytes::Bytes::from(g.body)).await?;
-            crate::crash_point!("mid-insert");
+            crash_point!("mid-insert");
             insert.end().await
         }
         .await;
@@ -459,7 +459,7 @@ impl Sender {
                 .files_one_by_one(g.files, &g.target, g.batch_rows)
                 .await;
         }
-        crate::crash_point!("after-insert");
+        crash_point!("after-insert");
         let hashes: Vec<&str> = g.files.iter().map(|f| f.hash.as_str()).collect();
         let counts = if g.target.provenance {
             match provenance::row_counts(&self.server, &table, &hashes).await {
@@ -514,7 +514,7 @@ impl Sender {
                 self.stopped.get_or_insert(e);
             }
         }
-        crate::crash_point!("after-done");
+        crash_point!("after-done");
         for o in outcomes {
             self.finish(o);
         }
@@ -787,7 +787,7 @@ impl Sender {
         if plans.iter().any(|p| *p != BatchPlan::Skip) {
             self.stream_batches(lf, plans).await?;
         }
-        crate::crash_point!("before-read-back");
+        crash_point!("before-read-back");
         log::debug!("{}: sent, reading back", lf.entry.rel);
         let (n, u) = if lf.target.provenance {
             let counts = provenance::row_counts(&self.server, table, &[&lf.hash]).await?;
@@ -813,7 +813,7 @@ impl Sender {
         done.rejected = lf.rejects.len() as u64;
         done.batch_rows = lf.batch_rows;
         self.write_acked(&[done]).await?;
-        crate::crash_point!("after-done");
+        crash_point!("after-done");
         Ok(Self::ingested(
             &lf.entry,
             table,
@@ -829,7 +829,7 @@ impl Sender {
             .await
             .map_err(|e| ChError::Client(format!("insert task: {e}")))?
             .map_err(|e| self.server.classify(e))?;
-        crate::crash_point!("after-insert");
+        crash_point!("after-insert");
         let rows: u64 = done.batches.iter().map(|(_, rows)| rows).sum();
         self.sent.set(self.sent.get() + rows);
         let due = {
@@ -846,7 +846,7 @@ impl Sender {
         };
         if due {
             self.write_acked(&[]).await?;
-            crate::crash_point!("after-batch-event");
+            crash_point!("after-batch-event");
         }
         Ok(())
     }
@@ -906,7 +906,7 @@ impl Sender {
                             self.close_insert(lf, &mut open, &mut finishing).await?;
                         }
                         if open.is_none() {
-                            crate::crash_point!("before-insert");
+                            crash_point!("before-insert");
                             fail::fail_point!("insert-server-error", |_| {
                                 Err(Trouble::Server(ChError::Server {
                                     code: 252,
@@ -939,7 +939,7 @@ impl Sender {
                                 .send(bytes)
                                 .await
                                 .map_err(|e| self.server.classify(e))?;
-                            crate::crash_point!("mid-insert");
+                            crash_point!("mid-insert");
                         }
                     }
                     Msg::End { batch, rows } => {

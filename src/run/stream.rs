@@ -370,7 +370,7 @@ impl Out for ToSender<'_> {
 /// first pass did means the file changed; only a failure of the disk is local.
 fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
     let rel = &job.entry.rel;
-    crate::rendezvous("second-pass");
+    crate::failpoints::rendezvous("second-pass");
     let changed = |e: String| Fault::Changed(e);
     let file = job
         .entry

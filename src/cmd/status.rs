@@ -6,8 +6,9 @@
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::manifest::PathStatusRow;
+use crate::cli::StatusArgs;
 use crate::config::{Output, StatusConfig};
-use crate::exit::Fatal;
+use crate::exit::{Exit, Fatal};
 use crate::history::{self, epoch};
 use crate::manifest::{Event, Manifest};
 use crate::summary::{RunFields, SCHEMA_VERSION, timestamp};
@@ -99,7 +100,8 @@ fn folder_of(cfg: &StatusConfig) -> Result<Option<String>, Fatal> {
     crate::folder_id::read(&dir.join(crate::folder_id::ID_FILE)).map_err(Fatal::Config)
 }
 
-pub async fn status(cfg: &StatusConfig, out: &mut dyn Write) -> Result<(), Fatal> {
+pub async fn status(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
+    let cfg = &StatusConfig::build(args)?;
     let folder = folder_of(cfg)?;
     let server = Server::connect(cfg.common.connect.clone()).await?;
     let mut manifest = Manifest::new(
@@ -140,7 +142,7 @@ pub async fn status(cfg: &StatusConfig, out: &mut dyn Write) -> Result<(), Fatal
     .map_err(anyhow::Error::from)?;
     match missing {
         Some(msg) => Err(Fatal::Config(msg)),
-        None => Ok(()),
+        None => Ok(Exit::Ok),
     }
 }
 

@@ -1,20 +1,16 @@
-//! `ingest verify`: reconciles the manifest with the tables. For every content the manifest
-//! records as ingested, the rows under its provenance id must be exactly the rows recorded; a
-//! table dropped, emptied or partly deleted behind the manifest's back, or a file sent twice, is
-//! found here and reported (text or JSON, exit code 3) for `ingest retry` to repair.
+//! Reconciling the manifest with the tables: for every content the manifest records as ingested,
+//! the rows under its provenance id must be exactly the rows recorded. A table dropped, emptied or
+//! partly deleted behind the manifest's back, or a file sent twice, is found here — for `ingest
+//! verify` to report and `ingest retry` to repair.
 
-use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
-use crate::config::{Output, VerifyConfig};
-use crate::exit::{Exit, Fatal};
+use crate::exit::Fatal;
 use crate::hash::file_id;
 use crate::manifest::{ContentState, Event, KIND_DATA, Manifest, State};
 use crate::summary::SCHEMA_VERSION;
-use crate::text::{escape, plural};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, Write};
 
 /// What is wrong with a file's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -180,107 +176,4 @@ fn mismatch(problem: Problem, table: &str, hash: &str, c: &ContentState, n: u64)
         rows_recorded: c.rows,
         rows_found: n,
     }
-}
-
-pub async fn verify(cfg: &VerifyConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let server = Server::connect(cfg.common.connect.clone()).await?;
-    let mut manifest = Manifest::new(
-        server,
-        cfg.common.manifest.clone(),
-        String::new(),
-        String::new(),
-    );
-    if !manifest.open().await? {
-        return Err(Fatal::config(format!(
-            "no manifest table {}: nothing was ingested with it (check --database and \
-             --manifest-table)",
-            manifest.table
-        )));
-    }
-    let v = check(&manifest).await?;
-    match cfg.output {
-        Output::Json => serde_json::to_writer(&mut *out, &v)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
-        Output::Text => print(out, &v),
-    }
-    .map_err(anyhow::Error::from)?;
-    Ok(match v.mismatches.is_empty() {
-        true => Exit::Ok,
-        false => Exit::FilesFailed,
-    })
-}
-
-fn print(out: &mut dyn Write, v: &Verification) -> io::Result<()> {
-    let tables: std::collections::BTreeSet<&str> =
-        v.mismatches.iter().map(|m| m.table.as_str()).collect();
-    writeln!(
-        out,
-        "checked {} recorded as ingested: {} match, {} do not{}",
-        plural(v.files_checked, "file"),
-        v.files_matching,
-        v.mismatches.len(),
-        match tables.len() {
-            0 => String::new(),
-            _ => format!(
-                " (in {})",
-                tables.into_iter().collect::<Vec<_>>().join(", ")
-            ),
-        }
-    )?;
-    for m in &v.mismatches {
-        let what = match m.problem {
-            Problem::Missing | Problem::Short => {
-                format!(
-                    "{} of {} in the table",
-                    m.rows_found,
-                    plural(m.rows_recorded, "row")
-                )
-            }
-            Problem::Doubled => format!(
-                "{} in the table, {} recorded",
-                plural(m.rows_found, "row"),
-                m.rows_recorded
-            ),
-            Problem::RowsOfFailed => format!(
-                "{} in the table, though it is recorded as failed (`ingest forget --delete-rows` \
-                 removes them)",
-                plural(m.rows_found, "row")
-            ),
-        };
-        writeln!(
-            out,
-            "{:<15} {} {}: {what} (content {})",
-            m.problem.label(),
-            escape(&m.table),
-            escape(&m.path),
-            m.hash.get(..12).unwrap_or(&m.hash)
-        )?;
-    }
-    for u in &v.unverifiable {
-        writeln!(
-            out,
-            "table {} cannot be checked ({}): {} not verified",
-            escape(&u.table),
-            u.reason,
-            plural(u.files, "file")
-        )?;
-    }
-    for u in &v.unknown {
-        writeln!(
-            out,
-            "table {} holds {} under a provenance id no file in the manifest has ({})",
-            escape(&u.table),
-            plural(u.rows, "row"),
-            u.file_id
-        )?;
-    }
-    if v.mismatches.iter().any(|m| m.problem.retry_repairs()) {
-        writeln!(
-            out,
-            "`ingest retry PATH` (or `ingest retry --all-mismatched`) ingests what is missing, \
-             short or doubled again"
-        )?;
-    }
-    Ok(())
 }
