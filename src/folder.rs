@@ -42,7 +42,7 @@ impl Identity {
             dev: meta.dev(),
             ino: meta.ino(),
             size: meta.len(),
-            mtime_ns: crate::scan::mtime_ns(meta),
+            mtime_ns: mtime_ns(meta),
         }
     }
 }
@@ -398,6 +398,13 @@ impl AsFd for Folder {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+pub fn mtime_ns(meta: &Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 #[cfg(test)]

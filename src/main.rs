@@ -23,10 +23,13 @@ mod manifest;
 mod memory;
 mod metrics;
 mod native;
+mod outcome;
 mod progress;
 mod reconcile;
+mod rows;
 mod run;
 mod scan;
+mod sink;
 mod stdout;
 mod summary;
 mod text;
@@ -47,7 +50,7 @@ fn main() -> ExitCode {
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Blocking tasks read files (`--create-table` sampling).
-        .thread_stack_size(run::READING_STACK)
+        .thread_stack_size(rows::READING_STACK)
         .build()
         .map_err(|e| Fatal::Internal(e.into()))
         .and_then(|rt| rt.block_on(cmd::dispatch(cli.command)));

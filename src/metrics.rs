@@ -10,7 +10,7 @@
 use crate::exit::Exit;
 use crate::folder::Folder;
 use crate::manifest::ATTENTION_REASONS;
-use crate::run::outcome::Status;
+use crate::outcome::Status;
 use crate::summary::Summary;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -371,9 +371,9 @@ fn write_new(dir: &Folder, name: &str, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::exit::Fatal;
-    use crate::run::RunReport;
-    use crate::run::outcome::FileOutcome;
-    use crate::summary::RunStart;
+    use crate::outcome::FileOutcome;
+    use crate::outcome::RunReport;
+    use crate::outcome::RunStart;
     use std::time::Duration;
 
     fn report(exit: Exit, outcomes: Vec<FileOutcome>) -> Result<RunReport, Fatal> {

@@ -7,7 +7,7 @@ use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
 use crate::exit::Fatal;
 use crate::hash::file_id;
-use crate::manifest::{ContentState, Event, KIND_DATA, Manifest, State};
+use crate::manifest::{ContentState, Event, FailureKind, Manifest, State};
 use crate::summary::SCHEMA_VERSION;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -146,7 +146,7 @@ pub async fn check(manifest: &Manifest) -> Result<Verification, Fatal> {
             match others.get(&id) {
                 Some((hash, c))
                     if matches!(c.event, Event::Failed | Event::Quarantined)
-                        && c.error_kind == KIND_DATA =>
+                        && c.error_kind == Some(FailureKind::Data) =>
                 {
                     v.mismatches
                         .push(mismatch(Problem::RowsOfFailed, name, hash, c, n))

@@ -159,7 +159,7 @@ pub(super) async fn open(common: &Common) -> Result<(Manifest, State), Fatal> {
     let mut manifest = Manifest::new(
         server,
         common.manifest.clone(),
-        crate::run::new_run_id(),
+        crate::outcome::new_run_id(),
         folder.id,
     );
     if !manifest.open().await? {

@@ -8,8 +8,9 @@ use crate::config::{Output, RunConfig};
 use crate::exit::{Exit, Fatal, error_line};
 use crate::history::{self, RunRow};
 use crate::manifest::Manifest;
+use crate::outcome::RunStart;
 use crate::progress::Progress;
-use crate::summary::{RunStart, Summary};
+use crate::summary::Summary;
 use crate::{folder_id, lock, metrics, run};
 use std::io::Write;
 

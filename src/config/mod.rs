@@ -1,9 +1,12 @@
 //! One validated `Config` built from flags, environment and the config file, in that order of
 //! precedence; everything a command needs is checked here, before any work starts.
 
+mod choices;
 mod file;
 mod routes;
 mod settings;
+
+pub use choices::{After, Disposal, ErrorPolicy};
 
 pub use file::{FileConfig, RouteConfig};
 pub use routes::{RouteDefaults, Routes};
@@ -12,8 +15,6 @@ use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
 use crate::cli::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use crate::exit::Fatal;
-use crate::run::dispose::{After, Disposal};
-use crate::run::records::ErrorPolicy;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -9,6 +9,7 @@
 //! so a bad value is an error with its file, line and column, not a failed insert.
 
 mod buffers;
+mod cells;
 mod column;
 mod composite;
 mod lowcard;

@@ -2,17 +2,9 @@
 //! reading thread and a writing task working side by side; the exit code is decided at the end.
 
 pub mod dispose;
-pub mod encode;
-pub mod outcome;
 mod plan;
 mod prepare;
-mod provenance;
-mod read;
-pub mod records;
 mod report;
-mod send;
-mod spill;
-mod stream;
 
 use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
@@ -22,12 +14,13 @@ use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
 use crate::formats::Limits;
 use crate::manifest::{Manifest, State};
+use crate::outcome::{FileOutcome, Status};
+use crate::outcome::{RunReport, RunStart};
 use crate::progress::Progress;
+use crate::rows::target::Target;
 use crate::scan;
-use crate::summary::RunStart;
+use crate::sink::Sink;
 use anyhow::Context;
-use encode::Target;
-use outcome::{FileOutcome, Status};
 use plan::{Known, Plan};
 use prepare::{Candidate, Prepare, Refusal, Settings};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -35,46 +28,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use report::print_report;
-
-/// Everything a run did, for the summary and the exit code.
-#[derive(Debug)]
-pub struct RunReport {
-    pub run_id: String,
-    pub dry_run: bool,
-    pub outcomes: Vec<FileOutcome>,
-    /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
-    pub created: Vec<(String, String)>,
-    /// What the run did not fail for but an operator should hear about: data files no route
-    /// matches, routes that matched no file.
-    pub warnings: Vec<String>,
-    pub stopped: Option<String>,
-    pub exit: Exit,
-    pub elapsed: std::time::Duration,
-}
-
-/// Stack of the threads that read and convert files. Values nest as deep as
-/// `Limits::max_depth` allows and are decoded, converted and dropped recursively; this leaves
-/// that recursion (and the Parquet reader's) ample room. Untouched stack costs no memory.
-pub const READING_STACK: usize = 16 << 20;
-
-/// Starts a thread that reads files.
-pub fn spawn_reading<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<std::thread::JoinHandle<T>> {
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .stack_size(READING_STACK)
-        .spawn(f)
-}
-
-pub fn new_run_id() -> String {
-    format!(
-        "{}-{:04x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        fastrand::u16(..)
-    )
-}
 
 /// A short stable id for this data folder and manifest, used in query ids.
 fn query_folder(folder: &str, cfg: &RunConfig) -> String {
@@ -155,7 +108,7 @@ pub async fn run(
 
     // Files stay in the folder: a route that matches none of them is most likely a typo. (Files
     // moved or deleted after ingestion leave routes idle between arrivals.)
-    if any_data && cfg.disposal.after == dispose::After::Keep {
+    if any_data && cfg.disposal.after == crate::config::After::Keep {
         for (route, hits) in routes.iter().zip(&route_hits) {
             if *hits == 0 {
                 warnings.push(format!("route {route} matched no file in the data folder"));
@@ -219,9 +172,9 @@ pub async fn run(
         tx,
         crashes.clone(),
     );
-    let reader = spawn_reading("read", move || prepare.run(candidates))
+    let reader = crate::rows::spawn_reading("read", move || prepare.run(candidates))
         .context("cannot start the reading thread")?;
-    let mut sender = send::Sender::new(
+    let mut sender = Sink::new(
         server,
         manifest.clone(),
         cfg,
@@ -319,7 +272,7 @@ fn known_outcome(
     let mut outcome = FileOutcome::of(entry, table, status)
         .detail(detail)
         .hash(known.map_or("", |p| p.file_hash.as_str()));
-    outcome.poison = known.is_some_and(|p| p.error_kind == crate::manifest::KIND_POISON);
+    outcome.failure = known.and_then(|p| p.error_kind);
     outcome
 }
 
