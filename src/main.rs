@@ -6,7 +6,6 @@
 mod failpoints;
 
 mod ch;
-mod cli;
 mod cmd;
 mod config;
 mod convert;
@@ -35,8 +34,6 @@ mod summary;
 mod text;
 mod value;
 
-use clap::Parser;
-use cli::Cli;
 use exit::{Fatal, error_line};
 use std::io::Write;
 use std::process::ExitCode;
@@ -46,14 +43,15 @@ fn main() -> ExitCode {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     init_logging();
-    let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        // Blocking tasks read files (`--create-table` sampling).
-        .thread_stack_size(rows::READING_STACK)
-        .build()
-        .map_err(|e| Fatal::Internal(e.into()))
-        .and_then(|rt| rt.block_on(cmd::dispatch(cli.command)));
+    let result = config::parse().and_then(|cli| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            // Blocking tasks read files (`--create-table` sampling).
+            .thread_stack_size(rows::READING_STACK)
+            .build()
+            .map_err(|e| Fatal::Internal(e.into()))
+            .and_then(|rt| rt.block_on(cmd::dispatch(cli.command)))
+    });
     match result {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(fatal) => {

@@ -4,8 +4,8 @@
 use super::manage::{
     delete_rows, entry_event, find, open, rows_in_table, short, table_ref, write_line,
 };
-use crate::cli::ForgetArgs;
 use crate::config::ManageConfig;
+use crate::config::flags::ForgetArgs;
 use crate::exit::{Exit, Fatal};
 use crate::lock;
 use crate::manifest::Event;

@@ -10,8 +10,8 @@
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
-use crate::cli::InitArgs;
 use crate::config::InitConfig;
+use crate::config::flags::InitArgs;
 use crate::exit::{Exit, Fatal};
 use crate::history;
 use crate::manifest::Manifest;

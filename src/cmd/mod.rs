@@ -8,7 +8,7 @@ mod run;
 mod status;
 mod verify;
 
-use crate::cli::Command;
+use crate::config::flags::Command;
 use crate::exit::{Exit, Fatal};
 use crate::stdout::Stdout;
 

@@ -3,7 +3,7 @@
 //! lock is still held, and what it prints.
 
 use crate::ch::Server;
-use crate::cli::RunArgs;
+use crate::config::flags::RunArgs;
 use crate::config::{Output, RunConfig};
 use crate::exit::{Exit, Fatal, error_line};
 use crate::history::{self, RunRow};

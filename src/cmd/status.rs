@@ -6,7 +6,7 @@
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::manifest::PathStatusRow;
-use crate::cli::StatusArgs;
+use crate::config::flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
 use crate::history::{self, epoch};

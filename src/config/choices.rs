@@ -1,7 +1,40 @@
-//! The choices a user makes about how files are treated, as types: what a bad record does to
-//! its file, and what happens to a file once it is done or has failed.
+//! The choices a user makes, as types: what a command prints, what a bad record does to its
+//! file, what a changed file does, and what happens to a file once it is done or has failed.
+//! The flags take them by name (`ValueEnum`); the run takes the built forms below them.
 
+use clap::ValueEnum;
 use std::path::PathBuf;
+
+/// What a command prints: for people, or one JSON document for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    FailFile,
+    SkipRow,
+}
+
+/// `--on-change`: what a path ingested before with other content does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnChange {
+    /// Held back and reported.
+    Report,
+    /// Its new content is ingested; the old rows stay.
+    Ingest,
+}
+
+/// `--after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AfterAction {
+    Keep,
+    Move,
+    Delete,
+}
 
 /// What to do with a file that has bad records.
 #[derive(Debug, Clone, Copy, PartialEq)]

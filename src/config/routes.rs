@@ -1,7 +1,7 @@
 //! Routing files to target tables by glob on their path under the data folder, with how to read
 //! them (a format that overrides the file name) and how to create a missing table.
 
-use super::RouteConfig;
+use super::file::RouteConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
@@ -11,7 +11,7 @@ use globset::{GlobBuilder, GlobMatcher};
 /// Settings every route has unless it says otherwise (flags, environment, config file).
 #[derive(Debug, Clone, Default)]
 pub struct RouteDefaults {
-    pub format: Option<String>,
+    pub format: Option<Format>,
     pub create_table: bool,
     pub engine: Option<String>,
     pub order_by: Option<String>,
@@ -102,11 +102,7 @@ impl Routes {
                     .to_owned(),
             );
         }
-        let format = defaults
-            .format
-            .as_deref()
-            .map(|f| parse_format(f, "--format"))
-            .transpose()?;
+        let format = defaults.format;
         let mut create = CreateSpec::default();
         if let Some(engine) = &defaults.engine {
             ddl::check_engine(engine).map_err(|e| format!("--engine: {e}"))?;
@@ -273,7 +269,7 @@ mod tests {
         let mut dat = route("exports/*", "events");
         dat.format = Some("ndjson".into());
         let defaults = RouteDefaults {
-            format: Some("csv".into()),
+            format: Some(Format::Csv),
             ..RouteDefaults::default()
         };
         let routes = build(&[dat, route("*.json", "events")], &defaults).unwrap();

@@ -100,7 +100,12 @@ pub async fn run(
             );
             continue;
         };
-        match plan::plan(&entry, &table.to_string(), &state, cfg.ingest_changed) {
+        match plan::plan(
+            &entry,
+            &table.to_string(),
+            &state,
+            cfg.on_change == crate::config::OnChange::Ingest,
+        ) {
             Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
             Plan::Check { previous } => checks.push((entry, table.clone(), previous.map(Box::new))),
         }
@@ -158,7 +163,7 @@ pub async fn run(
         scanned_at,
         limits: Limits::default(),
         policy: cfg.on_error,
-        ingest_changed: cfg.ingest_changed,
+        ingest_changed: cfg.on_change == crate::config::OnChange::Ingest,
         dry_run: cfg.dry_run,
         spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
     };
