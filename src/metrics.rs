@@ -305,7 +305,43 @@ fn render(previous: &str, s: &Summary) -> String {
         "When a run last ended with exit code 0 (Unix time; 0 if never).",
         &plain(t.last_success.to_string()),
     );
+    if let Some(at) = s.heartbeat {
+        out.push_str(&heartbeat(&folder, at));
+    }
     out
+}
+
+const HEARTBEAT: &str = "ingest_watch_heartbeat_timestamp_seconds";
+
+/// The watcher's heartbeat family: it beats while idle, so a stale value means a stuck or
+/// dead watcher, not a quiet folder.
+fn heartbeat(folder_label: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = String::new();
+    head(
+        &mut out,
+        HEARTBEAT,
+        "gauge",
+        "When `ingest watch` last went round its loop (Unix time); it beats while idle.",
+    );
+    let _ = writeln!(out, "{HEARTBEAT}{{{folder_label}}} {}", epoch(at));
+    out
+}
+
+/// Renews only the watcher's heartbeat in the metrics file at `path`, leaving every other
+/// series as the last cycle wrote it.
+pub fn beat(path: &Path, folder: &str, at: chrono::DateTime<chrono::Utc>) -> io::Result<()> {
+    replace(path, |previous| {
+        let mut text: String = previous
+            .lines()
+            .filter(|l| !l.contains(HEARTBEAT))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        text.push_str(&heartbeat(
+            &format!("folder=\"{}\"", label_text(folder)),
+            at,
+        ));
+        text
+    })
 }
 
 /// A label value as the text format wants it: `\\`, `\"` and `\n` escaped.
@@ -316,10 +352,16 @@ fn label_text(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Adds this run to the metrics file at `path`: reads the previous file, writes the new one to a
-/// temporary file in the same folder, and renames it over the old one. Neither is ever opened
-/// through a symlink; a symlink planted in the file's place is replaced, not followed.
+/// Adds this run to the metrics file at `path`.
 pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
+    replace(path, |previous| render(previous, s))
+}
+
+/// Replaces the metrics file at `path` with what `make` makes of its previous text: writes the
+/// new one to a temporary file in the same folder and renames it over the old one. Neither is
+/// ever opened through a symlink; a symlink planted in the file's place is replaced, not
+/// followed.
+fn replace(path: &Path, make: impl FnOnce(&str) -> String) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| {
@@ -344,7 +386,7 @@ pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
         Err(e) if e.is_gone() || e.is_swap() => String::new(),
         Err(e) => return Err(io::Error::other(e)),
     };
-    let text = render(&previous, s);
+    let text = make(&previous);
     // A dot name ending in `.tmp` is never picked up by the collector, which reads `*.prom`.
     let tmp = format!(".{name}.{}.tmp", std::process::id());
     let written = write_new(&dir, &tmp, text.as_bytes()).and_then(|()| dir.rename(&tmp, &name));

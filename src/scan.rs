@@ -170,7 +170,62 @@ pub fn scan(
     Ok(out)
 }
 
-fn rel_string(path: &Path, root: &Path) -> String {
+/// What one path turned out to be, looked at on its own (a watcher's event names it).
+#[derive(Debug)]
+pub enum One {
+    File(FileEntry),
+    /// Not a data file, or one not allowed (as the scan would say).
+    Ignored,
+    /// Gone, a folder, or a path the scan never looks at (hidden, temporary, excluded).
+    Nothing,
+}
+
+/// Looks at one path under `root` as the scan would: the same names skipped, the same symlink
+/// rules, the same detection.
+pub fn one(
+    root: &Arc<Folder>,
+    exclude: &[PathBuf],
+    rel: &str,
+    detect: impl Fn(&str, &str) -> Option<Detected>,
+) -> One {
+    let hidden = rel.split('/').any(|c| c.is_empty() || c.starts_with('.'));
+    let dir = root.path();
+    let excluded = exclude.iter().any(|x| dir.join(rel).starts_with(x));
+    let Some(name) = rel.rsplit('/').next().filter(|_| !hidden && !excluded) else {
+        return One::Nothing;
+    };
+    if TEMP_SUFFIXES
+        .iter()
+        .any(|s| name.to_ascii_lowercase().ends_with(s))
+    {
+        return One::Nothing;
+    }
+    let meta = match root.stat(rel) {
+        Ok((_, meta)) if meta.is_dir() => return One::Nothing,
+        Ok((_, meta)) => meta,
+        Err(e) if e.is_gone() => return One::Nothing,
+        Err(_) => return One::Ignored,
+    };
+    if !meta.is_file() {
+        return One::Ignored;
+    }
+    let Some(detected) = detect(rel, name) else {
+        return One::Ignored;
+    };
+    let id = Identity::of(&meta);
+    One::File(FileEntry {
+        rel: rel.to_owned(),
+        size: id.size,
+        mtime_ns: id.mtime_ns,
+        dev: id.dev,
+        ino: id.ino,
+        detected,
+        root: root.clone(),
+    })
+}
+
+/// A path under `root` as the scan names it (relative, with `/`).
+pub fn rel_string(path: &Path, root: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())

@@ -13,6 +13,7 @@ use crate::history::{self, epoch};
 use crate::manifest::{Event, Manifest};
 use crate::summary::{RunFields, SCHEMA_VERSION, timestamp};
 use crate::text::{escape, one_line, plural};
+use crate::watch::Beacon;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -59,9 +60,20 @@ struct Report {
     totals: Vec<StateCount>,
     /// Files needing attention, by reason (every reason included).
     attention_counts: BTreeMap<String, u64>,
+    /// The watcher of the data folder (`ingest watch`), as its card says, if one ever ran here.
+    watcher: Option<WatcherJson>,
     runs: Vec<RunFields>,
     attention: Vec<FileJson>,
     recent: Vec<FileJson>,
+}
+
+/// A watcher's card, with whether it is running.
+#[derive(Debug, Serialize)]
+struct WatcherJson {
+    #[serde(flatten)]
+    card: Beacon,
+    /// `true`/`false` on the machine it runs on; `null` seen from another machine.
+    running: Option<bool>,
 }
 
 impl From<PathStatusRow> for FileJson {
@@ -114,6 +126,10 @@ pub async fn status(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, Fata
         schema_version: SCHEMA_VERSION,
         manifest: manifest.table.to_string(),
         folder,
+        watcher: Beacon::read(&cfg.common.data_dir).map(|card| WatcherJson {
+            running: card.alive().map(|alive| alive && card.state != "stopped"),
+            card,
+        }),
         ..Report::default()
     };
     let missing = match manifest.open().await? {
@@ -254,6 +270,39 @@ fn explain(f: &FileJson) -> String {
     }
 }
 
+/// `watcher: running …` or `watcher: stopped …`, from its card.
+fn print_watcher(out: &mut dyn Write, w: &WatcherJson) -> io::Result<()> {
+    let c = &w.card;
+    let (when, who) = (
+        |t: &str| t.replace('T', " ").replace('Z', ""),
+        escape(&c.host),
+    );
+    let state = match w.running {
+        Some(true) => format!("running ({})", escape(&c.state)),
+        Some(false) => "not running".to_owned(),
+        None => format!("{} on another machine", escape(&c.state)),
+    };
+    writeln!(
+        out,
+        "watcher: {state}, pid {} on {who}, since {}, by {}",
+        c.pid,
+        when(&c.started),
+        escape(&c.watching_by)
+    )?;
+    let last = match c.last_cycle.is_empty() {
+        true => "no file yet".to_owned(),
+        false => format!("last files at {}", when(&c.last_cycle)),
+    };
+    writeln!(
+        out,
+        "         heartbeat {}; {last}; {} cycles, {} files, {} since it started",
+        when(&c.heartbeat),
+        c.cycles,
+        c.files,
+        plural(c.rows, "row")
+    )
+}
+
 fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     match &r.folder {
         Some(folder) => writeln!(out, "manifest {}, folder {}", r.manifest, escape(folder))?,
@@ -270,6 +319,9 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     for w in &r.warnings {
         writeln!(out, "warning: {}", escape(w))?;
+    }
+    if let Some(w) = &r.watcher {
+        print_watcher(out, w)?;
     }
 
     writeln!(out, "\nlast runs:")?;

@@ -9,7 +9,7 @@ mod layered;
 mod routes;
 mod settings;
 
-pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output};
+pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output, WatcherKind};
 pub use layered::parse;
 pub use routes::{RouteDefaults, Routes};
 
@@ -18,7 +18,7 @@ use crate::ch::{ConnectOptions, RetryPolicy};
 use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
-use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
+use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs, WatchArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,7 +50,6 @@ pub struct RunConfig {
     pub lock_file: PathBuf,
     pub dry_run: bool,
     pub on_error: ErrorPolicy,
-    pub on_change: OnChange,
     pub disposal: Disposal,
     /// Add provenance columns to target tables that lack them (the exactly-once default).
     pub add_provenance: bool,
@@ -60,6 +59,37 @@ pub struct RunConfig {
     pub fail_on_warning: bool,
     /// Most columns `--create-table` gives a table.
     pub max_columns: usize,
+}
+
+/// Settings for `ingest watch`: a run's, and how files are noticed.
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub run: RunConfig,
+    pub watcher: WatcherKind,
+    pub poll_interval: Duration,
+    pub rescan_interval: Duration,
+    pub batch_window: Duration,
+}
+
+impl WatchConfig {
+    pub fn build(args: &WatchArgs) -> Result<WatchConfig, Fatal> {
+        if args.run.dry_run {
+            return Err(Fatal::config(
+                "--dry-run is for `ingest run`: a watcher writes as files arrive",
+            ));
+        }
+        let positive = |flag: &str, d: Duration| match d.is_zero() {
+            true => Err(Fatal::config(format!("{flag} must be more than 0"))),
+            false => Ok(d),
+        };
+        Ok(WatchConfig {
+            run: RunConfig::build(&args.run)?,
+            watcher: args.watcher,
+            poll_interval: positive("--poll-interval", args.poll_interval)?,
+            rescan_interval: positive("--rescan-interval", args.rescan_interval)?,
+            batch_window: args.batch_window,
+        })
+    }
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -182,6 +212,7 @@ impl RunConfig {
             engine: args.engine.clone(),
             order_by: args.order_by.clone(),
             insert_settings,
+            on_change: args.on_change,
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
@@ -202,7 +233,6 @@ impl RunConfig {
             lock_file,
             dry_run: args.dry_run,
             on_error: error_policy(args)?,
-            on_change: args.on_change,
             disposal,
             add_provenance: !args.without_provenance,
             output: args.output,

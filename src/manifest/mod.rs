@@ -1,6 +1,7 @@
 //! The manifest: an append-only table of file events inside ClickHouse, and the current state of
 //! every path and every (table, content hash) derived from it in two queries.
 
+mod apply;
 mod attention;
 mod event;
 mod rejects;
@@ -19,6 +20,7 @@ use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -60,6 +62,8 @@ pub struct Manifest {
     /// Whether the table records folder ids: a manifest made by an older version does not until
     /// a run (or `ingest init`) adds the column. Until then it serves one folder.
     folder_column: bool,
+    /// Events written so far, kept when a watcher keeps its state up to date by them.
+    journal: Option<Arc<Mutex<Vec<EventRow>>>>,
 }
 
 impl Manifest {
@@ -71,7 +75,21 @@ impl Manifest {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             folder,
             folder_column: true,
+            journal: None,
         }
+    }
+
+    /// Keeps every event written from now on, for [`Manifest::take_journal`].
+    pub fn keep_journal(&mut self) {
+        self.journal = Some(Arc::default());
+    }
+
+    /// The events written since the journal was last taken, in the order they were written.
+    pub fn take_journal(&self) -> Vec<EventRow> {
+        self.journal
+            .as_ref()
+            .map(|j| std::mem::take(&mut *j.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
     }
 
     /// Connects the manifest to what the table is: whether it exists, and whether it records
@@ -206,7 +224,14 @@ impl Manifest {
                 ..e.clone()
             })
             .collect();
-        self.server.write_events(&self.table, &events).await
+        self.server.write_events(&self.table, &events).await?;
+        if let Some(journal) = &self.journal {
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(events);
+        }
+        Ok(())
     }
 
     pub fn server(&self) -> &Server {

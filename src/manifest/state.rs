@@ -44,6 +44,8 @@ pub struct State {
     pub by_content: HashMap<(String, String), ContentState>,
     /// Tables that have any manifest entry (to tell a lost manifest from a new table).
     pub tables: HashSet<String>,
+    /// Whether `by_content` was read (it is only read when a file must be looked at).
+    pub contents_loaded: bool,
 }
 
 impl State {
@@ -128,6 +130,7 @@ impl Manifest {
             .tables
             .extend(contents.keys().map(|(table, _)| table.clone()));
         state.by_content = contents;
+        state.contents_loaded = true;
         Ok(())
     }
 }

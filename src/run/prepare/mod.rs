@@ -7,7 +7,7 @@ mod notes;
 mod small;
 
 use super::plan::{Decision, decide};
-use crate::config::ErrorPolicy;
+use crate::config::{ErrorPolicy, OnChange};
 use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
 use crate::folder::OpenError;
 use crate::formats::Limits;
@@ -33,6 +33,8 @@ pub struct Candidate {
     pub previous: Option<Box<PathState>>,
     /// Set when the file cannot go into its table whatever it holds: it fails, unread.
     pub refused: Option<Refusal>,
+    /// What a change of the file since it was ingested does (its route's `on_change`).
+    pub on_change: OnChange,
 }
 
 /// Why a file fails before it is read, and whether that is for its content.
@@ -69,7 +71,6 @@ pub struct Settings {
     pub scanned_at: Instant,
     pub limits: Limits,
     pub policy: ErrorPolicy,
-    pub ingest_changed: bool,
     pub dry_run: bool,
     /// Where a large file's encoded rows are kept between its two passes (none: read it twice).
     pub spill_dir: Option<std::path::PathBuf>,
@@ -295,7 +296,7 @@ impl Prepare {
             &self.state,
             in_run,
         ) {
-            Decision::Changed { .. } if self.settings.ingest_changed => {
+            Decision::Changed { .. } if c.on_change == OnChange::Ingest => {
                 Decision::Ingest { resume: None }
             }
             other => other,
