@@ -29,7 +29,15 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> (HashingReader<R>, Arc<Mutex<blake3::Hasher>>) {
-        let hasher = Arc::new(Mutex::new(blake3::Hasher::new()));
+        Self::with(inner, blake3::Hasher::new())
+    }
+
+    /// Hashes on top of what `hasher` has seen already.
+    pub fn with(
+        inner: R,
+        hasher: blake3::Hasher,
+    ) -> (HashingReader<R>, Arc<Mutex<blake3::Hasher>>) {
+        let hasher = Arc::new(Mutex::new(hasher));
         (
             HashingReader {
                 inner,

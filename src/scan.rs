@@ -1,6 +1,7 @@
 //! Finding candidate files in the data folder: regular files with a known format, in a fixed order,
 //! never files still being written under a temporary name, never anything outside the folder.
 
+use crate::append::Segment;
 use crate::ch::ident::TableRef;
 use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
@@ -24,19 +25,31 @@ pub struct FileEntry {
     pub detected: Detected,
     /// The data folder the file is opened beneath.
     pub root: Arc<Folder>,
+    /// Only this part of the file is read: it grew since it was ingested (`--on-change append`).
+    pub segment: Option<Arc<Segment>>,
 }
 
 impl FileEntry {
     /// What an event says about the file, once its content and table are known.
     pub fn facts(&self, table: &TableRef, hash: &str) -> FileFacts {
+        let seg = self.segment.as_deref().cloned().unwrap_or_default();
         FileFacts {
             path: self.rel.clone(),
-            size: self.size,
+            // Of a grown file, what is ingested once this part is: its first `end` bytes.
+            size: self.segment.as_ref().map_or(self.size, |s| s.end),
             mtime_ns: self.mtime_ns,
             hash: hash.to_owned(),
             table: table.to_string(),
             format: self.detected.to_string(),
+            from_byte: seg.from_byte,
+            from_row: seg.from_row,
+            prefix_hash: seg.prefix_hash,
         }
+    }
+
+    /// The first record's ordinal: 0, or where a grown file's new part starts.
+    pub fn from_row(&self) -> u64 {
+        self.segment.as_ref().map_or(0, |s| s.from_row)
     }
 
     pub fn identity(&self) -> Identity {
@@ -48,9 +61,25 @@ impl FileEntry {
         }
     }
 
-    /// Opens the file for reading, if it is still the file the scan saw, settled as it was.
+    /// Opens the file for reading, if it is still the file the scan saw, settled as it was; a
+    /// file read in part (a segment) may have grown since, as long as that part is there.
     pub fn open(&self) -> Result<File, OpenError> {
-        self.root.open_expected(&self.rel, &self.identity())
+        match &self.segment {
+            None => self.root.open_expected(&self.rel, &self.identity()),
+            Some(seg) => self.open_growing(seg.end),
+        }
+    }
+
+    /// Opens the file for reading if it is still the file the scan saw and holds at least its
+    /// first `len` bytes (it may have grown since).
+    pub fn open_growing(&self, len: u64) -> Result<File, OpenError> {
+        let file = self.root.open_file(&self.rel)?;
+        let id = Identity::of(&file.metadata()?);
+        match (id.dev, id.ino) == (self.dev, self.ino) {
+            true if id.size >= len => Ok(file),
+            true => Err(OpenError::Changed),
+            false => Err(OpenError::Replaced),
+        }
     }
 }
 
@@ -164,6 +193,7 @@ pub fn scan(
             ino: id.ino,
             detected,
             root: root.clone(),
+            segment: None,
         });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -221,6 +251,7 @@ pub fn one(
         ino: id.ino,
         detected,
         root: root.clone(),
+        segment: None,
     })
 }
 

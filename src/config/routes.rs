@@ -174,15 +174,6 @@ impl Routes {
             .unwrap_or(self.on_change)
     }
 
-    /// Whether any file may be appended to (`on_change = append` anywhere).
-    pub fn any_append(&self) -> bool {
-        self.on_change == OnChange::Append
-            || self
-                .routes
-                .iter()
-                .any(|r| r.on_change == Some(OnChange::Append))
-    }
-
     /// Each route as `glob → table`, in order.
     pub fn describe(&self) -> Vec<String> {
         self.routes

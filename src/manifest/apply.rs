@@ -43,6 +43,10 @@ impl State {
             error: e.error.clone(),
             error_kind: FailureKind::parse(&e.error_kind),
             generation: generation + u64::from(event == Event::Forgotten),
+            rejected: e.rejected,
+            from_byte: e.from_byte,
+            from_row: e.from_row,
+            prefix_hash: e.prefix_hash.clone(),
         };
         self.by_content.insert(key, content);
     }
@@ -63,6 +67,9 @@ impl State {
                 error_kind: FailureKind::parse(&e.error_kind),
                 detail: e.detail.clone(),
                 content_done,
+                from_byte: e.from_byte,
+                from_row: e.from_row,
+                prefix_hash: e.prefix_hash.clone(),
             },
         );
     }

@@ -62,6 +62,9 @@ pub struct Manifest {
     /// Whether the table records folder ids: a manifest made by an older version does not until
     /// a run (or `ingest init`) adds the column. Until then it serves one folder.
     folder_column: bool,
+    /// Whether the table records appended files (`from_byte`, …): older ones do not until a
+    /// run adds the columns.
+    segment_columns: bool,
     /// Events written so far, kept when a watcher keeps its state up to date by them.
     journal: Option<Arc<Mutex<Vec<EventRow>>>>,
 }
@@ -75,6 +78,7 @@ impl Manifest {
             host: gethostname::gethostname().to_string_lossy().into_owned(),
             folder,
             folder_column: true,
+            segment_columns: true,
             journal: None,
         }
     }
@@ -101,7 +105,17 @@ impl Manifest {
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
+        self.segment_columns = !exists
+            || self
+                .server
+                .has_column(&self.table, crate::ch::manifest::SEGMENT_COLUMNS[2].0)
+                .await?;
         Ok(exists)
+    }
+
+    /// Whether the table records appended files (see [`Manifest::open`]).
+    pub fn has_segments(&self) -> bool {
+        self.segment_columns
     }
 
     /// Whether the table records folder ids (see [`Manifest::open`]).
@@ -166,6 +180,16 @@ impl Manifest {
         }
         // Added now, or by another run a moment ago.
         self.folder_column = had || !self.folder.is_empty();
+        if !created.contains(&self.table) && !self.segment_columns {
+            if self.server.add_segment_columns(&self.table).await? {
+                log::warn!(
+                    "added columns from_byte, from_row and prefix_hash to manifest {}, for files \
+                     that grow (--on-change append)",
+                    self.table
+                );
+            }
+            self.segment_columns = true;
+        }
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }
@@ -201,6 +225,9 @@ impl Manifest {
             file_hash: facts.hash.clone(),
             target_table: facts.table.clone(),
             format: facts.format.clone(),
+            from_byte: facts.from_byte,
+            from_row: facts.from_row,
+            prefix_hash: facts.prefix_hash.clone(),
             ..self.event(event)
         }
     }

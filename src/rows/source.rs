@@ -59,7 +59,10 @@ pub struct HashedSource {
     count: Arc<AtomicU64>,
     /// The file, to hash it on its own when the reader did not see every byte.
     file: File,
+    /// Bytes the reader is given; for a segment, those after its start.
     size: u64,
+    /// For a segment: where it ends (its content is the file's bytes up to there).
+    end: Option<u64>,
     /// Read in place (uncompressed Parquet): the reader sees its bytes out of order.
     in_place: bool,
 }
@@ -84,6 +87,7 @@ impl HashedSource {
                 count,
                 file: own,
                 size,
+                end: None,
                 in_place: true,
             });
         }
@@ -107,6 +111,42 @@ impl HashedSource {
             count,
             file: own,
             size,
+            end: None,
+            in_place: false,
+        })
+    }
+
+    /// Starts reading an entry's file: the whole of it, or of a grown file the part still to be
+    /// ingested, after its header, hashed on top of the bytes before it (so that the hash is
+    /// the content hash of the file up to the part's end).
+    pub fn for_entry(
+        entry: &crate::scan::FileEntry,
+        file: File,
+        limits: Limits,
+        progress: Option<Reading>,
+    ) -> Result<HashedSource, ReadError> {
+        let Some(seg) = &entry.segment else {
+            return HashedSource::open(file, entry.detected, limits, progress);
+        };
+        let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
+        let mut prefix = blake3::Hasher::new();
+        hash_range(&file, 0, seg.from_byte, &mut prefix).map_err(|e| ReadError::io(&e, None))?;
+        let count = Arc::new(AtomicU64::new(0));
+        let size = seg.end - seg.from_byte;
+        let counting = Counting {
+            inner: BufReader::with_capacity(256 * 1024, Range::new(file, seg.from_byte, seg.end)),
+            count: count.clone(),
+            progress,
+        };
+        let (reader, hasher) = HashingReader::with(counting, prefix);
+        let records = crate::append::stream(seg, entry.detected, Box::new(reader), limits)?;
+        Ok(HashedSource {
+            source: records,
+            hasher,
+            count,
+            file: own,
+            size,
+            end: Some(seg.end),
             in_place: false,
         })
     }
@@ -122,10 +162,62 @@ impl HashedSource {
     pub fn finish(self) -> std::io::Result<String> {
         drop(self.source);
         if self.count.load(Ordering::Relaxed) == self.size {
-            Ok(crate::hash::finish(&self.hasher))
-        } else {
-            hash_file(&self.file)
+            return Ok(crate::hash::finish(&self.hasher));
         }
+        match self.end {
+            None => hash_file(&self.file),
+            Some(end) => {
+                let mut hasher = blake3::Hasher::new();
+                hash_range(&self.file, 0, end, &mut hasher)?;
+                Ok(crate::hash::hex(&hasher.finalize()))
+            }
+        }
+    }
+}
+
+/// Adds the file's bytes `[from, to)` to `hasher`.
+pub fn hash_range(
+    file: &File,
+    from: u64,
+    to: u64,
+    hasher: &mut blake3::Hasher,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = from;
+    while at < to {
+        let want = buf.len().min((to - at) as usize);
+        let n = file.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// The bytes `[from, to)` of a file, read in order.
+pub struct Range {
+    file: File,
+    at: u64,
+    to: u64,
+}
+
+impl Range {
+    pub fn new(file: File, from: u64, to: u64) -> Range {
+        Range { file, at: from, to }
+    }
+}
+
+impl Read for Range {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.to.saturating_sub(self.at) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 

@@ -159,6 +159,7 @@ mod tests {
             size,
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),
+            segment: None,
         }
     }
 

@@ -101,6 +101,7 @@ mod tests {
             ino: 2,
             detected: crate::formats::detect(rel).unwrap(),
             root: Arc::new(Folder::open(std::path::Path::new(".")).unwrap()),
+            segment: None,
         }
     }
 

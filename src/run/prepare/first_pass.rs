@@ -59,7 +59,7 @@ impl FirstPass<'_> {
         let mut pass = Pass::default();
         let hashable = file.try_clone()?;
         let mut opened =
-            match HashedSource::open(file, *detected, self.limits, self.progress.clone()) {
+            match HashedSource::for_entry(self.entry, file, self.limits, self.progress.clone()) {
                 Ok(s) => s,
                 Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
                 Err(e) => {
@@ -91,7 +91,8 @@ impl FirstPass<'_> {
                     None => &mut Discard,
                 };
                 let mut records =
-                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
+                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel)
+                        .of_entry(self.entry);
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
                 if let Some(local) = records.local_failure() {

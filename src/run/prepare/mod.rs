@@ -2,6 +2,7 @@
 //! and converting rows — small files coalesced into shared inserts, large ones checked in a first
 //! pass so that a bad row is found before any of the file's rows are sent.
 
+mod append;
 mod first_pass;
 mod notes;
 mod small;
@@ -215,6 +216,9 @@ impl Prepare {
     }
 
     fn read(&mut self, c: Candidate) -> Result<(), Closed> {
+        if c.on_change == OnChange::Append && crate::append::appendable(c.entry.detected) {
+            return self.append(c);
+        }
         let file = match self.open(&c) {
             Ok(f) => f,
             Err(skip) => return skip,
@@ -244,7 +248,16 @@ impl Prepare {
     /// Opens a candidate if it is still the settled file the scan saw; otherwise says why not
     /// (the `Err` is what noting that returned).
     fn open(&self, c: &Candidate) -> Result<File, Result<(), Closed>> {
-        c.entry.open().map_err(|e| match e {
+        self.opened(c, c.entry.open())
+    }
+
+    /// A file as it could be opened, or why not, noted.
+    fn opened(
+        &self,
+        c: &Candidate,
+        file: Result<File, OpenError>,
+    ) -> Result<File, Result<(), Closed>> {
+        file.map_err(|e| match e {
             e if e.is_gone() => self.note(
                 self.outcome(c, Status::Ignored)
                     .detail("disappeared before it could be read"),
@@ -288,14 +301,12 @@ impl Prepare {
         let in_run = Self::claim_key(c, hash)
             .and_then(|k| self.claimed.get(&k))
             .map(String::as_str);
-        match decide(
-            &c.entry.rel,
-            hash,
-            &table,
-            c.previous.as_deref(),
-            &self.state,
-            in_run,
-        ) {
+        // The new part of a grown file continues what the path holds: not a change of it.
+        let previous = match &c.entry.segment {
+            Some(s) if s.from_byte > 0 => None,
+            _ => c.previous.as_deref(),
+        };
+        match decide(&c.entry.rel, hash, &table, previous, &self.state, in_run) {
             Decision::Changed { .. } if c.on_change == OnChange::Ingest => {
                 Decision::Ingest { resume: None }
             }
