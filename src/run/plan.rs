@@ -173,6 +173,9 @@ mod tests {
             error_kind: FailureKind::parse(kind),
             detail: String::new(),
             content_done: false,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
         }
     }
 
@@ -185,6 +188,10 @@ mod tests {
             error: "bad".into(),
             error_kind: FailureKind::parse(kind),
             generation: 0,
+            rejected: 0,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
         }
     }
 
