@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod append;
 mod basics;
 mod broken;
 mod chaos;
@@ -24,3 +25,4 @@ mod server;
 mod types;
 mod util;
 mod verify;
+mod watch;
