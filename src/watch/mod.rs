@@ -155,7 +155,8 @@ impl<'a> Watcher<'a> {
 
     fn beat(&mut self) {
         self.next_beat = Instant::now() + BEAT_EVERY;
-        self.record.beat(&self.cfg, self.session.as_ref());
+        let root = self.session.as_ref().map(|s| &**s.root());
+        self.record.beat(&self.cfg, root);
     }
 
     /// Connects, opens the manifest and reads it; the next step scans the whole folder.
@@ -350,9 +351,21 @@ impl<'a> Watcher<'a> {
             quiet: true,
             stop: Some(self.stop.clone()),
         };
-        let passed = session
-            .pass(&self.cfg.run, state, found, &Progress::default(), opts)
-            .await;
+        // The heartbeat goes on while a long file is sent: busy is not stuck.
+        let root = session.root().clone();
+        let progress = Progress::default();
+        let mut beats =
+            tokio::time::interval_at(tokio::time::Instant::now() + BEAT_EVERY, BEAT_EVERY);
+        let passed = {
+            let pass = session.pass(&self.cfg.run, state, found, &progress, opts);
+            tokio::pin!(pass);
+            loop {
+                tokio::select! {
+                    passed = &mut pass => break passed,
+                    _ = beats.tick() => self.record.beat(&self.cfg, Some(&root)),
+                }
+            }
+        };
         let result = passed.map(|(mut report, mut state)| {
             state.apply(&session.manifest.take_journal());
             self.state = Some(state);

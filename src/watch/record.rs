@@ -6,6 +6,7 @@
 use super::beacon::Beacon;
 use crate::config::{Output, WatchConfig};
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::history::{self, RunRow};
 use crate::outcome::{RunReport, RunStart};
 use crate::run::Session;
@@ -43,12 +44,13 @@ impl Record {
         self.beacon.state = state.to_owned();
     }
 
-    /// Renews the heartbeat: the card, and the metrics file's gauge.
-    pub fn beat(&mut self, cfg: &WatchConfig, session: Option<&Session>) {
+    /// Renews the heartbeat: the card (in the data folder `root`, once it is open), and the
+    /// metrics file's gauge.
+    pub fn beat(&mut self, cfg: &WatchConfig, root: Option<&Folder>) {
         let now = Utc::now();
         self.beacon.heartbeat = timestamp(now);
-        if let Some(session) = session
-            && let Err(e) = self.beacon.write(session.root())
+        if let Some(root) = root
+            && let Err(e) = self.beacon.write(root)
         {
             log::warn!(
                 "cannot write the watcher's card {}: {e}",
@@ -65,7 +67,7 @@ impl Record {
     /// The watcher stopped: says so on its card.
     pub fn stopped(&mut self, cfg: &WatchConfig, session: Option<&Session>) {
         self.set_state("stopped");
-        self.beat(cfg, session);
+        self.beat(cfg, session.map(|s| &**s.root()));
         log::info!("stopped");
     }
 
@@ -117,6 +119,6 @@ impl Record {
         self.beacon.files += summary.count(crate::outcome::Status::Ingested);
         self.beacon.rows += summary.rows();
         self.beacon.last_cycle = timestamp(now);
-        self.beat(cfg, session);
+        self.beat(cfg, session.map(|s| &**s.root()));
     }
 }
