@@ -5,7 +5,7 @@
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::ch::manifest::PathStatusRow;
+use crate::ch::status::PathStatusRow;
 use crate::config::flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
