@@ -73,7 +73,7 @@ pub async fn run(
         settings(cfg, survey.scanned_at),
         progress.clone(),
         Arc::new(state),
-        manifest.clone(),
+        manifest.stamp.clone(),
         tx,
         crashes.clone(),
     );
@@ -99,7 +99,7 @@ pub async fn run(
     let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
     let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
     Ok(RunReport {
-        run_id: manifest.run_id.clone(),
+        run_id: manifest.stamp.run_id.clone(),
         dry_run: cfg.dry_run,
         outcomes,
         created,

@@ -11,7 +11,7 @@ use crate::config::ErrorPolicy;
 use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
 use crate::folder::OpenError;
 use crate::formats::Limits;
-use crate::manifest::{FailureKind, Manifest, PathState, State};
+use crate::manifest::{FailureKind, PathState, Stamp, State};
 use crate::outcome::Status;
 use crate::progress::Progress;
 use crate::rows::source;
@@ -83,7 +83,7 @@ pub struct Prepare {
     settings: Settings,
     progress: Progress,
     state: Arc<State>,
-    manifest: Manifest,
+    stamp: Stamp,
     tx: mpsc::Sender<Work>,
     /// Content claimed earlier in this run, by target (its address: one per table) and hash.
     claimed: HashMap<(usize, blake3::Hash), String>,
@@ -103,7 +103,7 @@ impl Prepare {
         settings: Settings,
         progress: Progress,
         state: Arc<State>,
-        manifest: Manifest,
+        stamp: Stamp,
         tx: mpsc::Sender<Work>,
         crashes: Arc<Mutex<Crashes>>,
     ) -> Prepare {
@@ -111,7 +111,7 @@ impl Prepare {
             settings,
             progress,
             state,
-            manifest,
+            stamp,
             tx,
             claimed: HashMap::new(),
             group: None,
@@ -361,3 +361,6 @@ impl Prepare {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;
