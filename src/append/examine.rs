@@ -5,7 +5,7 @@
 
 use super::{Segment, gzip};
 use crate::formats::{Compression, Detected, Format, Limits};
-use crate::rows::source::{Range, hash_range};
+use crate::hash::{Range, hash_range};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;

@@ -14,6 +14,7 @@ pub mod rejects;
 pub mod runs;
 pub mod schema;
 mod sql;
+pub mod status;
 pub mod types;
 
 pub use caps::Caps;

@@ -42,13 +42,13 @@ pub async fn init(args: &InitArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
         lines.push(format!(
             "altered {}: added folder ids; the events it holds belong to folder {}",
             manifest.table,
-            escape(&manifest.folder)
+            escape(&manifest.stamp.folder)
         ));
     }
     let runs = history::table_for(&manifest.table);
     lines.push(made(
         &runs,
-        history::ensure(&server, &runs, &manifest.folder).await?,
+        history::ensure(&server, &runs, &manifest.stamp.folder).await?,
     ));
     let (more, missing) = targets(&server, &cfg.targets).await?;
     lines.extend(more);

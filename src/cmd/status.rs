@@ -5,7 +5,7 @@
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::ch::manifest::PathStatusRow;
+use crate::ch::status::PathStatusRow;
 use crate::config::flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
@@ -270,39 +270,6 @@ fn explain(f: &FileJson) -> String {
     }
 }
 
-/// `watcher: running …` or `watcher: stopped …`, from its card.
-fn print_watcher(out: &mut dyn Write, w: &WatcherJson) -> io::Result<()> {
-    let c = &w.card;
-    let (when, who) = (
-        |t: &str| t.replace('T', " ").replace('Z', ""),
-        escape(&c.host),
-    );
-    let state = match w.running {
-        Some(true) => format!("running ({})", escape(&c.state)),
-        Some(false) => "not running".to_owned(),
-        None => format!("{} on another machine", escape(&c.state)),
-    };
-    writeln!(
-        out,
-        "watcher: {state}, pid {} on {who}, since {}, by {}",
-        c.pid,
-        when(&c.started),
-        escape(&c.watching_by)
-    )?;
-    let last = match c.last_cycle.is_empty() {
-        true => "no file yet".to_owned(),
-        false => format!("last files at {}", when(&c.last_cycle)),
-    };
-    writeln!(
-        out,
-        "         heartbeat {}; {last}; {} cycles, {} files, {} since it started",
-        when(&c.heartbeat),
-        c.cycles,
-        c.files,
-        plural(c.rows, "row")
-    )
-}
-
 fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     match &r.folder {
         Some(folder) => writeln!(out, "manifest {}, folder {}", r.manifest, escape(folder))?,
@@ -321,11 +288,18 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
         writeln!(out, "warning: {}", escape(w))?;
     }
     if let Some(w) = &r.watcher {
-        print_watcher(out, w)?;
+        for line in w.card.describe(w.running) {
+            writeln!(out, "{line}")?;
+        }
     }
+    print_runs(out, &r.runs)?;
+    print_attention(out, &r.attention)?;
+    print_recent(out, &r.recent)
+}
 
+fn print_runs(out: &mut dyn Write, runs: &[RunFields]) -> io::Result<()> {
     writeln!(out, "\nlast runs:")?;
-    if r.runs.is_empty() {
+    if runs.is_empty() {
         writeln!(out, "  none recorded")?;
     } else {
         writeln!(
@@ -334,7 +308,7 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             "STARTED (UTC)", "SECONDS", "EXIT", "FILES", "INGESTED", "FAILED", "ROWS"
         )?;
     }
-    for run in &r.runs {
+    for run in runs {
         let files: u64 = run.files.values().sum();
         let started = run.started.replace('T', " ").replace('Z', "");
         writeln!(
@@ -354,15 +328,18 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_attention(out: &mut dyn Write, attention: &[FileJson]) -> io::Result<()> {
     writeln!(
         out,
         "\nneeds attention (until a run, `ingest retry` or `ingest forget` resolves it):"
     )?;
-    if r.attention.is_empty() {
+    if attention.is_empty() {
         writeln!(out, "  none")?;
     }
-    for f in &r.attention {
+    for f in attention {
         writeln!(
             out,
             "{:<20} {:<11} {:<24} {}",
@@ -379,14 +356,17 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_recent(out: &mut dyn Write, recent: &[FileJson]) -> io::Result<()> {
     writeln!(out, "\nrecent files:")?;
     writeln!(
         out,
         "{:<20} {:<11} {:>10}  {:<24} FILE",
         "LAST EVENT (UTC)", "STATE", "ROWS", "TABLE"
     )?;
-    for f in &r.recent {
+    for f in recent {
         writeln!(
             out,
             "{:<20} {:<11} {:>10}  {:<24} {}",

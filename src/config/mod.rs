@@ -8,17 +8,19 @@ pub mod flags;
 mod layered;
 mod routes;
 mod settings;
+mod watch;
 
 pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output, WatcherKind};
 pub use layered::parse;
 pub use routes::{RouteDefaults, Routes};
+pub use watch::WatchConfig;
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
 use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
-use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs, WatchArgs};
+use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -59,37 +61,6 @@ pub struct RunConfig {
     pub fail_on_warning: bool,
     /// Most columns `--create-table` gives a table.
     pub max_columns: usize,
-}
-
-/// Settings for `ingest watch`: a run's, and how files are noticed.
-#[derive(Debug, Clone)]
-pub struct WatchConfig {
-    pub run: RunConfig,
-    pub watcher: WatcherKind,
-    pub poll_interval: Duration,
-    pub rescan_interval: Duration,
-    pub batch_window: Duration,
-}
-
-impl WatchConfig {
-    pub fn build(args: &WatchArgs) -> Result<WatchConfig, Fatal> {
-        if args.run.dry_run {
-            return Err(Fatal::config(
-                "--dry-run is for `ingest run`: a watcher writes as files arrive",
-            ));
-        }
-        let positive = |flag: &str, d: Duration| match d.is_zero() {
-            true => Err(Fatal::config(format!("{flag} must be more than 0"))),
-            false => Ok(d),
-        };
-        Ok(WatchConfig {
-            run: RunConfig::build(&args.run)?,
-            watcher: args.watcher,
-            poll_interval: positive("--poll-interval", args.poll_interval)?,
-            rescan_interval: positive("--rescan-interval", args.rescan_interval)?,
-            batch_window: args.batch_window,
-        })
-    }
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.

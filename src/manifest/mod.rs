@@ -5,6 +5,7 @@ mod apply;
 mod attention;
 mod event;
 mod rejects;
+mod stamp;
 mod state;
 
 pub use event::{Event, FailureKind, FileFacts};
@@ -12,6 +13,7 @@ pub use event::{Event, FailureKind, FileFacts};
 pub use attention::REASONS as ATTENTION_REASONS;
 
 pub use rejects::RejectRow;
+pub use stamp::Stamp;
 pub use state::{ContentState, PathState, State};
 
 pub use crate::ch::manifest::EventRow;
@@ -19,26 +21,7 @@ pub use crate::ch::manifest::EventRow;
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A strictly increasing event sequence: wall-clock nanoseconds, bumped when the clock stalls.
-fn next_seq() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut last = LAST_SEQ.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(last + 1);
-        match LAST_SEQ.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(seen) => last = seen,
-        }
-    }
-}
 
 /// What [`Manifest::ensure`] did.
 #[derive(Debug, Default)]
@@ -55,10 +38,8 @@ pub struct Ensured {
 pub struct Manifest {
     server: Server,
     pub table: TableRef,
-    pub run_id: String,
-    pub host: String,
-    /// The data folder's id (see `folder`); empty when the question is about every folder.
-    pub folder: String,
+    /// The run, host and data folder its events carry.
+    pub stamp: Stamp,
     /// Whether the table records folder ids: a manifest made by an older version does not until
     /// a run (or `ingest init`) adds the column. Until then it serves one folder.
     folder_column: bool,
@@ -74,9 +55,7 @@ impl Manifest {
         Manifest {
             server,
             table,
-            run_id,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
-            folder,
+            stamp: Stamp::new(run_id, folder),
             folder_column: true,
             segment_columns: true,
             journal: None,
@@ -126,7 +105,7 @@ impl Manifest {
     /// The folder whose paths the questions are about: `None` for every folder, and for a
     /// manifest without folder ids (one folder).
     pub fn folder_filter(&self) -> Option<&str> {
-        (self.folder_column && !self.folder.is_empty()).then_some(self.folder.as_str())
+        (self.folder_column && !self.stamp.folder.is_empty()).then_some(self.stamp.folder.as_str())
     }
 
     /// The view with the latest state of every file, `<manifest>_files`.
@@ -151,10 +130,10 @@ impl Manifest {
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
-        if !had && !self.folder.is_empty() {
+        if !had && !self.stamp.folder.is_empty() {
             migrated = self
                 .server
-                .add_folder_column(&self.table, &self.folder)
+                .add_folder_column(&self.table, &self.stamp.folder)
                 .await
                 .map_err(|e| match e {
                     ChError::Server { code, message } => ChError::Server {
@@ -174,12 +153,12 @@ impl Manifest {
                      folder (id {})",
                     crate::ch::manifest::FOLDER_COLUMN,
                     self.table,
-                    self.folder
+                    self.stamp.folder
                 );
             }
         }
         // Added now, or by another run a moment ago.
-        self.folder_column = had || !self.folder.is_empty();
+        self.folder_column = had || !self.stamp.folder.is_empty();
         if !created.contains(&self.table) && !self.segment_columns {
             if self.server.add_segment_columns(&self.table).await? {
                 log::warn!(
@@ -200,45 +179,12 @@ impl Manifest {
         self.server.table_exists(&self.table).await
     }
 
-    /// A new event row stamped with this run, host and time.
     pub fn event(&self, event: Event) -> EventRow {
-        EventRow {
-            event_time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as u32),
-            seq: next_seq(),
-            run_id: self.run_id.clone(),
-            host: self.host.clone(),
-            event: event.as_str().to_owned(),
-            folder_id: self.folder.clone(),
-            ..EventRow::default()
-        }
+        self.stamp.event(event)
     }
 
-    /// An event about a file, as `facts` describe it: the one way an event row about a file is
-    /// made.
     pub fn file_event(&self, event: Event, facts: &FileFacts) -> EventRow {
-        EventRow {
-            path: facts.path.clone(),
-            size: facts.size,
-            mtime_ns: facts.mtime_ns,
-            file_hash: facts.hash.clone(),
-            target_table: facts.table.clone(),
-            format: facts.format.clone(),
-            from_byte: facts.from_byte,
-            from_row: facts.from_row,
-            prefix_hash: facts.prefix_hash.clone(),
-            ..self.event(event)
-        }
-    }
-
-    /// A failure of a file, with its errors and their kind.
-    pub fn failure_event(&self, facts: &FileFacts, kind: FailureKind, error: &str) -> EventRow {
-        EventRow {
-            error: error.to_owned(),
-            error_kind: kind.as_str().to_owned(),
-            ..self.file_event(Event::Failed, facts)
-        }
+        self.stamp.file_event(event, facts)
     }
 
     /// Appends events in one insert, retrying what can be retried (a repeated event is harmless:
@@ -278,20 +224,5 @@ impl Manifest {
             .acknowledged_batches(&self.table, table, hash, batch_rows)
             .await?;
         Ok(batches.into_iter().collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sequence_is_strictly_increasing() {
-        let mut last = 0;
-        for _ in 0..10_000 {
-            let s = next_seq();
-            assert!(s > last);
-            last = s;
-        }
     }
 }

@@ -80,8 +80,8 @@ impl<'a> Records<'a> {
 
     /// Reads the part of a grown file an entry stands for: its records are numbered on from the
     /// file's earlier ones, and errors name the file's own lines.
-    pub fn of_entry(mut self, entry: &crate::scan::FileEntry) -> Records<'a> {
-        if let Some(seg) = &entry.segment {
+    pub fn of_part(mut self, part: Option<&crate::append::Segment>) -> Records<'a> {
+        if let Some(seg) = part {
             self.first_row = seg.from_row;
             self.line_shift = seg.line_shift();
         }

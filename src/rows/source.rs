@@ -2,8 +2,9 @@
 //! read) and the format reader, and the columns of the target table its fields fill.
 
 use super::target::{ColumnPlan, Target};
+use crate::append::Segment;
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
-use crate::hash::HashingReader;
+use crate::hash::{HashingReader, Range, hash_range};
 use crate::progress::Reading;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -116,17 +117,18 @@ impl HashedSource {
         })
     }
 
-    /// Starts reading an entry's file: the whole of it, or of a grown file the part still to be
-    /// ingested, after its header, hashed on top of the bytes before it (so that the hash is
-    /// the content hash of the file up to the part's end).
-    pub fn for_entry(
-        entry: &crate::scan::FileEntry,
+    /// Starts reading a file: the whole of it, or of a grown file the part still to be ingested
+    /// (`part`), after its header, hashed on top of the bytes before it (so that the hash is the
+    /// content hash of the file up to the part's end).
+    pub fn open_part(
         file: File,
+        detected: Detected,
+        part: Option<&Segment>,
         limits: Limits,
         progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
-        let Some(seg) = &entry.segment else {
-            return HashedSource::open(file, entry.detected, limits, progress);
+        let Some(seg) = part else {
+            return HashedSource::open(file, detected, limits, progress);
         };
         let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
         let mut prefix = blake3::Hasher::new();
@@ -139,7 +141,7 @@ impl HashedSource {
             progress,
         };
         let (reader, hasher) = HashingReader::with(counting, prefix);
-        let records = crate::append::stream(seg, entry.detected, Box::new(reader), limits)?;
+        let records = crate::append::stream(seg, detected, Box::new(reader), limits)?;
         Ok(HashedSource {
             source: records,
             hasher,
@@ -172,52 +174,6 @@ impl HashedSource {
                 Ok(crate::hash::hex(&hasher.finalize()))
             }
         }
-    }
-}
-
-/// Adds the file's bytes `[from, to)` to `hasher`.
-pub fn hash_range(
-    file: &File,
-    from: u64,
-    to: u64,
-    hasher: &mut blake3::Hasher,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut at = from;
-    while at < to {
-        let want = buf.len().min((to - at) as usize);
-        let n = file.read_at(&mut buf[..want], at)?;
-        if n == 0 {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-        }
-        hasher.update(&buf[..n]);
-        at += n as u64;
-    }
-    Ok(())
-}
-
-/// The bytes `[from, to)` of a file, read in order.
-pub struct Range {
-    file: File,
-    at: u64,
-    to: u64,
-}
-
-impl Range {
-    pub fn new(file: File, from: u64, to: u64) -> Range {
-        Range { file, at: from, to }
-    }
-}
-
-impl Read for Range {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let want = buf.len().min(self.to.saturating_sub(self.at) as usize);
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.at)?;
-        self.at += n as u64;
-        Ok(n)
     }
 }
 

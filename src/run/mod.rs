@@ -1,10 +1,12 @@
-//! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
-//! reading thread and a writing task working side by side; the exit code is decided at the end.
+//! One run over the data folder: read the manifest once, survey the folder, ready the target
+//! tables, then ingest with a reading thread (`prepare`) and the writing side (`sink`) working side
+//! by side; dispose of the files and decide the exit code at the end.
 
 pub mod dispose;
 mod plan;
 mod prepare;
 mod report;
+mod survey;
 mod targets;
 
 use crate::ch::ident::TableRef;
@@ -12,15 +14,15 @@ use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
 use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::formats::Limits;
-use crate::manifest::{Manifest, State};
-use crate::outcome::{FileOutcome, Status};
-use crate::outcome::{RunReport, RunStart};
+use crate::manifest::{Manifest, PathState, State};
+use crate::outcome::{FileOutcome, RunReport, RunStart, Status};
 use crate::progress::Progress;
-use crate::scan;
+use crate::scan::FileEntry;
 use crate::sink::Sink;
+use crate::sink::work::Work;
 use anyhow::Context;
-use plan::{Known, Plan};
 use prepare::{Candidate, Prepare, Settings};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -48,28 +50,20 @@ pub async fn run(
 ) -> Result<RunReport, Fatal> {
     let mut session = Session::open(cfg, server, folder, &start.run_id).await?;
     let state = session.load_state().await?;
-    let scanned_at = Instant::now();
-    let found = session.scan(cfg)?;
-    crate::failpoints::rendezvous("after-scan");
-    let pass = PassOptions {
-        scanned_at,
+    let survey = survey::survey(cfg, &session.root, &state)?;
+    let opts = PassOptions {
         settle: cfg.settle,
-        quiet: false,
         stop: None,
     };
-    let (mut report, _) = session.pass(cfg, state, found, progress, pass).await?;
+    let (mut report, _) = session.pass(cfg, state, survey, progress, opts).await?;
     report.elapsed = start.instant.elapsed();
     Ok(report)
 }
 
 /// How one pass over files goes.
 pub struct PassOptions {
-    /// When the files were observed, and how long they must have stayed unchanged since.
-    pub scanned_at: Instant,
+    /// How long files must have stayed unchanged since they were observed.
     pub settle: Duration,
-    /// Report only the files that were read (a watcher's cycles): not those known without
-    /// reading, not ignored ones, and no warning about idle routes.
-    pub quiet: bool,
     /// Set when the pass should stop after the work under way (a watcher asked to stop).
     pub stop: Option<Arc<AtomicBool>>,
 }
@@ -81,7 +75,7 @@ pub struct Session {
     pub manifest: Manifest,
     /// Whether the manifest held anything when it was opened (a new one is not read).
     existed: bool,
-    root: Arc<crate::folder::Folder>,
+    root: Arc<Folder>,
     crashes: Arc<Mutex<Crashes>>,
     folder: String,
 }
@@ -109,7 +103,7 @@ impl Session {
             }
         }
         let root = Arc::new(
-            crate::folder::Folder::open(&cfg.common.data_dir)
+            Folder::open(&cfg.common.data_dir)
                 .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
         );
         Ok(Session {
@@ -125,147 +119,65 @@ impl Session {
     /// The latest state of every path of the folder (contents are read when a pass needs them).
     pub async fn load_state(&mut self) -> Result<State, Fatal> {
         if !self.existed {
-            // A manifest made by this session holds only what it wrote: it is read from now on.
+            // A manifest this session made holds only what it wrote: it is read from now on.
             self.existed = self.manifest.exists().await?;
             return Ok(State::default());
         }
         Ok(self.manifest.load_paths().await?)
     }
 
-    pub fn root(&self) -> &Arc<crate::folder::Folder> {
+    pub fn root(&self) -> &Arc<Folder> {
         &self.root
     }
 
-    /// Scans the whole data folder.
-    pub fn scan(&self, cfg: &RunConfig) -> Result<scan::Scan, Fatal> {
-        scan::scan(&self.root, &cfg.disposal.folders(), |rel, name| {
+    /// Scans the whole data folder, as a run's survey does.
+    pub fn scan(&self, cfg: &RunConfig) -> Result<crate::scan::Scan, Fatal> {
+        crate::scan::scan(&self.root, &cfg.disposal.folders(), |rel, name| {
             cfg.routes.detect(rel, name)
         })
         .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))
         .map_err(Fatal::from)
     }
 
-    /// One pass over the files `found`: decide each against `state`, read and send what must
-    /// be, record it. Returns what happened and the state (which a watcher keeps up to date).
-    pub async fn pass(
+    /// A watcher's cycle: a pass over `files`, which it saw change and settle. Only what was
+    /// read is reported.
+    pub async fn pass_over(
+        &mut self,
+        cfg: &RunConfig,
+        state: State,
+        files: Vec<FileEntry>,
+        opts: PassOptions,
+    ) -> Result<(RunReport, State), Fatal> {
+        let survey = survey::of_files(cfg, files, &state);
+        self.pass(cfg, state, survey, &Progress::default(), opts)
+            .await
+    }
+
+    /// One pass over what the survey found: ready the tables, read and send what must be, dispose
+    /// of the files, decide the exit code. Returns what happened and the state, kept up to date
+    /// by the events written when the manifest keeps a journal.
+    async fn pass(
         &mut self,
         cfg: &RunConfig,
         mut state: State,
-        found: scan::Scan,
+        survey: survey::Survey,
         progress: &Progress,
         opts: PassOptions,
     ) -> Result<(RunReport, State), Fatal> {
         let started = Instant::now();
-        let mut outcomes: Vec<FileOutcome> = match opts.quiet {
-            true => Vec::new(),
-            false => found
-                .ignored
-                .iter()
-                .map(|i| FileOutcome::new(&i.rel, Status::Ignored).detail(i.reason.clone()))
-                .collect(),
-        };
-        let mut checks = Vec::new();
-        let mut warnings = Vec::new();
-        let routes = cfg.routes.describe();
-        let mut route_hits = vec![0u64; routes.len()];
-        let any_data = !found.files.is_empty();
-        for entry in found.files {
-            if let Some(i) = cfg.routes.route_index(&entry.rel) {
-                route_hits[i] += 1;
-            }
-            let Some(table) = cfg.routes.table_for(&entry.rel) else {
-                warnings.push(format!(
-                    "{}: no route matches this data file and no --table is set",
-                    entry.rel
-                ));
-                outcomes.push(
-                    FileOutcome::new(&entry.rel, Status::Ignored)
-                        .detail("no route matches it and no --table is set"),
-                );
-                continue;
-            };
-            let on_change = cfg.routes.on_change_for(&entry.rel);
-            match plan::plan(&entry, &table.to_string(), &state, on_change) {
-                Plan::Known(_) if opts.quiet => {}
-                Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
-                Plan::Check { previous } => checks.push((entry, table.clone(), previous)),
-            }
-        }
-
-        // Files stay in the folder: a route that matches none of them is most likely a typo.
-        // (Files moved or deleted after ingestion leave routes idle between arrivals.)
-        if any_data && !opts.quiet && cfg.disposal.after == crate::config::After::Keep {
-            for (route, hits) in routes.iter().zip(&route_hits) {
-                if *hits == 0 {
-                    warnings.push(format!("route {route} matched no file in the data folder"));
-                }
-            }
-        }
-
-        if self.existed && !checks.is_empty() && !state.contents_loaded {
+        if self.existed && !survey.checks.is_empty() && !state.contents_loaded {
             self.manifest.load_contents(&mut state).await?;
         }
-        let mut tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>> = BTreeMap::new();
-        for (entry, table, _) in &checks {
-            tables.entry(table).or_default().push(entry);
-        }
         let mut created = Vec::new();
-        let mut refused = HashMap::new();
-        let targets = Targets {
-            server: &self.server,
+        let candidates = candidates(
             cfg,
-            state: &state,
-            crashes: &self.crashes,
-        }
-        .prepare(tables, &mut created, &mut refused)
+            &self.server,
+            &state,
+            &self.crashes,
+            survey.checks,
+            &mut created,
+        )
         .await?;
-        let candidates: Vec<Candidate> = checks
-            .into_iter()
-            .map(|(entry, table, previous)| Candidate {
-                refused: refused.remove(&entry.rel),
-                on_change: cfg.routes.on_change_for(&entry.rel),
-                entry,
-                target: targets[&table].clone(),
-                previous: previous.map(Box::new),
-            })
-            .collect();
-        let sent = self.send(cfg, state, candidates, progress, &opts).await?;
-        let (sink_outcomes, stopped, state) = sent;
-        outcomes.extend(sink_outcomes);
-        outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
-        if !cfg.dry_run && stopped.is_none() {
-            let events = cfg
-                .disposal
-                .apply(&self.root, &self.manifest, &mut outcomes);
-            if let Err(e) = self.manifest.write(&events).await {
-                log::error!("cannot record {} quarantine events: {e}", events.len());
-            }
-        }
-        let failing_warnings = cfg.fail_on_warning && !warnings.is_empty();
-        let exit = exit_code(&outcomes, stopped.as_ref(), failing_warnings);
-        let report = RunReport {
-            run_id: self.manifest.run_id.clone(),
-            dry_run: cfg.dry_run,
-            outcomes,
-            created,
-            warnings,
-            stopped: stopped.map(|e| e.to_string()),
-            exit,
-            elapsed: started.elapsed(),
-        };
-        Ok((report, state))
-    }
-
-    /// Reads the candidates on their own thread while their rows are sent here; the outcome of
-    /// every candidate (those not reached too), why sending stopped if it did, and the state.
-    async fn send(
-        &self,
-        cfg: &RunConfig,
-        state: State,
-        candidates: Vec<Candidate>,
-        progress: &Progress,
-        opts: &PassOptions,
-    ) -> Result<(Vec<FileOutcome>, Option<ChError>, State), Fatal> {
         progress.start(
             candidates.len() as u64,
             candidates.iter().map(|c| c.entry.size).sum(),
@@ -274,30 +186,18 @@ impl Session {
             .iter()
             .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
             .collect();
-        let settings = Settings {
-            batch_rows: cfg.batch_rows,
-            insert_rows: cfg.insert_rows,
-            settle: opts.settle,
-            scanned_at: opts.scanned_at,
-            limits: Limits::default(),
-            policy: cfg.on_error,
-            dry_run: cfg.dry_run,
-            spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
-        };
-        let state = Arc::new(state);
         // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let prepare = Prepare::new(
-            settings,
+        let state = Arc::new(state);
+        let reading = Prepare::new(
+            settings(cfg, survey.scanned_at, opts.settle),
             progress.clone(),
             state.clone(),
-            self.manifest.clone(),
+            self.manifest.stamp.clone(),
             tx,
             self.crashes.clone(),
         );
-        let reader = crate::rows::spawn_reading("read", move || prepare.run(candidates))
-            .context("cannot start the reading thread")?;
-        let mut sender = Sink::new(
+        let mut sink = Sink::new(
             self.server.clone(),
             self.manifest.clone(),
             cfg,
@@ -305,25 +205,112 @@ impl Session {
             progress.clone(),
             self.crashes.clone(),
         );
-        sender.stop = opts.stop.clone();
-        sender.run(rx).await;
-        let _ = tokio::task::spawn_blocking(move || reader.join()).await;
-        let state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
-
-        let seen: HashSet<&str> = sender.outcomes.iter().map(|o| o.rel.as_str()).collect();
-        let mut missing = Vec::new();
-        for (rel, table) in &expected {
-            if !seen.contains(rel.as_str()) {
-                let mut o = FileOutcome::new(rel, Status::Interrupted)
-                    .detail("not reached: the run stopped early");
-                o.table = table.clone();
-                missing.push(o);
+        sink.stop = opts.stop;
+        ingest(reading, candidates, rx, &mut sink).await?;
+        let mut state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
+        let mut outcomes = survey.outcomes;
+        outcomes.extend(std::mem::take(&mut sink.outcomes));
+        outcomes.extend(not_reached(&expected, &outcomes));
+        outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
+        if !cfg.dry_run && sink.stopped.is_none() {
+            let events = cfg
+                .disposal
+                .apply(&self.root, &self.manifest, &mut outcomes);
+            if let Err(e) = self.manifest.write(&events).await {
+                log::error!("cannot record {} quarantine events: {e}", events.len());
             }
         }
-        let mut outcomes = sender.outcomes;
-        outcomes.extend(missing);
-        Ok((outcomes, sender.stopped, state))
+        state.apply(&self.manifest.take_journal());
+        let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
+        let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
+        let report = RunReport {
+            run_id: self.manifest.stamp.run_id.clone(),
+            dry_run: cfg.dry_run,
+            outcomes,
+            created,
+            warnings: survey.warnings,
+            stopped: sink.stopped.map(|e| e.to_string()),
+            exit,
+            elapsed: started.elapsed(),
+        };
+        Ok((report, state))
     }
+}
+
+/// The files to read, each with its table ready (and the `CREATE TABLE`s run to make them).
+async fn candidates(
+    cfg: &RunConfig,
+    server: &Server,
+    state: &State,
+    crashes: &Arc<Mutex<Crashes>>,
+    checks: Vec<(FileEntry, TableRef, Option<Box<PathState>>)>,
+    created: &mut Vec<(String, String)>,
+) -> Result<Vec<Candidate>, Fatal> {
+    let mut tables: BTreeMap<&TableRef, Vec<&FileEntry>> = BTreeMap::new();
+    for (entry, table, _) in &checks {
+        tables.entry(table).or_default().push(entry);
+    }
+    let mut refused = HashMap::new();
+    let targets = Targets {
+        server,
+        cfg,
+        state,
+        crashes,
+    }
+    .prepare(tables, created, &mut refused)
+    .await?;
+    Ok(checks
+        .into_iter()
+        .map(|(entry, table, previous)| Candidate {
+            refused: refused.remove(&entry.rel),
+            on_change: cfg.routes.on_change_for(&entry.rel),
+            entry,
+            target: targets[&table].clone(),
+            previous,
+        })
+        .collect())
+}
+
+fn settings(cfg: &RunConfig, scanned_at: Instant, settle: Duration) -> Settings {
+    Settings {
+        batch_rows: cfg.batch_rows,
+        insert_rows: cfg.insert_rows,
+        settle,
+        scanned_at,
+        limits: Limits::default(),
+        policy: cfg.on_error,
+        dry_run: cfg.dry_run,
+        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
+    }
+}
+
+/// Reads the candidates on a thread of their own while the sink writes what it is handed.
+async fn ingest(
+    reading: Prepare,
+    candidates: Vec<Candidate>,
+    rx: tokio::sync::mpsc::Receiver<Work>,
+    sink: &mut Sink,
+) -> Result<(), Fatal> {
+    let reader = crate::rows::spawn_reading("read", move || reading.run(candidates))
+        .context("cannot start the reading thread")?;
+    sink.run(rx).await;
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    Ok(())
+}
+
+/// Files the run meant to read but never finished: it stopped early.
+fn not_reached(expected: &[(String, String)], outcomes: &[FileOutcome]) -> Vec<FileOutcome> {
+    let seen: HashSet<&str> = outcomes.iter().map(|o| o.rel.as_str()).collect();
+    expected
+        .iter()
+        .filter(|(rel, _)| !seen.contains(rel.as_str()))
+        .map(|(rel, table)| {
+            let mut o = FileOutcome::new(rel, Status::Interrupted)
+                .detail("not reached: the run stopped early");
+            o.table = table.clone();
+            o
+        })
+        .collect()
 }
 
 /// Every `--insert-setting` must be one the server knows, before anything is inserted.
@@ -356,30 +343,4 @@ fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>, failing_warnin
     } else {
         Exit::Ok
     }
-}
-
-fn known_outcome(
-    entry: &scan::FileEntry,
-    table: &TableRef,
-    known: Known,
-    state: &State,
-) -> FileOutcome {
-    let (status, detail) = match known {
-        Known::Ingested => (Status::AlreadyIngested, ""),
-        Known::Duplicate => (Status::Duplicate, "recorded as a duplicate before"),
-        Known::FailedBefore => (
-            Status::FailedBefore,
-            "failed for its content before; change the file or run `ingest retry`",
-        ),
-        Known::HeldBack => (
-            Status::ChangedBefore,
-            "changed since ingested; held back earlier",
-        ),
-    };
-    let known = state.by_path.get(&entry.rel);
-    let mut outcome = FileOutcome::of(entry, table, status)
-        .detail(detail)
-        .hash(known.map_or("", |p| p.file_hash.as_str()));
-    outcome.failure = known.and_then(|p| p.error_kind);
-    outcome
 }

@@ -1,5 +1,6 @@
-//! Loading the target tables a pass needs: creating missing ones where configured, adding
-//! provenance columns, and telling a lost manifest from a new table.
+//! The target tables of a run, ready to take rows: each loaded (or created from its files where
+//! configured), given provenance columns where it lacks them, and recognised as a table whose
+//! manifest was lost; files that cannot go into theirs are refused, each with why.
 
 use super::prepare::Refusal;
 use crate::ch::Server;
@@ -10,7 +11,7 @@ use crate::crashes::Crashes;
 use crate::exit::Fatal;
 use crate::manifest::State;
 use crate::rows::target::Target;
-use crate::scan;
+use crate::scan::FileEntry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -28,7 +29,7 @@ impl Targets<'_> {
     /// become columns, or no table could be made from the files) are `refused`, each with why.
     pub async fn prepare(
         &self,
-        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
+        tables: BTreeMap<&TableRef, Vec<&FileEntry>>,
         created: &mut Vec<(String, String)>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
@@ -55,7 +56,7 @@ impl Targets<'_> {
     async fn create(
         &self,
         table: &TableRef,
-        files: Vec<&scan::FileEntry>,
+        files: Vec<&FileEntry>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<Option<(TableSchema, String)>, Fatal> {
         let Some(spec) = self.cfg.routes.create_for(table) else {

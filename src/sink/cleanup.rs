@@ -60,6 +60,7 @@ impl Sink {
         }
         events.push(
             self.manifest
+                .stamp
                 .failure_event(&facts, FailureKind::Transient, &detail),
         );
         if let Err(e) = self.manifest.write(&events).await {

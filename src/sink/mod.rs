@@ -74,7 +74,7 @@ impl Sink {
         crashes: Arc<Mutex<Crashes>>,
     ) -> Sink {
         Sink {
-            inserter: Inserter::new(server.clone(), folder_id, &manifest.run_id),
+            inserter: Inserter::new(server.clone(), folder_id, &manifest.stamp.run_id),
             server,
             manifest,
             limits: Limits::default(),
@@ -241,7 +241,7 @@ impl Sink {
             .iter()
             .map(|r| RejectRow {
                 event_time: now,
-                run_id: self.manifest.run_id.clone(),
+                run_id: self.manifest.stamp.run_id.clone(),
                 target_table: table.to_string(),
                 file_hash: hash.to_owned(),
                 path: entry.rel.clone(),

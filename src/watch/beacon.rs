@@ -4,6 +4,7 @@
 //! and renamed into place through the folder's handle, never through a symlink.
 
 use crate::folder::Folder;
+use crate::text::{escape, plural};
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -58,6 +59,39 @@ impl Beacon {
     pub fn alive(&self) -> Option<bool> {
         let here = gethostname::gethostname().to_string_lossy().into_owned();
         (self.host == here).then(|| Path::new(&format!("/proc/{}", self.pid)).exists())
+    }
+}
+
+impl Beacon {
+    /// What `status` prints of the card: `watcher: running …` or `not running`, then what it
+    /// did; `running` as [`Beacon::alive`] tells it.
+    pub fn describe(&self, running: Option<bool>) -> [String; 2] {
+        let when = |t: &str| t.replace('T', " ").replace('Z', "");
+        let state = match running {
+            Some(true) => format!("running ({})", escape(&self.state)),
+            Some(false) => "not running".to_owned(),
+            None => format!("{} on another machine", escape(&self.state)),
+        };
+        let last = match self.last_cycle.is_empty() {
+            true => "no file yet".to_owned(),
+            false => format!("last files at {}", when(&self.last_cycle)),
+        };
+        [
+            format!(
+                "watcher: {state}, pid {} on {}, since {}, by {}",
+                self.pid,
+                escape(&self.host),
+                when(&self.started),
+                escape(&self.watching_by)
+            ),
+            format!(
+                "         heartbeat {}; {last}; {} cycles, {} files, {} since it started",
+                when(&self.heartbeat),
+                self.cycles,
+                self.files,
+                plural(self.rows, "row")
+            ),
+        ]
     }
 }
 

@@ -18,9 +18,8 @@ use crate::config::{OnChange, WatchConfig};
 use crate::exit::{Exit, Fatal};
 use crate::manifest::State;
 use crate::outcome::RunStart;
-use crate::progress::Progress;
 use crate::run::{PassOptions, Session};
-use crate::scan::{self, FileEntry, One, Scan};
+use crate::scan::{self, FileEntry, One};
 use events::{Notice, Source};
 use settle::Tracker;
 use signals::Signal;
@@ -339,25 +338,18 @@ impl<'a> Watcher<'a> {
             return Ok(());
         };
         let start = RunStart::now();
-        session.manifest.run_id = start.run_id.clone();
+        session.manifest.stamp.run_id = start.run_id.clone();
         let state = self.state.take().unwrap_or_default();
-        let found = Scan {
-            files,
-            ignored: Vec::new(),
-        };
         let opts = PassOptions {
-            scanned_at: Instant::now(),
             settle: Duration::ZERO,
-            quiet: true,
             stop: Some(self.stop.clone()),
         };
         // The heartbeat goes on while a long file is sent: busy is not stuck.
         let root = session.root().clone();
-        let progress = Progress::default();
         let mut beats =
             tokio::time::interval_at(tokio::time::Instant::now() + BEAT_EVERY, BEAT_EVERY);
         let passed = {
-            let pass = session.pass(&self.cfg.run, state, found, &progress, opts);
+            let pass = session.pass_over(&self.cfg.run, state, files, opts);
             tokio::pin!(pass);
             loop {
                 tokio::select! {
@@ -366,8 +358,7 @@ impl<'a> Watcher<'a> {
                 }
             }
         };
-        let result = passed.map(|(mut report, mut state)| {
-            state.apply(&session.manifest.take_journal());
+        let result = passed.map(|(mut report, state)| {
             self.state = Some(state);
             report.elapsed = start.instant.elapsed();
             report

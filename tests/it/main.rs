@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod append;
+mod architecture;
 mod basics;
 mod broken;
 mod chaos;

@@ -12,7 +12,7 @@ use crate::config::{ErrorPolicy, OnChange};
 use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
 use crate::folder::OpenError;
 use crate::formats::Limits;
-use crate::manifest::{FailureKind, Manifest, PathState, State};
+use crate::manifest::{FailureKind, PathState, Stamp, State};
 use crate::outcome::Status;
 use crate::progress::Progress;
 use crate::rows::source;
@@ -85,7 +85,7 @@ pub struct Prepare {
     settings: Settings,
     progress: Progress,
     state: Arc<State>,
-    manifest: Manifest,
+    stamp: Stamp,
     tx: mpsc::Sender<Work>,
     /// Content claimed earlier in this run, by target (its address: one per table) and hash.
     claimed: HashMap<(usize, blake3::Hash), String>,
@@ -105,7 +105,7 @@ impl Prepare {
         settings: Settings,
         progress: Progress,
         state: Arc<State>,
-        manifest: Manifest,
+        stamp: Stamp,
         tx: mpsc::Sender<Work>,
         crashes: Arc<Mutex<Crashes>>,
     ) -> Prepare {
@@ -113,7 +113,7 @@ impl Prepare {
             settings,
             progress,
             state,
-            manifest,
+            stamp,
             tx,
             claimed: HashMap::new(),
             group: None,
@@ -373,3 +373,6 @@ impl Prepare {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

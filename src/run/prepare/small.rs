@@ -127,8 +127,8 @@ impl Prepare {
             unreachable!("a group was just opened")
         };
         let mark = g.block.rows();
-        let mut records =
-            Records::new(&mut *source, &mut g.plan, hash, policy, rel).of_entry(&c.entry);
+        let mut records = Records::new(&mut *source, &mut g.plan, hash, policy, rel)
+            .of_part(c.entry.segment.as_deref());
         let mut rows = 0u64;
         while rows <= batch_rows && records.next(&mut g.block).is_some() {
             rows += 1;
