@@ -66,6 +66,13 @@ impl Ch {
 /// When each unit (a file, a chunk of lines) was written, by its `src` value.
 type Written = Arc<Mutex<HashMap<String, f64>>>;
 
+/// Notes when a unit was written.
+fn record(written: &Written, src: String) {
+    if let Ok(mut w) = written.lock() {
+        w.insert(src, now());
+    }
+}
+
 fn write_files(dir: &Path, a: &Args, written: &Written) -> Result<()> {
     let every = Duration::from_secs_f64(1.0 / a.files_per_second as f64);
     let start = Instant::now();
@@ -77,7 +84,7 @@ fn write_files(dir: &Path, a: &Args, written: &Written) -> Result<()> {
         }
         let path = dir.join(format!("files/{n:06}.csv"));
         std::fs::write(&path, text)?;
-        written.lock().unwrap().insert(src, now());
+        record(written, src);
         let next = start + every * (n as u32 + 1);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
@@ -101,7 +108,7 @@ fn append_lines(dir: &Path, a: &Args, written: &Written) -> Result<()> {
             .open(&path)?;
         f.write_all(text.as_bytes())?;
         drop(f);
-        written.lock().unwrap().insert(src, now());
+        record(written, src);
         let next = start + every * (k as u32 + 1);
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
@@ -193,7 +200,10 @@ fn main() -> Result<()> {
             seen.len()
         );
     }
-    let written = written.lock().unwrap().clone();
+    let written = written
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a writer panicked"))?
+        .clone();
     let mut files = Vec::new();
     let mut lines = Vec::new();
     for (src, at) in &seen {

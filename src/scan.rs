@@ -48,7 +48,7 @@ impl FileEntry {
     }
 
     /// The first record's ordinal: 0, or where a grown file's new part starts.
-    pub fn from_row(&self) -> u64 {
+    pub fn first_row(&self) -> u64 {
         self.segment.as_ref().map_or(0, |s| s.from_row)
     }
 

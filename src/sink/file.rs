@@ -102,7 +102,7 @@ impl Sink {
             .wait_for_queries(&self.inserter.prefix, self.server.insert_timeout())
             .await?;
         landed
-            .plan(&lf.hash, b, &expected, lf.entry.from_row())
+            .plan(&lf.hash, b, &expected, lf.entry.first_row())
             .await
     }
 

@@ -245,7 +245,7 @@ impl Sink {
                 target_table: table.to_string(),
                 file_hash: hash.to_owned(),
                 path: entry.rel.clone(),
-                record: entry.from_row() + r.error.record,
+                record: entry.first_row() + r.error.record,
                 line: r.error.line.unwrap_or(0),
                 column: r.error.column.clone().unwrap_or_default(),
                 value: r.value.clone(),
