@@ -5,6 +5,7 @@
 #[macro_use]
 mod failpoints;
 
+mod append;
 mod ch;
 mod cmd;
 mod config;
@@ -33,6 +34,7 @@ mod stdout;
 mod summary;
 mod text;
 mod value;
+mod watch;
 
 use exit::{Fatal, error_line};
 use std::io::Write;

@@ -217,6 +217,7 @@ impl FileOutcome {
             hash: self.hash.clone(),
             table: self.table.clone(),
             format: self.format.clone(),
+            ..FileFacts::default()
         }
     }
 

@@ -30,6 +30,12 @@ pub struct EventRow {
     pub detail: String,
     /// The data folder the event is about (see `folder`): paths are relative to it.
     pub folder_id: String,
+    /// For a file that grew (`--on-change append`): where the bytes this event is about start
+    /// (the bytes before were ingested earlier, as content `prefix_hash`), and the ordinal of
+    /// their first record. 0, 0 and empty for a whole file.
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
 }
 
 const COLUMNS: &str = "\
@@ -37,7 +43,15 @@ const COLUMNS: &str = "\
     size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
     format String, \
     batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
-    error_kind String, detail String, folder_id String";
+    error_kind String, detail String, folder_id String, \
+    from_byte UInt64, from_row UInt64, prefix_hash String";
+
+/// The columns manifests made before appended files lack, with their types.
+pub const SEGMENT_COLUMNS: [(&str, &str); 3] = [
+    ("from_byte", "UInt64"),
+    ("from_row", "UInt64"),
+    ("prefix_hash", "String"),
+];
 
 /// The column manifests made before folder ids lack.
 pub const FOLDER_COLUMN: &str = "folder_id";
@@ -54,6 +68,9 @@ pub struct PathRow {
     pub last_kind: String,
     pub last_detail: String,
     pub content_event: String,
+    pub last_from_byte: u64,
+    pub last_from_row: u64,
+    pub last_prefix: String,
 }
 
 /// The latest event of a (table, content).
@@ -69,6 +86,10 @@ pub struct ContentRow {
     pub last_kind: String,
     /// How many times the content was forgotten: each time starts a new ingestion of it.
     pub forgotten: u64,
+    pub last_rejected: u64,
+    pub last_from_byte: u64,
+    pub last_from_row: u64,
+    pub last_prefix: String,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -163,19 +184,21 @@ impl Server {
         &self,
         manifest: &TableRef,
         folder: Option<&str>,
+        segments: bool,
         path_only: &[&str],
         init: impl Fn() -> S,
         add: impl FnMut(&mut S, PathRow),
     ) -> Result<S, ChError> {
         let table = manifest.sql();
         let (filter, folder) = folder_filter(folder);
+        let seg = segment_columns(segments);
         let mut sql = Sql::new(format!(
             "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
-             last_detail, content_event FROM (\
+             last_detail, content_event, last_from_byte, last_from_row, last_prefix FROM (\
                SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
                argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
                argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
-               argMax(detail, seq) AS last_detail FROM {table} {filter} GROUP BY path\
+               argMax(detail, seq) AS last_detail, {seg} FROM {table} {filter} GROUP BY path\
              ) AS paths ANY LEFT JOIN (\
                SELECT target_table AS last_table, file_hash AS last_hash, \
                argMax(event, seq) AS content_event FROM {table} \
@@ -198,6 +221,7 @@ impl Server {
     pub async fn fold_contents<S>(
         &self,
         manifest: &TableRef,
+        segments: bool,
         path_only: &[&str],
         init: impl Fn() -> S,
         add: impl FnMut(&mut S, ContentRow),
@@ -206,8 +230,10 @@ impl Server {
             "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
              argMaxIf(path, seq, path != '') AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
              argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
-             argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten \
+             argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten, \
+             argMax(rejected, seq) AS last_rejected, {} \
              FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
+            segment_columns(segments),
             manifest.sql()
         ))
         .arg(strings(path_only));
@@ -256,6 +282,30 @@ impl Server {
         folder: &str,
     ) -> Result<bool, ChError> {
         add_column_with_default(self, manifest, FOLDER_COLUMN, folder).await
+    }
+
+    /// Gives a manifest made before appended files the columns that record them (metadata
+    /// only; the events it holds read as whole files). Says whether this call added any.
+    pub async fn add_segment_columns(&self, manifest: &TableRef) -> Result<bool, ChError> {
+        let mut added = false;
+        for (name, ty) in SEGMENT_COLUMNS {
+            if !self.has_column(manifest, name).await? {
+                added |= self.add_column(manifest, name, ty).await?;
+            }
+        }
+        Ok(added)
+    }
+}
+
+/// The latest event's segment columns (see [`EventRow::from_byte`]), as `last_from_byte`,
+/// `last_from_row` and `last_prefix`; a manifest made before them has whole files only.
+fn segment_columns(present: bool) -> &'static str {
+    match present {
+        true => {
+            "argMax(from_byte, seq) AS last_from_byte, argMax(from_row, seq) AS last_from_row, \
+             argMax(prefix_hash, seq) AS last_prefix"
+        }
+        false => "toUInt64(0) AS last_from_byte, toUInt64(0) AS last_from_row, '' AS last_prefix",
     }
 }
 

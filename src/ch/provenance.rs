@@ -41,20 +41,24 @@ struct Count {
 const IDS_PER_QUERY: usize = 2000;
 
 impl Server {
-    /// Rows of each batch of a file already in the table.
+    /// Rows of each batch of a file already in the table, its batches counted from the record
+    /// `first_row` (0, or where a grown file's new part starts).
     pub async fn landed_batches(
         &self,
         table: &TableRef,
         file_id: u64,
         batch_rows: u64,
+        first_row: u64,
     ) -> Result<HashMap<u64, u64>, ChError> {
         let sql = Sql::new(format!(
-            "SELECT intDiv({PROVENANCE_ROW}, ?) AS batch, count() AS n FROM {} \
-             WHERE {PROVENANCE_FILE} = ? GROUP BY batch",
+            "SELECT toUInt64(intDiv({PROVENANCE_ROW} - ?, ?)) AS batch, count() AS n FROM {} \
+             WHERE {PROVENANCE_FILE} = ? AND {PROVENANCE_ROW} >= ? GROUP BY batch",
             table.sql()
         ))
+        .arg(first_row)
         .arg(batch_rows)
-        .arg(file_id);
+        .arg(file_id)
+        .arg(first_row);
         let rows: Vec<BatchCount> = self.fetch_all("check landed batches", &sql).await?;
         Ok(rows.into_iter().map(|r| (r.batch, r.n)).collect())
     }

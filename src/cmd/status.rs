@@ -13,6 +13,7 @@ use crate::history::{self, epoch};
 use crate::manifest::{Event, Manifest};
 use crate::summary::{RunFields, SCHEMA_VERSION, timestamp};
 use crate::text::{escape, one_line, plural};
+use crate::watch::Beacon;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -59,9 +60,20 @@ struct Report {
     totals: Vec<StateCount>,
     /// Files needing attention, by reason (every reason included).
     attention_counts: BTreeMap<String, u64>,
+    /// The watcher of the data folder (`ingest watch`), as its card says, if one ever ran here.
+    watcher: Option<WatcherJson>,
     runs: Vec<RunFields>,
     attention: Vec<FileJson>,
     recent: Vec<FileJson>,
+}
+
+/// A watcher's card, with whether it is running.
+#[derive(Debug, Serialize)]
+struct WatcherJson {
+    #[serde(flatten)]
+    card: Beacon,
+    /// `true`/`false` on the machine it runs on; `null` seen from another machine.
+    running: Option<bool>,
 }
 
 impl From<PathStatusRow> for FileJson {
@@ -114,6 +126,10 @@ pub async fn status(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, Fata
         schema_version: SCHEMA_VERSION,
         manifest: manifest.table.to_string(),
         folder,
+        watcher: Beacon::read(&cfg.common.data_dir).map(|card| WatcherJson {
+            running: card.alive().map(|alive| alive && card.state != "stopped"),
+            card,
+        }),
         ..Report::default()
     };
     let missing = match manifest.open().await? {
@@ -270,6 +286,11 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     }
     for w in &r.warnings {
         writeln!(out, "warning: {}", escape(w))?;
+    }
+    if let Some(w) = &r.watcher {
+        for line in w.card.describe(w.running) {
+            writeln!(out, "{line}")?;
+        }
     }
     print_runs(out, &r.runs)?;
     print_attention(out, &r.attention)?;

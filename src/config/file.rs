@@ -34,6 +34,9 @@ pub struct RouteConfig {
     pub create_table: Option<bool>,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    /// What a changed file of this route does (`report`, `ingest` or `append`), over
+    /// `--on-change`.
+    pub on_change: Option<String>,
     /// Settings the inserts into this route's table carry, over the global ones.
     pub insert_settings: Option<SettingsTable>,
 }

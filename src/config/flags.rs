@@ -3,7 +3,7 @@
 //! keys are the flags' names with `_`; `layered` gives them their place between the environment
 //! and the default.
 
-use super::choices::{AfterAction, OnChange, OnError, Output};
+use super::choices::{AfterAction, OnChange, OnError, Output, WatcherKind};
 use super::{DEFAULT_MANIFEST, DEFAULT_URL, MAX_BATCH_ROWS, parse_duration};
 use crate::exit::EXIT_CODES_HELP;
 use crate::formats::Format;
@@ -51,6 +51,9 @@ pub enum Command {
     /// Ingest the data folder's new files (what cron or a systemd timer runs)
     #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
+    /// Keep ingesting as files arrive or grow: a long-running `run`, woken by file-system events
+    #[command(after_help = EXIT_CODES_HELP)]
+    Watch(WatchArgs),
     /// Show the last runs, files in flight, failures and recent files, from the manifest
     #[command(after_help = EXIT_CODES_HELP)]
     Status(StatusArgs),
@@ -170,8 +173,9 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_MAX_ERROR_RATIO", value_name = "RATIO", value_parser = parse_ratio)]
     pub max_error_ratio: Option<f64>,
 
-    /// A path ingested before whose content changed: hold it back (report, exit code 6) or add
-    /// the new content, the old rows staying (ingest)
+    /// A path ingested before whose content changed: hold it back (report, exit code 6), add
+    /// the new content, the old rows staying (ingest), or, for a file that only grew, add the
+    /// complete records after what was ingested (append; CSV, TSV and JSON Lines)
     #[arg(long, env = "INGEST_ON_CHANGE", value_name = "POLICY", value_enum, default_value_t = OnChange::Report)]
     pub on_change: OnChange,
 
@@ -229,6 +233,32 @@ pub struct RunArgs {
     /// fail it with exit code 3
     #[arg(long, env = "INGEST_FAIL_ON_WARNING", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub fail_on_warning: bool,
+}
+
+/// `ingest watch`: every setting of `run`, and how to notice files.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// How to notice files: file-system events (inotify), polling the folder, or events where
+    /// the file system delivers them and polling where it does not (network file systems)
+    #[arg(long, env = "INGEST_WATCHER", value_name = "HOW", value_enum, default_value_t = WatcherKind::Auto)]
+    pub watcher: WatcherKind,
+
+    /// With polling: how often the folder is scanned for new and grown files
+    #[arg(long, env = "INGEST_POLL_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// How often the whole folder is scanned and the manifest read again, so that a missed
+    /// event costs latency, never data
+    #[arg(long, env = "INGEST_RESCAN_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub rescan_interval: Duration,
+
+    /// How long files that arrive together are gathered before they are read, so that a burst
+    /// of small files makes few inserts
+    #[arg(long, env = "INGEST_BATCH_WINDOW", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub batch_window: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -338,6 +368,7 @@ impl Command {
     pub fn common(&self) -> &CommonArgs {
         match self {
             Command::Run(a) => &a.common,
+            Command::Watch(a) => &a.run.common,
             Command::Status(a) => &a.common,
             Command::Retry(a) => &a.common,
             Command::Forget(a) => &a.common,

@@ -8,10 +8,12 @@ pub mod flags;
 mod layered;
 mod routes;
 mod settings;
+mod watch;
 
-pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output};
+pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output, WatcherKind};
 pub use layered::parse;
 pub use routes::{RouteDefaults, Routes};
+pub use watch::WatchConfig;
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
@@ -50,7 +52,6 @@ pub struct RunConfig {
     pub lock_file: PathBuf,
     pub dry_run: bool,
     pub on_error: ErrorPolicy,
-    pub on_change: OnChange,
     pub disposal: Disposal,
     /// Add provenance columns to target tables that lack them (the exactly-once default).
     pub add_provenance: bool,
@@ -182,6 +183,7 @@ impl RunConfig {
             engine: args.engine.clone(),
             order_by: args.order_by.clone(),
             insert_settings,
+            on_change: args.on_change,
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
@@ -202,7 +204,6 @@ impl RunConfig {
             lock_file,
             dry_run: args.dry_run,
             on_error: error_policy(args)?,
-            on_change: args.on_change,
             disposal,
             add_provenance: !args.without_provenance,
             output: args.output,

@@ -1,6 +1,7 @@
 //! Routing files to target tables by glob on their path under the data folder, with how to read
 //! them (a format that overrides the file name) and how to create a missing table.
 
+use super::choices::OnChange;
 use super::file::RouteConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
@@ -16,6 +17,7 @@ pub struct RouteDefaults {
     pub engine: Option<String>,
     pub order_by: Option<String>,
     pub insert_settings: InsertSettings,
+    pub on_change: OnChange,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,7 @@ struct Route {
     engine: Option<String>,
     order_by: Option<String>,
     insert_settings: InsertSettings,
+    on_change: Option<OnChange>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,9 +37,15 @@ pub struct Routes {
     routes: Vec<Route>,
     default: Option<TableRef>,
     format: Option<Format>,
+    on_change: OnChange,
     create_table: bool,
     create: CreateSpec,
     insert_settings: InsertSettings,
+}
+
+fn parse_on_change(text: &str, what: &str) -> Result<OnChange, String> {
+    clap::ValueEnum::from_str(text.trim(), true)
+        .map_err(|_| format!("{what}: unknown on_change `{text}`; use report, ingest or append"))
 }
 
 fn parse_format(text: &str, what: &str) -> Result<Format, String> {
@@ -81,6 +90,11 @@ impl Routes {
                         check(t).map_err(|e| format!("{what}: {e}"))?;
                     }
                 }
+                let on_change = r
+                    .on_change
+                    .as_deref()
+                    .map(|c| parse_on_change(c, &what))
+                    .transpose()?;
                 let own = match &r.insert_settings {
                     Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
                     None => InsertSettings::new(),
@@ -93,6 +107,7 @@ impl Routes {
                     engine: r.engine.clone(),
                     order_by: r.order_by.clone(),
                     insert_settings: settings::merged(&defaults.insert_settings, &own),
+                    on_change,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -129,6 +144,7 @@ impl Routes {
             routes,
             default,
             format,
+            on_change: defaults.on_change,
             create_table: defaults.create_table,
             create,
             insert_settings: defaults.insert_settings.clone(),
@@ -149,6 +165,13 @@ impl Routes {
     /// The position of the route a path takes, if a route (not the default table) takes it.
     pub fn route_index(&self, rel_path: &str) -> Option<usize> {
         self.routes.iter().position(|r| r.glob.is_match(rel_path))
+    }
+
+    /// What a changed file at this path does: its route's `on_change`, else `--on-change`.
+    pub fn on_change_for(&self, rel_path: &str) -> OnChange {
+        self.route_for(rel_path)
+            .and_then(|r| r.on_change)
+            .unwrap_or(self.on_change)
     }
 
     /// Each route as `glob → table`, in order.

@@ -1,6 +1,7 @@
 //! The manifest: an append-only table of file events inside ClickHouse, and the current state of
 //! every path and every (table, content hash) derived from it in two queries.
 
+mod apply;
 mod attention;
 mod event;
 mod rejects;
@@ -20,6 +21,7 @@ pub use crate::ch::manifest::EventRow;
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// What [`Manifest::ensure`] did.
 #[derive(Debug, Default)]
@@ -41,6 +43,11 @@ pub struct Manifest {
     /// Whether the table records folder ids: a manifest made by an older version does not until
     /// a run (or `ingest init`) adds the column. Until then it serves one folder.
     folder_column: bool,
+    /// Whether the table records appended files (`from_byte`, …): older ones do not until a
+    /// run adds the columns.
+    segment_columns: bool,
+    /// Events written so far, kept when a watcher keeps its state up to date by them.
+    journal: Option<Arc<Mutex<Vec<EventRow>>>>,
 }
 
 impl Manifest {
@@ -50,7 +57,22 @@ impl Manifest {
             table,
             stamp: Stamp::new(run_id, folder),
             folder_column: true,
+            segment_columns: true,
+            journal: None,
         }
+    }
+
+    /// Keeps every event written from now on, for [`Manifest::take_journal`].
+    pub fn keep_journal(&mut self) {
+        self.journal = Some(Arc::default());
+    }
+
+    /// The events written since the journal was last taken, in the order they were written.
+    pub fn take_journal(&self) -> Vec<EventRow> {
+        self.journal
+            .as_ref()
+            .map(|j| std::mem::take(&mut *j.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
     }
 
     /// Connects the manifest to what the table is: whether it exists, and whether it records
@@ -62,7 +84,17 @@ impl Manifest {
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
+        self.segment_columns = !exists
+            || self
+                .server
+                .has_column(&self.table, crate::ch::manifest::SEGMENT_COLUMNS[2].0)
+                .await?;
         Ok(exists)
+    }
+
+    /// Whether the table records appended files (see [`Manifest::open`]).
+    pub fn has_segments(&self) -> bool {
+        self.segment_columns
     }
 
     /// Whether the table records folder ids (see [`Manifest::open`]).
@@ -127,6 +159,16 @@ impl Manifest {
         }
         // Added now, or by another run a moment ago.
         self.folder_column = had || !self.stamp.folder.is_empty();
+        if !created.contains(&self.table) && !self.segment_columns {
+            if self.server.add_segment_columns(&self.table).await? {
+                log::warn!(
+                    "added columns from_byte, from_row and prefix_hash to manifest {}, for files \
+                     that grow (--on-change append)",
+                    self.table
+                );
+            }
+            self.segment_columns = true;
+        }
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }
@@ -155,7 +197,14 @@ impl Manifest {
                 ..e.clone()
             })
             .collect();
-        self.server.write_events(&self.table, &events).await
+        self.server.write_events(&self.table, &events).await?;
+        if let Some(journal) = &self.journal {
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(events);
+        }
+        Ok(())
     }
 
     pub fn server(&self) -> &Server {

@@ -63,6 +63,9 @@ impl Stamp {
             file_hash: facts.hash.clone(),
             target_table: facts.table.clone(),
             format: facts.format.clone(),
+            from_byte: facts.from_byte,
+            from_row: facts.from_row,
+            prefix_hash: facts.prefix_hash.clone(),
             ..self.event(event)
         }
     }
@@ -98,6 +101,7 @@ mod tests {
             hash: "ab".repeat(32),
             table: "db.t".to_owned(),
             format: "csv".to_owned(),
+            ..FileFacts::default()
         };
         let ev = stamp.failure_event(&facts, FailureKind::Data, "a.csv:2:3: bad");
         assert_eq!(

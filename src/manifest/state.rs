@@ -21,6 +21,10 @@ pub struct PathState {
     pub detail: String,
     /// Whether the content this path last had is ingested into its table.
     pub content_done: bool,
+    /// The latest event's part of a file that grew: see [`crate::manifest::FileFacts`].
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
 }
 
 /// The latest event about some content in some table.
@@ -35,6 +39,19 @@ pub struct ContentState {
     /// How many times the content was forgotten: an ingestion after a `forget` is a new one,
     /// whose inserts must not be taken for repeats of the earlier one.
     pub generation: u64,
+    /// Records left out of it (`rows` + `rejected` records were read).
+    pub rejected: u64,
+    /// For the grown part of a file: see [`crate::manifest::FileFacts`].
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
+}
+
+impl ContentState {
+    /// The ordinal after the content's last record: where records appended to it start.
+    pub fn records_end(&self) -> u64 {
+        self.from_row + self.rows + self.rejected
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -44,6 +61,8 @@ pub struct State {
     pub by_content: HashMap<(String, String), ContentState>,
     /// Tables that have any manifest entry (to tell a lost manifest from a new table).
     pub tables: HashSet<String>,
+    /// Whether `by_content` was read (it is only read when a file must be looked at).
+    pub contents_loaded: bool,
 }
 
 impl State {
@@ -67,6 +86,7 @@ impl Manifest {
             .fold_paths(
                 &self.table,
                 self.folder_filter(),
+                self.has_segments(),
                 &Event::path_only_names(),
                 || (State::default(), HashMap::<String, Arc<str>>::new()),
                 |(state, tables), r| {
@@ -88,6 +108,9 @@ impl Manifest {
                             error_kind: FailureKind::parse(&r.last_kind),
                             detail: r.last_detail,
                             content_done: r.content_event == Event::Done.as_str(),
+                            from_byte: r.last_from_byte,
+                            from_row: r.last_from_row,
+                            prefix_hash: r.last_prefix,
                         },
                     );
                 },
@@ -103,6 +126,7 @@ impl Manifest {
             .server()
             .fold_contents(
                 &self.table,
+                self.has_segments(),
                 &Event::path_only_names(),
                 HashMap::new,
                 |out, r| {
@@ -119,6 +143,10 @@ impl Manifest {
                             error: r.last_error,
                             error_kind: FailureKind::parse(&r.last_kind),
                             generation: r.forgotten,
+                            rejected: r.last_rejected,
+                            from_byte: r.last_from_byte,
+                            from_row: r.last_from_row,
+                            prefix_hash: r.last_prefix,
                         },
                     );
                 },
@@ -128,6 +156,7 @@ impl Manifest {
             .tables
             .extend(contents.keys().map(|(table, _)| table.clone()));
         state.by_content = contents;
+        state.contents_loaded = true;
         Ok(())
     }
 }

@@ -136,7 +136,32 @@ fn render(previous: &str, s: &Summary) -> String {
         &attention,
     );
     last_run(&mut m, s, &t);
+    if let Some(at) = s.heartbeat {
+        m.single(HEARTBEAT, "gauge", HEARTBEAT_HELP, epoch(at));
+    }
     m.out
+}
+
+const HEARTBEAT: &str = "ingest_watch_heartbeat_timestamp_seconds";
+const HEARTBEAT_HELP: &str =
+    "When `ingest watch` last went round its loop (Unix time); it beats while idle.";
+
+/// Renews only the watcher's heartbeat in the metrics file at `path`, leaving every other
+/// series as the last cycle wrote it: a stale value means a stuck or dead watcher, not a quiet
+/// folder.
+pub fn beat(path: &Path, folder: &str, at: chrono::DateTime<chrono::Utc>) -> io::Result<()> {
+    replace(path, |previous| {
+        let mut m = Text {
+            out: previous
+                .lines()
+                .filter(|l| !l.contains(HEARTBEAT))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            folder: format!("folder=\"{}\"", label_text(folder)),
+        };
+        m.single(HEARTBEAT, "gauge", HEARTBEAT_HELP, epoch(at));
+        m.out
+    })
 }
 
 /// The gauges that describe the last run.
@@ -181,10 +206,16 @@ fn label_text(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Adds this run to the metrics file at `path`: reads the previous file, writes the new one to a
-/// temporary file in the same folder, and renames it over the old one. Neither is ever opened
-/// through a symlink; a symlink planted in the file's place is replaced, not followed.
+/// Adds this run to the metrics file at `path`.
 pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
+    replace(path, |previous| render(previous, s))
+}
+
+/// Replaces the metrics file at `path` with what `make` makes of its previous text: writes the
+/// new one to a temporary file in the same folder and renames it over the old one. Neither is
+/// ever opened through a symlink; a symlink planted in the file's place is replaced, not
+/// followed.
+fn replace(path: &Path, make: impl FnOnce(&str) -> String) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| {
@@ -209,7 +240,7 @@ pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
         Err(e) if e.is_gone() || e.is_swap() => String::new(),
         Err(e) => return Err(io::Error::other(e)),
     };
-    let text = render(&previous, s);
+    let text = make(&previous);
     // A dot name ending in `.tmp` is never picked up by the collector, which reads `*.prom`.
     let tmp = format!(".{name}.{}.tmp", std::process::id());
     let written = write_new(&dir, &tmp, text.as_bytes()).and_then(|()| dir.rename(&tmp, &name));

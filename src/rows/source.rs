@@ -2,8 +2,9 @@
 //! read) and the format reader, and the columns of the target table its fields fill.
 
 use super::target::{ColumnPlan, Target};
+use crate::append::Segment;
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
-use crate::hash::HashingReader;
+use crate::hash::{HashingReader, Range, hash_range};
 use crate::progress::Reading;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -59,7 +60,10 @@ pub struct HashedSource {
     count: Arc<AtomicU64>,
     /// The file, to hash it on its own when the reader did not see every byte.
     file: File,
+    /// Bytes the reader is given; for a segment, those after its start.
     size: u64,
+    /// For a segment: where it ends (its content is the file's bytes up to there).
+    end: Option<u64>,
     /// Read in place (uncompressed Parquet): the reader sees its bytes out of order.
     in_place: bool,
 }
@@ -84,6 +88,7 @@ impl HashedSource {
                 count,
                 file: own,
                 size,
+                end: None,
                 in_place: true,
             });
         }
@@ -107,6 +112,43 @@ impl HashedSource {
             count,
             file: own,
             size,
+            end: None,
+            in_place: false,
+        })
+    }
+
+    /// Starts reading a file: the whole of it, or of a grown file the part still to be ingested
+    /// (`part`), after its header, hashed on top of the bytes before it (so that the hash is the
+    /// content hash of the file up to the part's end).
+    pub fn open_part(
+        file: File,
+        detected: Detected,
+        part: Option<&Segment>,
+        limits: Limits,
+        progress: Option<Reading>,
+    ) -> Result<HashedSource, ReadError> {
+        let Some(seg) = part else {
+            return HashedSource::open(file, detected, limits, progress);
+        };
+        let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
+        let mut prefix = blake3::Hasher::new();
+        hash_range(&file, 0, seg.from_byte, &mut prefix).map_err(|e| ReadError::io(&e, None))?;
+        let count = Arc::new(AtomicU64::new(0));
+        let size = seg.end - seg.from_byte;
+        let counting = Counting {
+            inner: BufReader::with_capacity(256 * 1024, Range::new(file, seg.from_byte, seg.end)),
+            count: count.clone(),
+            progress,
+        };
+        let (reader, hasher) = HashingReader::with(counting, prefix);
+        let records = crate::append::stream(seg, detected, Box::new(reader), limits)?;
+        Ok(HashedSource {
+            source: records,
+            hasher,
+            count,
+            file: own,
+            size,
+            end: Some(seg.end),
             in_place: false,
         })
     }
@@ -122,9 +164,15 @@ impl HashedSource {
     pub fn finish(self) -> std::io::Result<String> {
         drop(self.source);
         if self.count.load(Ordering::Relaxed) == self.size {
-            Ok(crate::hash::finish(&self.hasher))
-        } else {
-            hash_file(&self.file)
+            return Ok(crate::hash::finish(&self.hasher));
+        }
+        match self.end {
+            None => hash_file(&self.file),
+            Some(end) => {
+                let mut hasher = blake3::Hasher::new();
+                hash_range(&self.file, 0, end, &mut hasher)?;
+                Ok(crate::hash::hex(&hasher.finalize()))
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ mod targets;
 
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
-use crate::config::{OnChange, RunConfig};
+use crate::config::RunConfig;
 use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
 use crate::folder::Folder;
@@ -25,10 +25,12 @@ use crate::sink::work::Work;
 use anyhow::Context;
 use prepare::{Candidate, Prepare, Settings};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use targets::Targets;
 
+pub use plan::is_known;
 pub use report::print_report;
 
 /// A short stable id for this data folder and manifest, used in query ids.
@@ -46,96 +48,193 @@ pub async fn run(
     start: &RunStart,
     progress: &Progress,
 ) -> Result<RunReport, Fatal> {
-    let (manifest, exists, mut state) = open_manifest(cfg, &server, folder, start).await?;
-    let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
-    let root = Arc::new(
-        Folder::open(&cfg.common.data_dir)
-            .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
-    );
-    let survey = survey::survey(cfg, &root, &state)?;
-    if exists && !survey.checks.is_empty() {
-        manifest.load_contents(&mut state).await?;
-    }
-    let mut created = Vec::new();
-    let candidates =
-        candidates(cfg, &server, &state, &crashes, survey.checks, &mut created).await?;
-    progress.start(
-        candidates.len() as u64,
-        candidates.iter().map(|c| c.entry.size).sum(),
-    );
-    let expected: Vec<(String, String)> = candidates
-        .iter()
-        .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
-        .collect();
-    // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let reading = Prepare::new(
-        settings(cfg, survey.scanned_at),
-        progress.clone(),
-        Arc::new(state),
-        manifest.stamp.clone(),
-        tx,
-        crashes.clone(),
-    );
-    let mut sink = Sink::new(
-        server,
-        manifest.clone(),
-        cfg,
-        &query_folder(folder, cfg),
-        progress.clone(),
-        crashes,
-    );
-    ingest(reading, candidates, rx, &mut sink).await?;
-    let mut outcomes = survey.outcomes;
-    outcomes.extend(std::mem::take(&mut sink.outcomes));
-    outcomes.extend(not_reached(&expected, &outcomes));
-    outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
-    if !cfg.dry_run && sink.stopped.is_none() {
-        let events = cfg.disposal.apply(&root, &manifest, &mut outcomes);
-        if let Err(e) = manifest.write(&events).await {
-            log::error!("cannot record {} quarantine events: {e}", events.len());
-        }
-    }
-    let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
-    let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
-    Ok(RunReport {
-        run_id: manifest.stamp.run_id.clone(),
-        dry_run: cfg.dry_run,
-        outcomes,
-        created,
-        warnings: survey.warnings,
-        stopped: sink.stopped.map(|e| e.to_string()),
-        exit,
-        elapsed: start.instant.elapsed(),
-    })
+    let mut session = Session::open(cfg, server, folder, &start.run_id).await?;
+    let state = session.load_state().await?;
+    let survey = survey::survey(cfg, &session.root, &state)?;
+    let opts = PassOptions {
+        settle: cfg.settle,
+        stop: None,
+    };
+    let (mut report, _) = session.pass(cfg, state, survey, progress, opts).await?;
+    report.elapsed = start.instant.elapsed();
+    Ok(report)
 }
 
-/// The manifest (created where missing, unless this is a dry run), whether it existed, and the
-/// latest state of every path.
-async fn open_manifest(
-    cfg: &RunConfig,
-    server: &Server,
-    folder: &str,
-    start: &RunStart,
-) -> Result<(Manifest, bool, State), Fatal> {
-    let mut manifest = Manifest::new(
-        server.clone(),
-        cfg.common.manifest.clone(),
-        start.run_id.clone(),
-        folder.to_owned(),
-    );
-    check_insert_settings(server, cfg).await?;
-    let exists = manifest.open().await?;
-    if !cfg.dry_run {
-        for created in manifest.ensure().await?.created {
-            log::info!("created {created}");
+/// How one pass over files goes.
+pub struct PassOptions {
+    /// How long files must have stayed unchanged since they were observed.
+    pub settle: Duration,
+    /// Set when the pass should stop after the work under way (a watcher asked to stop).
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// A hold on the data folder and its manifest, opened once: `ingest run` makes one pass with
+/// it, `ingest watch` one per cycle.
+pub struct Session {
+    pub server: Server,
+    pub manifest: Manifest,
+    /// Whether the manifest held anything when it was opened (a new one is not read).
+    existed: bool,
+    root: Arc<Folder>,
+    crashes: Arc<Mutex<Crashes>>,
+    folder: String,
+}
+
+impl Session {
+    /// Checks the insert settings, opens (and unless this is a dry run, readies) the manifest,
+    /// and opens the data folder.
+    pub async fn open(
+        cfg: &RunConfig,
+        server: Server,
+        folder: &str,
+        run_id: &str,
+    ) -> Result<Session, Fatal> {
+        let mut manifest = Manifest::new(
+            server.clone(),
+            cfg.common.manifest.clone(),
+            run_id.to_owned(),
+            folder.to_owned(),
+        );
+        check_insert_settings(&server, cfg).await?;
+        let existed = manifest.open().await?;
+        if !cfg.dry_run {
+            for created in manifest.ensure().await?.created {
+                log::info!("created {created}");
+            }
         }
+        let root = Arc::new(
+            Folder::open(&cfg.common.data_dir)
+                .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
+        );
+        Ok(Session {
+            server,
+            manifest,
+            existed,
+            root,
+            crashes: Arc::new(Mutex::new(Crashes::open(&cfg.lock_file))),
+            folder: folder.to_owned(),
+        })
     }
-    let state = match exists {
-        true => manifest.load_paths().await?,
-        false => State::default(),
-    };
-    Ok((manifest, exists, state))
+
+    /// The latest state of every path of the folder (contents are read when a pass needs them).
+    pub async fn load_state(&mut self) -> Result<State, Fatal> {
+        if !self.existed {
+            // A manifest this session made holds only what it wrote: it is read from now on.
+            self.existed = self.manifest.exists().await?;
+            return Ok(State::default());
+        }
+        Ok(self.manifest.load_paths().await?)
+    }
+
+    pub fn root(&self) -> &Arc<Folder> {
+        &self.root
+    }
+
+    /// Scans the whole data folder, as a run's survey does.
+    pub fn scan(&self, cfg: &RunConfig) -> Result<crate::scan::Scan, Fatal> {
+        crate::scan::scan(&self.root, &cfg.disposal.folders(), |rel, name| {
+            cfg.routes.detect(rel, name)
+        })
+        .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))
+        .map_err(Fatal::from)
+    }
+
+    /// A watcher's cycle: a pass over `files`, which it saw change and settle. Only what was
+    /// read is reported.
+    pub async fn pass_over(
+        &mut self,
+        cfg: &RunConfig,
+        state: State,
+        files: Vec<FileEntry>,
+        opts: PassOptions,
+    ) -> Result<(RunReport, State), Fatal> {
+        let survey = survey::of_files(cfg, files, &state);
+        self.pass(cfg, state, survey, &Progress::default(), opts)
+            .await
+    }
+
+    /// One pass over what the survey found: ready the tables, read and send what must be, dispose
+    /// of the files, decide the exit code. Returns what happened and the state, kept up to date
+    /// by the events written when the manifest keeps a journal.
+    async fn pass(
+        &mut self,
+        cfg: &RunConfig,
+        mut state: State,
+        survey: survey::Survey,
+        progress: &Progress,
+        opts: PassOptions,
+    ) -> Result<(RunReport, State), Fatal> {
+        let started = Instant::now();
+        if self.existed && !survey.checks.is_empty() && !state.contents_loaded {
+            self.manifest.load_contents(&mut state).await?;
+        }
+        let mut created = Vec::new();
+        let candidates = candidates(
+            cfg,
+            &self.server,
+            &state,
+            &self.crashes,
+            survey.checks,
+            &mut created,
+        )
+        .await?;
+        progress.start(
+            candidates.len() as u64,
+            candidates.iter().map(|c| c.entry.size).sum(),
+        );
+        let expected: Vec<(String, String)> = candidates
+            .iter()
+            .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
+            .collect();
+        // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let state = Arc::new(state);
+        let reading = Prepare::new(
+            settings(cfg, survey.scanned_at, opts.settle),
+            progress.clone(),
+            state.clone(),
+            self.manifest.stamp.clone(),
+            tx,
+            self.crashes.clone(),
+        );
+        let mut sink = Sink::new(
+            self.server.clone(),
+            self.manifest.clone(),
+            cfg,
+            &query_folder(&self.folder, cfg),
+            progress.clone(),
+            self.crashes.clone(),
+        );
+        sink.stop = opts.stop;
+        ingest(reading, candidates, rx, &mut sink).await?;
+        let mut state = Arc::try_unwrap(state).unwrap_or_else(|shared| (*shared).clone());
+        let mut outcomes = survey.outcomes;
+        outcomes.extend(std::mem::take(&mut sink.outcomes));
+        outcomes.extend(not_reached(&expected, &outcomes));
+        outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
+        if !cfg.dry_run && sink.stopped.is_none() {
+            let events = cfg
+                .disposal
+                .apply(&self.root, &self.manifest, &mut outcomes);
+            if let Err(e) = self.manifest.write(&events).await {
+                log::error!("cannot record {} quarantine events: {e}", events.len());
+            }
+        }
+        state.apply(&self.manifest.take_journal());
+        let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
+        let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
+        let report = RunReport {
+            run_id: self.manifest.stamp.run_id.clone(),
+            dry_run: cfg.dry_run,
+            outcomes,
+            created,
+            warnings: survey.warnings,
+            stopped: sink.stopped.map(|e| e.to_string()),
+            exit,
+            elapsed: started.elapsed(),
+        };
+        Ok((report, state))
+    }
 }
 
 /// The files to read, each with its table ready (and the `CREATE TABLE`s run to make them).
@@ -164,6 +263,7 @@ async fn candidates(
         .into_iter()
         .map(|(entry, table, previous)| Candidate {
             refused: refused.remove(&entry.rel),
+            on_change: cfg.routes.on_change_for(&entry.rel),
             entry,
             target: targets[&table].clone(),
             previous,
@@ -171,15 +271,14 @@ async fn candidates(
         .collect())
 }
 
-fn settings(cfg: &RunConfig, scanned_at: Instant) -> Settings {
+fn settings(cfg: &RunConfig, scanned_at: Instant, settle: Duration) -> Settings {
     Settings {
         batch_rows: cfg.batch_rows,
         insert_rows: cfg.insert_rows,
-        settle: cfg.settle,
+        settle,
         scanned_at,
         limits: Limits::default(),
         policy: cfg.on_error,
-        ingest_changed: cfg.on_change == OnChange::Ingest,
         dry_run: cfg.dry_run,
         spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
     }

@@ -1,6 +1,7 @@
 //! Deciding what to do with each file: first from the manifest alone (path, size, modification
 //! time), then, for files that must be read, from their content hash.
 
+use crate::config::{OnChange, RunConfig};
 use crate::manifest::{Event, FailureKind, PathState, State};
 use crate::scan::FileEntry;
 
@@ -26,9 +27,22 @@ pub enum Plan {
     },
 }
 
+/// Whether a file needs no reading at all: unrouted, or known from the manifest alone.
+pub fn is_known(cfg: &RunConfig, state: &State, entry: &FileEntry) -> bool {
+    let Some(table) = cfg.routes.table_for(&entry.rel) else {
+        return true;
+    };
+    let on_change = cfg.routes.on_change_for(&entry.rel);
+    matches!(
+        plan(entry, &table.to_string(), state, on_change),
+        Plan::Known(_)
+    )
+}
+
 /// Plans a file from the manifest alone. Unchanged files are never read or hashed; a file held
 /// back earlier is read again when changed content is to be ingested.
-pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool) -> Plan {
+pub fn plan(entry: &FileEntry, table: &str, state: &State, on_change: OnChange) -> Plan {
+    let ingest_changed = on_change == OnChange::Ingest;
     let Some(prev) = state.by_path.get(&entry.rel) else {
         return Plan::Check { previous: None };
     };
@@ -145,6 +159,7 @@ mod tests {
             size,
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),
+            segment: None,
         }
     }
 
@@ -158,6 +173,9 @@ mod tests {
             error_kind: FailureKind::parse(kind),
             detail: String::new(),
             content_done: false,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
         }
     }
 
@@ -170,6 +188,10 @@ mod tests {
             error: "bad".into(),
             error_kind: FailureKind::parse(kind),
             generation: 0,
+            rejected: 0,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
         }
     }
 
@@ -180,19 +202,19 @@ mod tests {
             .by_path
             .insert("a.csv".into(), path_state(Event::Done, "h1", ""));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::Ingested)
         );
         assert!(matches!(
-            plan(&entry("a.csv", 11, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 11, 5), "db.t", &state, OnChange::Report),
             Plan::Check { previous: Some(_) }
         ));
         assert!(matches!(
-            plan(&entry("a.csv", 10, 5), "db.other", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.other", &state, OnChange::Report),
             Plan::Check { .. }
         ));
         assert_eq!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { previous: None }
         );
     }
@@ -204,14 +226,14 @@ mod tests {
             .by_path
             .insert("copy.csv".into(), path_state(Event::Duplicate, "h1", ""));
         assert!(matches!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { .. }
         ));
         if let Some(p) = state.by_path.get_mut("copy.csv") {
             p.content_done = true;
         }
         assert_eq!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::Duplicate)
         );
     }
@@ -226,11 +248,11 @@ mod tests {
             .by_path
             .insert("b.csv".into(), path_state(Event::Failed, "h2", "transient"));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::FailedBefore)
         );
         assert!(matches!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { .. }
         ));
     }

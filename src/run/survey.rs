@@ -4,7 +4,7 @@
 
 use super::plan::{self, Known, Plan};
 use crate::ch::ident::TableRef;
-use crate::config::{After, OnChange, RunConfig};
+use crate::config::{After, RunConfig};
 use crate::folder::Folder;
 use crate::manifest::{PathState, State};
 use crate::outcome::{FileOutcome, Status};
@@ -45,7 +45,6 @@ pub(super) fn survey(cfg: &RunConfig, root: &Arc<Folder>, state: &State) -> anyh
     let routes = cfg.routes.describe();
     let mut route_hits = vec![0u64; routes.len()];
     let any_data = !found.files.is_empty();
-    let ingest_changed = cfg.on_change == OnChange::Ingest;
     for entry in found.files {
         if let Some(i) = cfg.routes.route_index(&entry.rel) {
             route_hits[i] += 1;
@@ -54,7 +53,8 @@ pub(super) fn survey(cfg: &RunConfig, root: &Arc<Folder>, state: &State) -> anyh
             survey.unrouted(&entry.rel);
             continue;
         };
-        match plan::plan(&entry, &table.to_string(), state, ingest_changed) {
+        let on_change = cfg.routes.on_change_for(&entry.rel);
+        match plan::plan(&entry, &table.to_string(), state, on_change) {
             Plan::Known(known) => {
                 let outcome = known_outcome(&entry, table, known, state);
                 survey.outcomes.push(outcome);
@@ -78,6 +78,30 @@ pub(super) fn survey(cfg: &RunConfig, root: &Arc<Folder>, state: &State) -> anyh
         }
     }
     Ok(survey)
+}
+
+/// A watcher's survey of the files it saw change and settle: those the manifest knows as they are
+/// are left out, not reported.
+pub(super) fn of_files(cfg: &RunConfig, files: Vec<FileEntry>, state: &State) -> Survey {
+    let mut survey = Survey {
+        outcomes: Vec::new(),
+        checks: Vec::new(),
+        warnings: Vec::new(),
+        scanned_at: Instant::now(),
+    };
+    for entry in files {
+        let Some(table) = cfg.routes.table_for(&entry.rel) else {
+            survey.unrouted(&entry.rel);
+            continue;
+        };
+        let on_change = cfg.routes.on_change_for(&entry.rel);
+        if let Plan::Check { previous } = plan::plan(&entry, &table.to_string(), state, on_change) {
+            survey
+                .checks
+                .push((entry, table.clone(), previous.map(Box::new)));
+        }
+    }
+    survey
 }
 
 impl Survey {

@@ -176,13 +176,17 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
         .entry
         .open()
         .map_err(|e| changed(format!("{rel}: {e}")))?;
-    let mut opened =
-        HashedSource::open(file, job.entry.detected, job.limits, None).map_err(|e| {
-            match e.is_local() {
-                true => Fault::Local(e.describe(rel)),
-                false => changed(e.describe(rel)),
-            }
-        })?;
+    let mut opened = HashedSource::open_part(
+        file,
+        job.entry.detected,
+        job.entry.segment.as_deref(),
+        job.limits,
+        None,
+    )
+    .map_err(|e| match e.is_local() {
+        true => Fault::Local(e.describe(rel)),
+        false => changed(e.describe(rel)),
+    })?;
     let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
         .map_err(|e| changed(format!("{rel}: {e}")))?;
     let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
@@ -197,7 +201,8 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
     };
     out.send(Msg::Columns(plan.column_list()))
         .map_err(changed)?;
-    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
+    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel)
+        .of_part(job.entry.segment.as_deref());
     encode_batches(
         &mut records,
         &mut block,

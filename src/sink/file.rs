@@ -101,7 +101,9 @@ impl Sink {
         self.server
             .wait_for_queries(&self.inserter.prefix, self.server.insert_timeout())
             .await?;
-        landed.plan(&lf.hash, b, &expected).await
+        landed
+            .plan(&lf.hash, b, &expected, lf.entry.first_row())
+            .await
     }
 
     async fn try_large(

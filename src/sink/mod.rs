@@ -33,6 +33,8 @@ use crate::scan::FileEntry;
 use error::SinkError;
 use insert::Inserter;
 use landed::{ByManifest, ByProvenance, Landed};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -58,6 +60,8 @@ pub struct Sink {
     pub stopped: Option<ChError>,
     /// Where a second pass notes the file it reads.
     crashes: Arc<Mutex<Crashes>>,
+    /// Set from outside to stop after the work under way (a watcher asked to stop).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Sink {
@@ -82,13 +86,15 @@ impl Sink {
             outcomes: Vec::new(),
             stopped: None,
             crashes,
+            stop: None,
         }
     }
 
     /// Takes work until the reading side is done, then writes the events left.
     pub async fn run(&mut self, mut rx: mpsc::Receiver<Work>) {
         while let Some(work) = rx.recv().await {
-            if self.stopped.is_some() {
+            let halting = self.stop.as_ref().is_some_and(|s| s.load(Relaxed));
+            if self.stopped.is_some() || halting {
                 rx.close();
                 self.interrupted(work);
                 continue;
@@ -141,9 +147,12 @@ impl Sink {
                 .collect(),
             Work::Large(lf) => vec![(lf.entry, lf.target.table.to_string())],
         };
+        let why = match self.stopped {
+            Some(_) => "not finished: ClickHouse became unreachable",
+            None => "not started: the watcher is stopping",
+        };
         for (entry, table) in files {
-            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted)
-                .detail("not finished: ClickHouse became unreachable");
+            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted).detail(why);
             o.table = table;
             o.bytes = entry.size;
             self.finish(o);
@@ -236,7 +245,7 @@ impl Sink {
                 target_table: table.to_string(),
                 file_hash: hash.to_owned(),
                 path: entry.rel.clone(),
-                record: r.error.record,
+                record: entry.first_row() + r.error.record,
                 line: r.error.line.unwrap_or(0),
                 column: r.error.column.clone().unwrap_or_default(),
                 value: r.value.clone(),

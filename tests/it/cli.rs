@@ -196,7 +196,9 @@ fn the_readme_settings_table_is_in_step_with_help() {
         documented.insert(flag, env);
     }
     let mut seen = std::collections::BTreeSet::new();
-    for command in ["run", "status", "retry", "forget", "init", "verify"] {
+    for command in [
+        "run", "watch", "status", "retry", "forget", "init", "verify",
+    ] {
         for (flag, env) in help_flags(command) {
             assert_eq!(
                 documented.get(&flag),

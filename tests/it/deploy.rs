@@ -89,6 +89,76 @@ fn systemd_units_verify_and_run_ingest_as_a_oneshot_on_a_timer() {
 }
 
 #[test]
+fn the_watch_service_runs_ingest_watch_and_restarts_it_on_failure() {
+    let service = unit("systemd/ingest-watch.service");
+    let s = &service["Service"];
+    assert!(["simple", "notify"].contains(&s["Type"][0].as_str()));
+    assert_eq!(s["Restart"], ["on-failure"]);
+    assert_ne!(s["User"], ["root"]);
+    assert!(s.contains_key("EnvironmentFile"));
+    let exec = &s["ExecStart"][0];
+    assert!(exec.starts_with("/usr/local/bin/ingest watch "), "{exec}");
+    assert!(exec.contains("--metrics-file "), "{exec}");
+    assert_eq!(s["ExecReload"], ["/bin/kill -HUP $MAINPID"]);
+    assert!(s.contains_key("TimeoutStopSec"));
+    assert_eq!(service["Install"]["WantedBy"], ["multi-user.target"]);
+
+    let Ok(found) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!(
+            "SKIPPED systemd-analyze verify: systemd-analyze is not installed (Debian: systemd)"
+        );
+        return;
+    };
+    assert!(found.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let body = read("systemd/ingest-watch.service").replace("/usr/local/bin/ingest", BIN);
+    std::fs::write(dir.path().join("ingest-watch.service"), body).unwrap();
+    let out = run(Command::new("systemd-analyze")
+        .current_dir(dir.path())
+        .args(["verify", "./ingest-watch.service"]));
+    assert_code(&out, 0);
+    assert_eq!(out.stderr, "", "systemd-analyze verify has remarks");
+}
+
+#[test]
+fn the_kubernetes_deployment_runs_one_watcher_at_a_time() {
+    let k = yaml("kubernetes/deployment.yaml");
+    assert_eq!(k["apiVersion"], "apps/v1");
+    assert_eq!(k["kind"], "Deployment");
+    let spec = &k["spec"];
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["strategy"]["type"], "Recreate");
+    assert_eq!(
+        spec["selector"]["matchLabels"],
+        spec["template"]["metadata"]["labels"]
+    );
+    let pod = &spec["template"]["spec"];
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() >= 60);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 10001);
+    let container = &pod["containers"][0];
+    assert_eq!(container["args"][0], "watch");
+    let env = container["env"].as_sequence().unwrap();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "CLICKHOUSE_PASSWORD")
+        .expect("a password variable");
+    assert!(password.get("value").is_none());
+    assert!(password["valueFrom"]["secretKeyRef"]["key"].is_string());
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let mounts = container["volumeMounts"].as_sequence().unwrap();
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == "/tmp"),
+        "a TMPDIR volume"
+    );
+    let data = env.iter().find(|e| e["name"] == "INGEST_DATA_DIR").unwrap();
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == data["value"]),
+        "the data folder is a volume"
+    );
+}
+
+#[test]
 fn the_cron_entry_runs_ingest_every_five_minutes() {
     let body = read("cron/ingest");
     let entries: Vec<&str> = body
@@ -351,7 +421,17 @@ fn alert_rules_use_the_metrics_a_run_writes_with_the_seed_thresholds() {
     let out = env.ingest(&["--table", "t", "--metrics-file", prom.to_str().unwrap()]);
     assert_code(&out, 3);
     check_metrics(&prom);
-    let written = std::fs::read_to_string(&prom).unwrap();
+    // A watcher writes the same file, and its heartbeat.
+    let watched = env.dir.path().join("watch.prom");
+    let w = crate::watch::Watching::start(
+        &env,
+        &["--table", "t", "--metrics-file", watched.to_str().unwrap()],
+        &[],
+    );
+    w.stop();
+    check_metrics(&watched);
+    let written =
+        std::fs::read_to_string(&prom).unwrap() + &std::fs::read_to_string(&watched).unwrap();
     let (written_names, written_outcomes) = names_and_labels(&written, "outcome");
     let (_, written_reasons) = names_and_labels(&written, "reason");
     let (_, written_les) = names_and_labels(&written, "le");

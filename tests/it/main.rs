@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod append;
 mod architecture;
 mod basics;
 mod broken;
@@ -25,3 +26,4 @@ mod server;
 mod types;
 mod util;
 mod verify;
+mod watch;

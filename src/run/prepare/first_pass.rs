@@ -58,16 +58,21 @@ impl FirstPass<'_> {
         let FileEntry { rel, detected, .. } = self.entry;
         let mut pass = Pass::default();
         let hashable = file.try_clone()?;
-        let mut opened =
-            match HashedSource::open(file, *detected, self.limits, self.progress.clone()) {
-                Ok(s) => s,
-                Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
-                Err(e) => {
-                    pass.failure = Some(vec![e.describe(rel)]);
-                    pass.hash = hash_file(&hashable)?;
-                    return Ok(pass);
-                }
-            };
+        let mut opened = match HashedSource::open_part(
+            file,
+            *detected,
+            self.entry.segment.as_deref(),
+            self.limits,
+            self.progress.clone(),
+        ) {
+            Ok(s) => s,
+            Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
+            Err(e) => {
+                pass.failure = Some(vec![e.describe(rel)]);
+                pass.hash = hash_file(&hashable)?;
+                return Ok(pass);
+            }
+        };
         // Rows read in place are kept only if the file reads the same before and after: what
         // is sent from the spill is then what was hashed.
         let before = match opened.in_place() && self.spill_dir.is_some() {
@@ -91,7 +96,8 @@ impl FirstPass<'_> {
                     None => &mut Discard,
                 };
                 let mut records =
-                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
+                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel)
+                        .of_part(self.entry.segment.as_deref());
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
                 if let Some(local) = records.local_failure() {

@@ -84,7 +84,14 @@ impl Prepare {
         bytes: &Bytes,
     ) -> Result<Converted, Closed> {
         let rel = &c.entry.rel;
-        let detected = c.entry.detected;
+        // A grown file's new part comes as its text, decompressed.
+        let detected = match &c.entry.segment {
+            Some(_) => crate::formats::Detected {
+                compression: crate::formats::Compression::None,
+                ..c.entry.detected
+            },
+            None => c.entry.detected,
+        };
         let mut source = match source::open_bytes(bytes.clone(), detected, self.settings.limits) {
             Ok(s) => s,
             Err(e) => {
@@ -120,7 +127,8 @@ impl Prepare {
             unreachable!("a group was just opened")
         };
         let mark = g.block.rows();
-        let mut records = Records::new(&mut *source, &mut g.plan, hash, policy, rel);
+        let mut records = Records::new(&mut *source, &mut g.plan, hash, policy, rel)
+            .of_part(c.entry.segment.as_deref());
         let mut rows = 0u64;
         while rows <= batch_rows && records.next(&mut g.block).is_some() {
             rows += 1;

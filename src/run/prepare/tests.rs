@@ -17,7 +17,6 @@ fn settings(batch_rows: u64, insert_rows: u64) -> Settings {
         scanned_at: Instant::now(),
         limits: Limits::default(),
         policy: ErrorPolicy::FailFile,
-        ingest_changed: false,
         dry_run: false,
         spill_dir: None,
     }
@@ -70,6 +69,7 @@ fn prepare(files: &[(&str, &str)], settings: Settings, state: State) -> Vec<Stri
             entry,
             target: target.clone(),
             refused: None,
+            on_change: crate::config::OnChange::Report,
         })
         .collect();
     let order: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
@@ -122,6 +122,10 @@ fn done(path: &str, batch_rows: u64, event: Event) -> ContentState {
         error: String::new(),
         error_kind: None,
         generation: 0,
+        rejected: 0,
+        from_byte: 0,
+        from_row: 0,
+        prefix_hash: String::new(),
     }
 }
 
