@@ -385,6 +385,7 @@ mod tests {
             ino: id.ino,
             detected: crate::formats::detect(rel).unwrap(),
             root: Arc::new(Folder::open(dir).unwrap()),
+            rules: Arc::default(),
         }
     }
 

@@ -51,6 +51,7 @@ pub mod memory;
 pub mod metrics;
 pub mod native;
 pub mod progress;
+pub mod rules;
 pub mod run;
 pub mod scan;
 pub mod status;

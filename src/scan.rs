@@ -3,6 +3,7 @@
 
 use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
+use crate::rules::Rules;
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct FileEntry {
     pub detected: Detected,
     /// The data folder the file is opened beneath.
     pub root: Arc<Folder>,
+    /// How its route says it is written and mapped.
+    pub rules: Arc<Rules>,
 }
 
 impl FileEntry {
@@ -71,7 +74,7 @@ pub fn mtime_ns(meta: &Metadata) -> i64 {
 pub fn scan(
     root: &Arc<Folder>,
     exclude: &[PathBuf],
-    detect: impl Fn(&str, &str) -> Option<Detected>,
+    detect: impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
 ) -> std::io::Result<Scan> {
     let dir = root.path();
     std::fs::read_dir(dir)?;
@@ -145,7 +148,7 @@ pub fn scan(
             ignore("not a regular file");
             continue;
         }
-        let Some(detected) = detect(&rel, name) else {
+        let Some((detected, rules)) = detect(&rel, name) else {
             ignore("unknown file type");
             continue;
         };
@@ -158,6 +161,7 @@ pub fn scan(
             ino: id.ino,
             detected,
             root: root.clone(),
+            rules,
         });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -203,7 +207,7 @@ mod tests {
 
         let folder = Arc::new(Folder::open(&root).unwrap());
         let scan = scan(&folder, &[root.join("quarantine")], |_, name| {
-            crate::formats::detect(name)
+            crate::formats::detect(name).map(|d| (d, Arc::default()))
         })
         .unwrap();
         let files: Vec<&str> = scan.files.iter().map(|f| f.rel.as_str()).collect();

@@ -2,6 +2,7 @@
 //! precedence; everything a command needs is checked here, before any work starts.
 
 mod file;
+pub mod reading;
 mod routes;
 mod settings;
 
@@ -233,6 +234,7 @@ impl RunConfig {
             engine: args.engine.clone().or_else(|| file.engine.clone()),
             order_by: args.order_by.clone().or_else(|| file.order_by.clone()),
             insert_settings,
+            reading: reading::ReadingConfig::from_flags(&args.reading).over(&file.reading()),
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;

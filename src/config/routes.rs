@@ -2,11 +2,14 @@
 //! them (a format that overrides the file name) and how to create a missing table.
 
 use super::RouteConfig;
+use super::reading::ReadingConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::formats::{self, Compression, Detected, Format};
+use crate::rules::Rules;
 use globset::{GlobBuilder, GlobMatcher};
+use std::sync::Arc;
 
 /// Settings every route has unless it says otherwise (flags, environment, config file).
 #[derive(Debug, Clone, Default)]
@@ -16,6 +19,8 @@ pub struct RouteDefaults {
     pub engine: Option<String>,
     pub order_by: Option<String>,
     pub insert_settings: InsertSettings,
+    /// How files are written and mapped, where their route does not say.
+    pub reading: ReadingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +32,7 @@ struct Route {
     engine: Option<String>,
     order_by: Option<String>,
     insert_settings: InsertSettings,
+    rules: Arc<Rules>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +43,8 @@ pub struct Routes {
     create_table: bool,
     create: CreateSpec,
     insert_settings: InsertSettings,
+    /// The rules of files no route takes.
+    rules: Arc<Rules>,
 }
 
 fn parse_format(text: &str, what: &str) -> Result<Format, String> {
@@ -85,7 +93,9 @@ impl Routes {
                     Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
                     None => InsertSettings::new(),
                 };
+                let rules = r.reading().over(&defaults.reading).build(&what)?;
                 Ok(Route {
+                    rules: Arc::new(rules),
                     glob: glob.compile_matcher(),
                     table,
                     format,
@@ -129,6 +139,7 @@ impl Routes {
                 ));
             }
         }
+        let rules = Arc::new(defaults.reading.build("settings")?);
         Ok(Routes {
             routes,
             default,
@@ -136,7 +147,24 @@ impl Routes {
             create_table: defaults.create_table,
             create,
             insert_settings: defaults.insert_settings.clone(),
+            rules,
         })
+    }
+
+    /// The rules a file's path takes: its route's, else the global ones.
+    pub fn rules_for(&self, rel_path: &str) -> Arc<Rules> {
+        self.route_for(rel_path)
+            .map_or(&self.rules, |r| &r.rules)
+            .clone()
+    }
+
+    /// Whether a table's files may add columns to it (some route to it says so).
+    pub fn adds_columns(&self, table: &TableRef) -> bool {
+        let mut mine = self.routes.iter().filter(|r| &r.table == table).peekable();
+        match mine.peek() {
+            Some(_) => mine.any(|r| r.rules.add_columns),
+            None => self.rules.add_columns,
+        }
     }
 
     fn route_for(&self, rel_path: &str) -> Option<&Route> {
@@ -290,7 +318,7 @@ mod tests {
         bad.format = Some("xls".into());
         assert_eq!(
             build(&[bad], &RouteDefaults::default()).unwrap_err(),
-            "route `*`: unknown format `xls`; use one of csv, json, jsonl (or ndjson), parquet, xml"
+            "route `*`: unknown format `xls`; use one of csv, tsv (or tab), json, jsonl (or ndjson), parquet, xml"
         );
     }
 

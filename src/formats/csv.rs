@@ -1,34 +1,26 @@
-//! CSV with a header row: quoted fields with embedded newlines, a UTF-8 BOM and CRLF line ends.
-//! Records are found with `memchr` in a reused buffer and handed over as slices of it, so a plain
-//! field is never copied; a record larger than the limit is an error, never an allocation.
+//! CSV in any dialect, and TSV with ClickHouse's TabSeparated escapes, on `csv-core`: records are
+//! split by its allocation-free state machine into one reused buffer and handed over as slices of
+//! it; a record larger than the limit is an error, never an allocation. Parts of the dialect a
+//! route leaves unset are sniffed from the start of the file.
 
+use super::options::{Escape, TextOptions};
+use super::sniff::{self, Dialect};
 use super::{FieldSink, Limits, ReadError, RecordError, RecordSource};
 use crate::value::Value;
-use memchr::{memchr, memchr2};
+use csv_core::ReadRecordResult;
 use std::io::Read;
 
 const INPUT_CHUNK: usize = 256 * 1024;
+/// How much of the file the sniffer looks at.
+const SNIFF_BYTES: usize = 64 * 1024;
 const MAX_FIELDS: usize = 10_000;
 
-/// Where a field's bytes are: in the input buffer, or unescaped into the scratch buffer.
-#[derive(Debug, Clone, Copy)]
-enum Span {
-    Input(usize, usize),
-    Scratch(usize, usize),
-}
-
-/// Why a record could not be split into fields.
-enum Scan {
-    /// The record is complete: it ends at this offset, after its terminator.
-    Record {
-        end: usize,
-        newlines: u64,
-    },
-    /// More input is needed to finish the record.
-    NeedMore,
-    /// A quoted field runs to the end of the input.
-    Unterminated,
-    TooManyFields,
+/// Which of the two text formats this reader reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Csv,
+    /// Tab-separated, never quoted, with backslash escapes and `\N` for NULL.
+    Tsv,
 }
 
 pub struct CsvSource {
@@ -37,77 +29,201 @@ pub struct CsvSource {
     start: usize,
     end: usize,
     eof: bool,
-    spans: Vec<Span>,
+    core: csv_core::Reader,
+    /// The current record's field bytes, one after another, and where each field ends.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    fields_in_record: usize,
+    /// TSV fields with escapes, unescaped.
     scratch: Vec<u8>,
     fields: Vec<String>,
+    /// Without a header or named fields, fields are known by position only.
+    positional: bool,
     record: u64,
-    /// Line where the next record starts.
+    /// Line of the next unread byte.
     line: u64,
+    /// Inside a comment line, skipping to its end.
+    in_comment: bool,
     max_record_bytes: usize,
+    flavor: Flavor,
+    dialect: Dialect,
+    /// The text is known to be UTF-8 (it was transcoded), so records need no check.
+    checked_utf8: bool,
+    options: TextOptions,
+    /// Quote bytes the current record's input held (to tell an unclosed quote at the end).
+    quotes: usize,
 }
 
 impl CsvSource {
-    pub fn new(input: Box<dyn Read + Send>, limits: Limits) -> Result<CsvSource, ReadError> {
+    /// Opens a reader; `transcoded` says the text was decoded to UTF-8 already.
+    pub fn new(
+        input: Box<dyn Read + Send>,
+        limits: Limits,
+        options: &TextOptions,
+        flavor: Flavor,
+        transcoded: bool,
+    ) -> Result<CsvSource, ReadError> {
+        let mut given = options.dialect.clone();
+        if flavor == Flavor::Tsv {
+            given.delimiter = Some(given.delimiter.unwrap_or(b'\t'));
+            given.quote = Some(None);
+        }
         let mut src = CsvSource {
             input,
             buf: vec![0; INPUT_CHUNK],
             start: 0,
             end: 0,
             eof: false,
-            spans: Vec::new(),
+            core: csv_core::Reader::new(),
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+            fields_in_record: 0,
             scratch: Vec::new(),
             fields: Vec::new(),
+            positional: false,
             record: 0,
             line: 1,
+            in_comment: false,
             max_record_bytes: limits.max_record_bytes,
+            flavor,
+            dialect: Dialect {
+                delimiter: b',',
+                quote: None,
+                escape: Escape::Double,
+                header: true,
+                comment: None,
+                trailing_delimiter: false,
+                sniffed_delimiter: false,
+                sniffed_quote: false,
+                sniffed_header: None,
+            },
+            checked_utf8: transcoded,
+            options: options.clone(),
+            quotes: 0,
         };
-        while src.end < 3 && !src.eof {
+        src.skip_lines(given.skip_lines)?;
+        while src.end - src.start < SNIFF_BYTES && !src.eof {
             src.fill()?;
         }
-        if src.buf[..src.end].starts_with(b"\xEF\xBB\xBF") {
-            src.start = 3;
-        }
-        let Some((_, rec_start, rec_end)) = src.next_raw()? else {
-            return Err(ReadError::File {
-                line: None,
-                reason: "the file is empty; a CSV file needs a header row".into(),
-            });
-        };
-        let header = ReadError::File {
-            line: Some(1),
-            reason: "the header row is not valid UTF-8".into(),
-        };
-        if simdutf8::basic::from_utf8(&src.buf[rec_start..rec_end]).is_err()
-            || simdutf8::basic::from_utf8(&src.scratch).is_err()
-        {
-            return Err(header);
-        }
-        for i in 0..src.spans.len() {
-            let name = String::from_utf8_lossy(src.bytes(src.spans[i]))
-                .trim()
-                .to_owned();
-            if name.is_empty() {
-                return Err(ReadError::File {
-                    line: Some(1),
-                    reason: format!("header field {} is empty", i + 1),
-                });
-            }
-            if src.fields.contains(&name) {
-                return Err(ReadError::File {
-                    line: Some(1),
-                    reason: format!("header names column {name:?} twice"),
-                });
-            }
-            src.fields.push(name);
-        }
+        let dialect =
+            sniff::sniff(&src.buf[src.start..src.end], &given, src.eof).map_err(|reason| {
+                ReadError::File {
+                    line: Some(src.line),
+                    reason,
+                }
+            })?;
+        src.core = sniff::core_reader(dialect.delimiter, dialect.quote, dialect.escape, None);
+        src.dialect = dialect;
+        src.read_header()?;
         Ok(src)
     }
 
-    fn bytes(&self, span: Span) -> &[u8] {
-        match span {
-            Span::Input(a, b) => &self.buf[a..b],
-            Span::Scratch(a, b) => &self.scratch[a..b],
+    fn read_header(&mut self) -> Result<(), ReadError> {
+        let named = self.options.fields.clone();
+        if self.dialect.header {
+            let Some(line) = self.next_raw()? else {
+                return Err(ReadError::File {
+                    line: None,
+                    reason: "the file is empty; it needs a header row (or set `header = false`)"
+                        .into(),
+                });
+            };
+            self.check_utf8().map_err(|_| ReadError::File {
+                line: Some(line),
+                reason: "the header row is not valid text in the file's encoding (set the \
+                         route's `encoding`)"
+                    .into(),
+            })?;
+            if let Some(names) = named {
+                self.fields = names;
+                return Ok(());
+            }
+            for i in 0..self.fields_in_record {
+                let name = String::from_utf8_lossy(self.field_bytes(i))
+                    .trim()
+                    .to_owned();
+                if name.is_empty() {
+                    return Err(ReadError::File {
+                        line: Some(line),
+                        reason: format!("header field {} is empty", i + 1),
+                    });
+                }
+                if self.fields.contains(&name) {
+                    return Err(ReadError::File {
+                        line: Some(line),
+                        reason: format!("header names column {name:?} twice"),
+                    });
+                }
+                self.fields.push(name);
+            }
+            return Ok(());
         }
+        match named {
+            Some(names) => self.fields = names,
+            None => {
+                // Names for positions, as ClickHouse gives a file without a header: c1, c2, …
+                // The width is the first record's; the record itself is read again.
+                self.skip_to_record()?;
+                let width = self.peek_width()?;
+                self.fields = (1..=width).map(|i| format!("c{i}")).collect();
+                self.positional = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of fields of the first record, without consuming it.
+    fn peek_width(&mut self) -> Result<usize, ReadError> {
+        let at = self.start;
+        let mut reader = sniff::core_reader(
+            self.dialect.delimiter,
+            self.dialect.quote,
+            self.dialect.escape,
+            self.dialect.comment,
+        );
+        let mut out = vec![0u8; SNIFF_BYTES];
+        let mut ends = vec![0usize; MAX_FIELDS];
+        let input = &self.buf[at..self.end];
+        let (res, nin, _, nend) = reader.read_record(input, &mut out, &mut ends);
+        let nend = match res {
+            ReadRecordResult::InputEmpty if self.eof && nin == input.len() => {
+                reader.read_record(&[], &mut out, &mut ends).3 + nend
+            }
+            _ => nend,
+        };
+        Ok(self.trimmed_width(&ends[..nend]))
+    }
+
+    /// A record's field count without the empty field a trailing delimiter leaves.
+    fn trimmed_width(&self, ends: &[usize]) -> usize {
+        let n = ends.len();
+        let last_empty = match n {
+            0 => false,
+            1 => ends[0] == 0,
+            _ => ends[n - 1] == ends[n - 2],
+        };
+        match self.dialect.trailing_delimiter && last_empty && n > 1 {
+            true => n - 1,
+            false => n,
+        }
+    }
+
+    fn field_bytes(&self, i: usize) -> &[u8] {
+        let from = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[from..self.ends[i]]
+    }
+
+    fn check_utf8(&self) -> Result<(), ()> {
+        if self.checked_utf8 {
+            return Ok(());
+        }
+        let len = match self.fields_in_record {
+            0 => 0,
+            n => self.ends[n - 1],
+        };
+        simdutf8::basic::from_utf8(&self.out[..len])
+            .map(drop)
+            .map_err(drop)
     }
 
     /// Reads more input after what is buffered, moving the unread part to the front first.
@@ -118,16 +234,7 @@ impl CsvSource {
             self.start = 0;
         }
         if self.end == self.buf.len() {
-            if self.buf.len() >= self.max_record_bytes {
-                return Err(ReadError::File {
-                    line: Some(self.line),
-                    reason: format!(
-                        "record is longer than {} bytes (an unterminated quote?)",
-                        self.max_record_bytes
-                    ),
-                });
-            }
-            let grown = (self.buf.len() * 2).min(self.max_record_bytes.max(INPUT_CHUNK));
+            let grown = self.buf.len() * 2;
             self.buf.resize(grown, 0);
         }
         let n = loop {
@@ -142,177 +249,177 @@ impl CsvSource {
         Ok(())
     }
 
-    /// Splits the next record into `spans`. Returns the line it starts on and its byte range in
-    /// the buffer, or `None` at the end of the input.
-    fn next_raw(&mut self) -> Result<Option<(u64, usize, usize)>, ReadError> {
-        loop {
-            // Blank lines between records are skipped.
-            while self.start < self.end && matches!(self.buf[self.start], b'\n' | b'\r') {
-                if self.buf[self.start] == b'\n' {
+    /// Skips the first `n` lines of the file.
+    fn skip_lines(&mut self, mut n: usize) -> Result<(), ReadError> {
+        while n > 0 {
+            match memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+                Some(k) => {
+                    self.start += k + 1;
                     self.line += 1;
+                    n -= 1;
                 }
-                self.start += 1;
+                None if self.eof => {
+                    self.start = self.end;
+                    return Ok(());
+                }
+                None => {
+                    self.start = self.end;
+                    self.fill()?;
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Skips blank lines and comment lines before a record. `false` at the end of the input.
+    fn skip_to_record(&mut self) -> Result<bool, ReadError> {
+        loop {
             if self.start == self.end {
                 if self.eof {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 self.fill()?;
                 continue;
             }
-            match self.scan(self.start) {
-                Scan::Record { end, newlines } => {
-                    let line = self.line;
-                    let begin = self.start;
-                    self.line += 1 + newlines;
-                    self.start = end;
-                    return Ok(Some((line, begin, end)));
-                }
-                Scan::NeedMore if !self.eof => self.fill()?,
-                Scan::NeedMore | Scan::Unterminated => {
-                    return Err(ReadError::File {
-                        line: Some(self.line),
-                        reason: "a quoted field is not closed before the end of the file".into(),
-                    });
-                }
-                Scan::TooManyFields => {
-                    return Err(ReadError::File {
-                        line: Some(self.line),
-                        reason: format!("record has more than {MAX_FIELDS} fields"),
-                    });
-                }
-            }
-        }
-    }
-
-    /// Scans one record starting at `pos`; at the end of the input, the end of the data ends it.
-    fn scan(&mut self, mut pos: usize) -> Scan {
-        self.spans.clear();
-        self.scratch.clear();
-        let end = self.end;
-        let buf = &self.buf[..end];
-        let mut newlines = 0u64;
-        loop {
-            if self.spans.len() == MAX_FIELDS {
-                return Scan::TooManyFields;
-            }
-            if pos < end && buf[pos] == b'"' {
-                let (span, after, lines) = match quoted(buf, pos, &mut self.scratch, self.eof) {
-                    Some(q) => q,
-                    None if self.eof => return Scan::Unterminated,
-                    None => return Scan::NeedMore,
-                };
-                newlines += lines;
-                self.spans.push(span);
-                pos = after;
-                // Anything between the closing quote and the delimiter is kept, as text.
-                if pos < end && !matches!(buf[pos], b',' | b'\n' | b'\r') {
-                    let Some(stop) = memchr2(b',', b'\n', &buf[pos..]).map(|k| pos + k) else {
-                        if !self.eof {
-                            return Scan::NeedMore;
-                        }
-                        return Scan::Unterminated;
-                    };
-                    let (a, b) = match span {
-                        Span::Input(a, b) => {
-                            let s = self.scratch.len();
-                            self.scratch.extend_from_slice(&buf[a..b]);
-                            (s, s + b - a)
-                        }
-                        Span::Scratch(a, b) => (a, b),
-                    };
-                    let tail = trim_cr(buf, pos, stop);
-                    self.scratch.extend_from_slice(&buf[pos..tail]);
-                    let last = self.spans.len() - 1;
-                    self.spans[last] = Span::Scratch(a, b + tail - pos);
-                    pos = stop;
-                }
-            } else {
-                match memchr2(b',', b'\n', &buf[pos..]) {
+            if self.in_comment {
+                match memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
                     Some(k) => {
-                        self.spans
-                            .push(Span::Input(pos, trim_cr(buf, pos, pos + k)));
-                        pos += k;
+                        self.start += k + 1;
+                        self.line += 1;
+                        self.in_comment = false;
                     }
-                    None if self.eof => {
-                        self.spans.push(Span::Input(pos, trim_cr(buf, pos, end)));
-                        return Scan::Record { end, newlines };
-                    }
-                    None => return Scan::NeedMore,
+                    None => self.start = self.end,
                 }
+                continue;
             }
-            match buf.get(pos) {
-                Some(b',') => pos += 1,
-                Some(b'\n') => {
-                    return Scan::Record {
-                        end: pos + 1,
-                        newlines,
-                    };
+            match self.buf[self.start] {
+                b'\n' => {
+                    self.line += 1;
+                    self.start += 1;
                 }
-                Some(b'\r') => match buf.get(pos + 1) {
-                    Some(b'\n') => {
-                        return Scan::Record {
-                            end: pos + 2,
-                            newlines,
-                        };
-                    }
-                    Some(_) => {
-                        return Scan::Record {
-                            end: pos + 1,
-                            newlines,
-                        };
-                    }
-                    None if self.eof => {
-                        return Scan::Record {
-                            end: pos + 1,
-                            newlines,
-                        };
-                    }
-                    None => return Scan::NeedMore,
-                },
-                Some(_) => unreachable!("fields end at a delimiter, a line end or the input's end"),
-                None if self.eof => return Scan::Record { end: pos, newlines },
-                None => return Scan::NeedMore,
+                b'\r' => self.start += 1,
+                c if Some(c) == self.dialect.comment => self.in_comment = true,
+                _ => return Ok(true),
             }
         }
     }
-}
 
-/// End of a field's text without the `\r` of a CRLF line end.
-fn trim_cr(buf: &[u8], from: usize, to: usize) -> usize {
-    if to > from && buf[to - 1] == b'\r' && buf.get(to) == Some(&b'\n') {
-        to - 1
-    } else {
-        to
+    /// Splits the next record into `out` and `ends`; returns the line it starts on, or `None` at
+    /// the end of the input.
+    fn next_raw(&mut self) -> Result<Option<u64>, ReadError> {
+        if !self.skip_to_record()? {
+            return Ok(None);
+        }
+        let line = self.line;
+        let mut nout = 0;
+        let mut nends = 0;
+        self.quotes = 0;
+        loop {
+            let input = &self.buf[self.start..self.end];
+            let (res, nin, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nends..]);
+            let consumed = &input[..nin];
+            self.line += memchr::memchr_iter(b'\n', consumed).count() as u64;
+            if let Some(q) = self.dialect.quote {
+                self.quotes += memchr::memchr_iter(q, consumed).count();
+            }
+            self.start += nin;
+            nout += o;
+            nends += e;
+            match res {
+                ReadRecordResult::Record => break,
+                ReadRecordResult::End => return Ok(None),
+                ReadRecordResult::InputEmpty if self.eof => {
+                    let (res, _, o, e) =
+                        self.core
+                            .read_record(&[], &mut self.out[nout..], &mut self.ends[nends..]);
+                    nout += o;
+                    nends += e;
+                    match res {
+                        ReadRecordResult::Record => {
+                            self.unclosed_quote(line)?;
+                            break;
+                        }
+                        ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                            self.grow(res, line)?
+                        }
+                        _ => return Ok(None),
+                    }
+                }
+                ReadRecordResult::InputEmpty => self.fill()?,
+                ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                    self.grow(res, line)?
+                }
+            }
+        }
+        let n = self.trimmed_width(&self.ends[..nends]);
+        self.fields_in_record = n;
+        Ok(Some(line))
+    }
+
+    /// A record the end of the file closed while a quote was open.
+    fn unclosed_quote(&self, line: u64) -> Result<(), ReadError> {
+        if self.dialect.escape == Escape::Double && self.quotes % 2 == 1 {
+            return Err(ReadError::File {
+                line: Some(line),
+                reason: "a quoted field is not closed before the end of the file".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn grow(&mut self, res: ReadRecordResult, line: u64) -> Result<(), ReadError> {
+        if res == ReadRecordResult::OutputFull {
+            if self.out.len() >= self.max_record_bytes {
+                return Err(ReadError::File {
+                    line: Some(line),
+                    reason: format!(
+                        "record is longer than {} bytes (an unterminated quote?)",
+                        self.max_record_bytes
+                    ),
+                });
+            }
+            let grown = (self.out.len() * 2).min(self.max_record_bytes);
+            self.out.resize(grown, 0);
+        } else {
+            if self.ends.len() >= MAX_FIELDS {
+                return Err(ReadError::File {
+                    line: Some(line),
+                    reason: format!("record has more than {MAX_FIELDS} fields"),
+                });
+            }
+            let grown = (self.ends.len() * 2).min(MAX_FIELDS);
+            self.ends.resize(grown, 0);
+        }
+        Ok(())
     }
 }
 
-/// A quoted field starting at `open`: its span, the offset after the closing quote, and the
-/// newlines inside. `None` when the closing quote is not in the buffer (yet).
-fn quoted(buf: &[u8], open: usize, scratch: &mut Vec<u8>, eof: bool) -> Option<(Span, usize, u64)> {
-    let mut from = open + 1;
-    let mut escaped: Option<usize> = None;
-    loop {
-        let q = from + memchr(b'"', &buf[from..])?;
-        match buf.get(q + 1) {
-            Some(b'"') => {
-                escaped.get_or_insert(scratch.len());
-                scratch.extend_from_slice(&buf[from..=q]);
-                from = q + 2;
-            }
-            None if !eof => return None,
-            _ => {
-                let newlines = memchr::memchr_iter(b'\n', &buf[open + 1..q]).count() as u64;
-                let span = match escaped {
-                    None => Span::Input(open + 1, q),
-                    Some(s) => {
-                        scratch.extend_from_slice(&buf[from..q]);
-                        Span::Scratch(s, scratch.len())
-                    }
-                };
-                return Some((span, q + 1, newlines));
-            }
+/// Undoes TabSeparated escapes (`\t`, `\n`, `\\`, …) into `out`.
+fn unescape_tsv(field: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while i < field.len() {
+        let c = field[i];
+        if c != b'\\' || i + 1 == field.len() {
+            out.push(c);
+            i += 1;
+            continue;
         }
+        let e = field[i + 1];
+        out.push(match e {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'r' => b'\r',
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'0' => 0,
+            b'a' => 0x07,
+            b'v' => 0x0b,
+            other => other,
+        });
+        i += 2;
     }
 }
 
@@ -321,46 +428,87 @@ impl RecordSource for CsvSource {
         &self.fields
     }
 
+    fn positional(&self) -> bool {
+        self.positional
+    }
+
+    fn describe(&self) -> Option<String> {
+        match self.flavor {
+            Flavor::Csv => Some(self.dialect.describe()),
+            Flavor::Tsv if self.dialect.sniffed_header.is_some() => {
+                let header = if self.dialect.header {
+                    "header"
+                } else {
+                    "no header"
+                };
+                let how = match self.dialect.sniffed_header {
+                    Some(true) => " (sniffed)",
+                    _ => " (assumed)",
+                };
+                Some(format!("{header}{how}"))
+            }
+            Flavor::Tsv => None,
+        }
+    }
+
     fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
-        let Some((line, rec_start, rec_end)) = self.next_raw()? else {
+        let Some(line) = self.next_raw()? else {
             return Ok(false);
         };
         let record = self.record;
         self.record += 1;
         let line = Some(line);
-        if self.spans.len() != self.fields.len() {
+        if self.fields_in_record != self.fields.len() {
+            let what = match (self.dialect.header, self.positional) {
+                (true, _) => "as in the header",
+                (false, true) => "as in the first record",
+                (false, false) => "as the route's `fields` name",
+            };
             return Err(ReadError::Record(RecordError {
                 line,
                 record,
                 column: None,
                 reason: format!(
-                    "expected {} fields as in the header, found {}",
+                    "expected {} fields {what}, found {}",
                     self.fields.len(),
-                    self.spans.len()
+                    self.fields_in_record
                 ),
             }));
         }
-        let valid = simdutf8::basic::from_utf8(&self.buf[rec_start..rec_end]).is_ok()
-            && simdutf8::basic::from_utf8(&self.scratch).is_ok();
-        if !valid {
-            let field = self
-                .spans
-                .iter()
-                .position(|&s| std::str::from_utf8(self.bytes(s)).is_err())
+        if self.check_utf8().is_err() {
+            let field = (0..self.fields_in_record)
+                .position(|i| std::str::from_utf8(self.field_bytes(i)).is_err())
                 .unwrap_or(0);
             return Err(ReadError::Record(RecordError {
                 line,
                 record,
                 column: Some(self.fields[field].clone()),
-                reason: "invalid UTF-8 (the file must be UTF-8 text)".into(),
+                reason: "invalid UTF-8 (set the route's `encoding` if the file is in another \
+                         one)"
+                    .into(),
             }));
         }
-        for (i, &span) in self.spans.iter().enumerate() {
-            let bytes = match span {
-                Span::Input(a, b) => &self.buf[a..b],
-                Span::Scratch(a, b) => &self.scratch[a..b],
+        let custom_nulls = self.options.null_values.is_some();
+        let mut from = 0;
+        for i in 0..self.fields_in_record {
+            let to = self.ends[i];
+            let bytes = &self.out[from..to];
+            from = to;
+            let value = if custom_nulls && self.options.is_null(bytes) {
+                Value::Null
+            } else if self.flavor == Flavor::Tsv {
+                if bytes == b"\\N" && !custom_nulls {
+                    Value::Null
+                } else if memchr::memchr(b'\\', bytes).is_some() {
+                    unescape_tsv(bytes, &mut self.scratch);
+                    Value::Text(&self.scratch)
+                } else {
+                    Value::Text(bytes)
+                }
+            } else {
+                Value::Text(bytes)
             };
-            if let Err(e) = sink.field(i, &self.fields[i], Value::Text(bytes)) {
+            if let Err(e) = sink.field(i, &self.fields[i], value) {
                 return Err(ReadError::Record(RecordError {
                     line,
                     record,
@@ -377,19 +525,21 @@ impl RecordSource for CsvSource {
 mod tests {
     use super::*;
     use crate::convert::ConvError;
+    use crate::formats::options::DialectSettings;
 
     #[derive(Default)]
     struct Collect(Vec<Vec<String>>);
 
     impl FieldSink for Collect {
         fn field(&mut self, index: usize, _: &str, value: Value<'_>) -> Result<(), ConvError> {
-            let Value::Text(b) = value else {
-                unreachable!()
+            let text = match value {
+                Value::Text(b) | Value::Str(b) => String::from_utf8(b.to_vec()).unwrap(),
+                Value::Null => "NULL".to_owned(),
+                other => unreachable!("{other:?}"),
             };
             if index == 0 {
                 self.0.push(Vec::new());
             }
-            let text = String::from_utf8(b.to_vec()).unwrap();
             if text == "boom" {
                 return Err(ConvError::new("no booms"));
             }
@@ -410,11 +560,15 @@ mod tests {
         }
     }
 
+    type Read3 = (Vec<String>, Vec<Vec<String>>, Vec<ReadError>);
+
     fn read_with(
         input: Box<dyn Read + Send>,
         limits: Limits,
-    ) -> (Vec<String>, Vec<Vec<String>>, Vec<ReadError>) {
-        let mut src = CsvSource::new(input, limits).unwrap();
+        options: &TextOptions,
+        flavor: Flavor,
+    ) -> Read3 {
+        let mut src = CsvSource::new(input, limits, options, flavor, false).unwrap();
         let mut sink = Collect::default();
         let mut errors = Vec::new();
         loop {
@@ -431,10 +585,21 @@ mod tests {
         (src.fields().to_vec(), sink.0, errors)
     }
 
-    fn read_all(data: &[u8], limits: Limits) -> (Vec<String>, Vec<Vec<String>>, Vec<ReadError>) {
-        let whole = read_with(Box::new(std::io::Cursor::new(data.to_vec())), limits);
+    fn read_opts(data: &[u8], options: &TextOptions, flavor: Flavor) -> Read3 {
+        let limits = Limits::default();
+        let whole = read_with(
+            Box::new(std::io::Cursor::new(data.to_vec())),
+            limits,
+            options,
+            flavor,
+        );
         for step in [1, 2, 3, 7] {
-            let trickled = read_with(Box::new(Trickle(data.to_vec(), 0, step)), limits);
+            let trickled = read_with(
+                Box::new(Trickle(data.to_vec(), 0, step)),
+                limits,
+                options,
+                flavor,
+            );
             assert_eq!(
                 format!("{trickled:?}"),
                 format!("{whole:?}"),
@@ -444,6 +609,22 @@ mod tests {
         whole
     }
 
+    fn read_all(data: &[u8]) -> Read3 {
+        read_opts(data, &comma(), Flavor::Csv)
+    }
+
+    /// Options fixing the delimiter and the header, as the tests of the reader itself need.
+    fn comma() -> TextOptions {
+        TextOptions {
+            dialect: DialectSettings {
+                delimiter: Some(b','),
+                header: Some(true),
+                ..DialectSettings::default()
+            },
+            ..TextOptions::default()
+        }
+    }
+
     fn rows(v: &[&[&str]]) -> Vec<Vec<String>> {
         v.iter()
             .map(|r| r.iter().map(|s| s.to_string()).collect())
@@ -451,10 +632,9 @@ mod tests {
     }
 
     #[test]
-    fn bom_crlf_quotes_and_embedded_newlines() {
-        let data =
-            b"\xEF\xBB\xBFid,text\r\n1,\"a, \"\"quoted\"\"\r\nline\"\r\n2,plain\r\n3,\"\"\r\n";
-        let (fields, got, errors) = read_all(data, Limits::default());
+    fn crlf_quotes_and_embedded_newlines() {
+        let data = b"id,text\r\n1,\"a, \"\"quoted\"\"\r\nline\"\r\n2,plain\r\n3,\"\"\r\n";
+        let (fields, got, errors) = read_all(data);
         assert_eq!(fields, ["id", "text"]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
@@ -465,15 +645,14 @@ mod tests {
 
     #[test]
     fn empty_fields_trailing_commas_and_text_after_quotes() {
-        let (_, got, errors) = read_all(b"a,b,c\n,,\n\"x\"y,2,\n", Limits::default());
+        let (_, got, errors) = read_all(b"a,b,c\n,,\n\"x\"y,2,\n");
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(got, rows(&[&["", "", ""], &["xy", "2", ""]]));
     }
 
     #[test]
     fn wrong_field_count_names_the_line_and_reading_goes_on() {
-        let data = b"a,b\n1,2\n\"x\ny\",2,3\n4,5\n";
-        let (_, got, errors) = read_all(data, Limits::default());
+        let (_, got, errors) = read_all(b"a,b\n1,2\n\"x\ny\",2,3\n4,5\n");
         assert_eq!(got.len(), 2);
         let ReadError::Record(e) = &errors[0] else {
             panic!("{errors:?}")
@@ -485,28 +664,22 @@ mod tests {
 
     #[test]
     fn lines_count_embedded_newlines_and_blank_lines() {
-        let (_, _, errors) = read_all(b"a,b\n\"1\n\n\",2\n\n\n3,boom\n", Limits::default());
+        let (_, _, errors) = read_all(b"a,b\n\"1\n\n\",2\n\n\n3,boom\n");
         assert_eq!(errors[0].describe("f.csv"), "f.csv:7:b: no booms");
     }
 
     #[test]
-    fn conversion_errors_carry_the_column() {
-        let (_, _, errors) = read_all(b"a,b\n1,boom\n", Limits::default());
-        assert_eq!(errors[0].describe("f.csv"), "f.csv:2:b: no booms");
-    }
-
-    #[test]
     fn invalid_utf8_is_reported() {
-        let (_, _, errors) = read_all(b"a,b\n1,\xff\xfe\n", Limits::default());
+        let (_, _, errors) = read_all(b"a,b\n1,\xff\xfe\n");
         assert_eq!(
             errors[0].describe("f.csv"),
-            "f.csv:2:b: invalid UTF-8 (the file must be UTF-8 text)"
+            "f.csv:2:b: invalid UTF-8 (set the route's `encoding` if the file is in another one)"
         );
     }
 
     #[test]
     fn an_unclosed_quote_is_a_broken_file() {
-        let (_, got, errors) = read_all(b"a,b\n1,2\n3,\"open\n", Limits::default());
+        let (_, got, errors) = read_all(b"a,b\n1,2\n3,\"open\n");
         assert_eq!(got.len(), 1);
         assert_eq!(
             errors[0].describe("f.csv"),
@@ -524,6 +697,8 @@ mod tests {
                 max_record_bytes: 1 << 20,
                 ..Limits::default()
             },
+            &comma(),
+            Flavor::Csv,
         );
         assert!(
             matches!(&errors[0], ReadError::File { reason, .. } if reason.contains("longer than 1048576 bytes")),
@@ -537,6 +712,9 @@ mod tests {
             CsvSource::new(
                 Box::new(std::io::Cursor::new(d.to_vec())),
                 Limits::default(),
+                &comma(),
+                Flavor::Csv,
+                false,
             )
             .err()
             .unwrap()
@@ -544,7 +722,7 @@ mod tests {
         };
         assert_eq!(
             err(b""),
-            "f.csv: the file is empty; a CSV file needs a header row"
+            "f.csv: the file is empty; it needs a header row (or set `header = false`)"
         );
         assert_eq!(err(b"a,,b\n"), "f.csv:1: header field 2 is empty");
         assert_eq!(err(b"a,a\n"), "f.csv:1: header names column \"a\" twice");
@@ -552,8 +730,101 @@ mod tests {
 
     #[test]
     fn blank_lines_and_missing_final_newline() {
-        let (_, got, errors) = read_all(b"a\n1\n\n2", Limits::default());
+        let (_, got, errors) = read_all(b"a\n1\n\n2");
         assert!(errors.is_empty());
         assert_eq!(got, rows(&[&["1"], &["2"]]));
+    }
+
+    fn with(f: impl FnOnce(&mut DialectSettings)) -> TextOptions {
+        let mut o = TextOptions::default();
+        f(&mut o.dialect);
+        o
+    }
+
+    #[test]
+    fn dialects_semicolons_single_quotes_backslashes() {
+        let o = with(|d| {
+            d.delimiter = Some(b';');
+            d.quote = Some(Some(b'\''));
+            d.escape = Some(Escape::Backslash);
+        });
+        let (fields, got, errors) = read_opts(b"a;b\n'x;\\'y';2\n", &o, Flavor::Csv);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(fields, ["a", "b"]);
+        assert_eq!(got, rows(&[&["x;'y", "2"]]));
+    }
+
+    #[test]
+    fn comments_skipped_lines_and_trailing_delimiters() {
+        let o = with(|d| {
+            d.delimiter = Some(b'|');
+            d.comment = Some(b'#');
+            d.skip_lines = 2;
+            d.trailing_delimiter = true;
+        });
+        let data = b"exported by X\nat noon\na|b|\n# note\n1|2|\n#x\n3|boom|\n";
+        let (fields, got, errors) = read_opts(data, &o, Flavor::Csv);
+        assert_eq!(fields, ["a", "b"]);
+        assert_eq!(got, rows(&[&["1", "2"], &["3"]]));
+        assert_eq!(errors[0].describe("f"), "f:7:b: no booms");
+    }
+
+    #[test]
+    fn no_header_gives_positions_or_the_routes_names() {
+        let o = with(|d| d.header = Some(false));
+        let data = b"1,2\n3,4\n";
+        let src = CsvSource::new(
+            Box::new(std::io::Cursor::new(data.to_vec())),
+            Limits::default(),
+            &o,
+            Flavor::Csv,
+            false,
+        )
+        .unwrap();
+        assert!(src.positional());
+        let (fields, got, _) = read_opts(data, &o, Flavor::Csv);
+        assert_eq!(fields, ["c1", "c2"]);
+        assert_eq!(got, rows(&[&["1", "2"], &["3", "4"]]));
+        let mut named = o.clone();
+        named.fields = Some(vec!["x".into(), "y".into()]);
+        let (fields, got, _) = read_opts(data, &named, Flavor::Csv);
+        assert_eq!(fields, ["x", "y"]);
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn null_markers_are_nulls() {
+        let mut o = comma();
+        o.null_values = Some(vec![b"NA".to_vec(), b"".to_vec()]);
+        let (_, got, _) = read_opts(b"a,b\nNA,x\n,NAN\n", &o, Flavor::Csv);
+        assert_eq!(got, rows(&[&["NULL", "x"], &["NULL", "NAN"]]));
+    }
+
+    #[test]
+    fn tsv_unescapes_and_knows_null() {
+        let o = TextOptions::default();
+        let data = b"a\tb\nx\\ty\\\\z\t\\N\n\"q\"\tplain\n";
+        let (fields, got, errors) = read_opts(data, &o, Flavor::Tsv);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(fields, ["a", "b"]);
+        assert_eq!(got, rows(&[&["x\ty\\z", "NULL"], &["\"q\"", "plain"]]));
+    }
+
+    #[test]
+    fn an_undecidable_file_asks_for_the_delimiter() {
+        let err = CsvSource::new(
+            Box::new(std::io::Cursor::new(b"a;b,c\n1;2,3\n".to_vec())),
+            Limits::default(),
+            &TextOptions::default(),
+            Flavor::Csv,
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.describe("f.csv")
+                .starts_with("f.csv:1: cannot tell the delimiter"),
+            "{err:?}"
+        );
     }
 }

@@ -3,9 +3,13 @@
 
 use crate::ch::ident::{TableRef, quote};
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableSchema};
+use crate::ch::types::ChType;
 use crate::convert::ConvError;
+use crate::convert::date_format::DateFormat;
 use crate::formats::FieldSink;
 use crate::native::{BlockBuilder, ColumnSpec};
+use crate::rules::{Meta, Rules, Unknown};
+use crate::scan::FileEntry;
 use crate::value::Value;
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -30,6 +34,25 @@ pub struct Target {
     pub provenance: bool,
     /// Settings every insert into the table carries (`--insert-setting`, checked).
     pub insert_settings: Vec<(String, String)>,
+    /// The run, for the metadata columns.
+    pub stamp: RunStamp,
+}
+
+/// The run rows are ingested by, as metadata columns tell it.
+#[derive(Debug, Clone)]
+pub struct RunStamp {
+    pub run_id: Arc<str>,
+    /// When the run started, in nanoseconds since the epoch.
+    pub started_ns: i128,
+}
+
+impl Default for RunStamp {
+    fn default() -> Self {
+        RunStamp {
+            run_id: Arc::from(""),
+            started_ns: 0,
+        }
+    }
 }
 
 impl Target {
@@ -56,6 +79,7 @@ impl Target {
             recovery: false,
             provenance: true,
             insert_settings: Vec::new(),
+            stamp: RunStamp::default(),
         }
     }
 }
@@ -84,7 +108,13 @@ impl Target {
 pub struct ColumnPlan {
     pub specs: Vec<ColumnSpec>,
     by_name: HashMap<String, usize>,
-    by_field: Vec<Option<usize>>,
+    /// Names of the data columns fields may fill, for the route's name matching.
+    names: Vec<String>,
+    /// Field index → block column, resolved once per field (per file).
+    by_field: Vec<Slot>,
+    /// For formats whose fields are known up front: the column of each field, fixed when the
+    /// plan is made (`None`: the field is ignored).
+    fixed: Option<Vec<Option<usize>>>,
     /// Columns of the table this tool cannot fill, with the reason.
     unsupported: Arc<HashMap<String, String>>,
     /// Positions of the provenance columns, when the table has them.
@@ -92,43 +122,154 @@ pub struct ColumnPlan {
     /// Positions of the table's sorting key columns, when the file fills all of them.
     sort: Vec<usize>,
     table: String,
+    rules: Arc<Rules>,
+    /// The metadata columns, by position, and what each holds.
+    meta: Vec<(usize, Meta)>,
+    file: FileFacts,
+    /// The date format each column's text is read with, if any.
+    formats: Vec<Option<DateFormat>>,
+    /// Text rewritten by a date format, reused.
+    iso: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    Unresolved,
+    Column(usize),
+    Ignored,
+}
+
+/// What the metadata columns of one file's rows hold.
+#[derive(Debug, Clone, Default)]
+struct FileFacts {
+    path: String,
+    size: u64,
+    mtime_ns: i64,
+    run_id: Arc<str>,
+    started_ns: i128,
+}
+
+/// Whether a column holds dates or times (so that a date format applies to it).
+fn temporal(ty: &ChType) -> bool {
+    match ty {
+        ChType::Nullable(t) | ChType::LowCardinality(t) => temporal(t),
+        ChType::Date | ChType::Date32 | ChType::DateTime(_) | ChType::DateTime64(..) => true,
+        _ => false,
+    }
 }
 
 impl ColumnPlan {
-    /// For formats whose fields are known up front: exactly these fields, in this order, so
-    /// columns the file lacks take the table's own defaults.
-    pub fn for_fields(target: &Target, fields: &[String]) -> Result<ColumnPlan, String> {
-        let mut specs = Vec::with_capacity(fields.len() + 2);
-        for f in fields {
+    /// For formats whose fields are known up front: the columns these fields go to, in their
+    /// order (by the route's rules; `positional`: the table's columns in order), so columns the
+    /// file lacks take the table's own defaults.
+    pub fn for_fields(
+        target: &Target,
+        fields: &[String],
+        positional: bool,
+        rules: &Arc<Rules>,
+    ) -> Result<ColumnPlan, String> {
+        let mut specs: Vec<ColumnSpec> = Vec::with_capacity(fields.len() + 2);
+        let mut fixed = Vec::with_capacity(fields.len());
+        let data: Vec<String> = target
+            .schema
+            .data_columns()
+            .map(|c| c.name.clone())
+            .filter(|n| !rules.is_metadata(n))
+            .collect();
+        let mut filled_by: HashMap<&str, &str> = HashMap::new();
+        for (i, f) in fields.iter().enumerate() {
             if f == PROVENANCE_FILE || f == PROVENANCE_ROW {
                 return Err(format!("field `{f}` is reserved for provenance"));
             }
-            if let Some(reason) = target.unsupported.get(f) {
-                return Err(format!("column `{f}`: {reason}"));
+            let column = match positional {
+                true => data.get(i).ok_or_else(|| {
+                    format!(
+                        "the file has {} fields and no header, but table {} has {} columns to                          fill in order; set the route's `fields`",
+                        fields.len(),
+                        target.table,
+                        data.len()
+                    )
+                })?,
+                false => match rules.column_for(f, &data) {
+                    Some(c) => c,
+                    None if rules.is_metadata(rules.new_column_name(f)) => {
+                        return Err(format!(
+                            "field `{f}` would fill metadata column `{}`",
+                            rules.new_column_name(f)
+                        ));
+                    }
+                    None if rules.unknown == Unknown::Ignore => {
+                        fixed.push(None);
+                        continue;
+                    }
+                    None => return Err(no_column(target, rules.new_column_name(f), f)),
+                },
+            };
+            if let Some(other) = filled_by.insert(column.as_str(), f.as_str()) {
+                return Err(format!(
+                    "fields `{other}` and `{f}` would both fill column `{column}`"
+                ));
             }
-            match target.data_specs.iter().find(|s| &s.name == f) {
-                Some(spec) => specs.push(spec.clone()),
-                None => {
-                    return Err(match target.schema.column(f) {
-                        Some(c) => format!(
-                            "field `{f}` is a {} column of table {} and cannot be inserted",
-                            c.default_kind, target.table
-                        ),
-                        None => format!("field `{f}` has no column in table {}", target.table),
-                    });
+            if let Some(reason) = target.unsupported.get(column) {
+                return Err(format!("column `{column}`: {reason}"));
+            }
+            match target.data_specs.iter().find(|s| &s.name == column) {
+                Some(spec) => {
+                    fixed.push(Some(specs.len()));
+                    specs.push(spec.clone());
                 }
+                None => return Err(no_column(target, column, f)),
             }
         }
-        Ok(Self::with_provenance(specs, target))
+        let mut plan = Self::with_provenance(specs, target, rules)?;
+        plan.fixed = Some(fixed);
+        Ok(plan)
     }
 
     /// For formats whose fields appear record by record: every data column of the table this
-    /// tool can fill; a record that sets another column fails.
-    pub fn for_table(target: &Target) -> ColumnPlan {
-        Self::with_provenance(target.data_specs.clone(), target)
+    /// tool can fill (but the route's metadata columns); a record that sets another column fails.
+    pub fn for_table(target: &Target, rules: &Arc<Rules>) -> Result<ColumnPlan, String> {
+        let specs = target
+            .data_specs
+            .iter()
+            .filter(|s| !rules.is_metadata(&s.name))
+            .cloned()
+            .collect();
+        Self::with_provenance(specs, target, rules)
     }
 
-    fn with_provenance(mut specs: Vec<ColumnSpec>, target: &Target) -> ColumnPlan {
+    fn with_provenance(
+        mut specs: Vec<ColumnSpec>,
+        target: &Target,
+        rules: &Arc<Rules>,
+    ) -> Result<ColumnPlan, String> {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let mut formats: Vec<Option<DateFormat>> = specs
+            .iter()
+            .map(|s| match temporal(&s.ty) {
+                true => rules.format_for(&s.name).cloned(),
+                false => None,
+            })
+            .collect();
+        let mut meta = Vec::new();
+        for (m, column) in &rules.metadata {
+            let spec = target
+                .data_specs
+                .iter()
+                .find(|s| &s.name == column)
+                .ok_or_else(|| {
+                    format!(
+                        "metadata column `{column}` ({}) is not a column of table {}; add it, \
+                         or set schema = \"add-columns\"",
+                        m.key(),
+                        target.table
+                    )
+                })?;
+            check_meta(spec, *m, target.server_tz)?;
+            meta.push((specs.len(), *m));
+            specs.push(spec.clone());
+            formats.push(None);
+        }
         let by_name = specs
             .iter()
             .enumerate()
@@ -143,39 +284,49 @@ impl ColumnPlan {
             .map(|k| specs.iter().position(|s| &s.name == k))
             .collect();
         let sort = sort.unwrap_or_default();
-        if !target.provenance {
-            return ColumnPlan {
-                specs,
-                by_name,
-                by_field: Vec::new(),
-                unsupported,
-                provenance: None,
-                sort,
-                table,
-            };
-        }
-        let hash_col = specs.len();
-        specs.push(ColumnSpec {
-            name: PROVENANCE_FILE.to_owned(),
-            type_name: "UInt64".to_owned(),
-            ty: crate::ch::types::ChType::UInt64,
-            default: None,
-        });
-        specs.push(ColumnSpec {
-            name: PROVENANCE_ROW.to_owned(),
-            type_name: "UInt64".to_owned(),
-            ty: crate::ch::types::ChType::UInt64,
-            default: None,
-        });
-        ColumnPlan {
+        let provenance = match target.provenance {
+            false => None,
+            true => {
+                let hash_col = specs.len();
+                for name in [PROVENANCE_FILE, PROVENANCE_ROW] {
+                    specs.push(ColumnSpec {
+                        name: name.to_owned(),
+                        type_name: "UInt64".to_owned(),
+                        ty: ChType::UInt64,
+                        default: None,
+                    });
+                    formats.push(None);
+                }
+                Some((hash_col, hash_col + 1))
+            }
+        };
+        Ok(ColumnPlan {
             specs,
             by_name,
+            names,
             by_field: Vec::new(),
+            fixed: None,
             unsupported,
-            provenance: Some((hash_col, hash_col + 1)),
+            provenance,
             sort,
             table,
-        }
+            rules: Arc::clone(rules),
+            meta,
+            file: FileFacts {
+                run_id: Arc::clone(&target.stamp.run_id),
+                started_ns: target.stamp.started_ns,
+                ..FileFacts::default()
+            },
+            formats,
+            iso: String::new(),
+        })
+    }
+
+    /// Sets the file whose rows the metadata columns describe.
+    pub fn start_file(&mut self, entry: &FileEntry) {
+        self.file.path = entry.rel.clone();
+        self.file.size = entry.size;
+        self.file.mtime_ns = entry.mtime_ns;
     }
 
     /// The `(col, …)` list of the INSERT; files with the same list can share an insert.
@@ -188,16 +339,36 @@ impl ColumnPlan {
         BlockBuilder::new(&self.specs, server_tz)
     }
 
-    fn resolve(&mut self, index: usize, name: &str) -> Option<usize> {
-        if let Some(Some(col)) = self.by_field.get(index) {
-            return Some(*col);
+    fn resolve(&mut self, index: usize, name: &str) -> Slot {
+        if let Some(fixed) = &self.fixed {
+            return match fixed.get(index) {
+                Some(Some(col)) => Slot::Column(*col),
+                Some(None) => Slot::Ignored,
+                None => Slot::Unresolved,
+            };
         }
-        let col = self.by_name.get(name).copied();
+        match self.by_field.get(index) {
+            Some(Slot::Unresolved) | None => {}
+            Some(slot) => return *slot,
+        }
+        let slot = match self.rules.column_for(name, &self.names) {
+            Some(column) => self
+                .by_name
+                .get(column)
+                .map_or(Slot::Unresolved, |c| Slot::Column(*c)),
+            None if self.rules.unknown == Unknown::Ignore
+                && !self.unsupported.contains_key(name)
+                && !self.rules.is_metadata(self.rules.new_column_name(name)) =>
+            {
+                Slot::Ignored
+            }
+            None => Slot::Unresolved,
+        };
         if self.by_field.len() <= index {
-            self.by_field.resize(index + 1, None);
+            self.by_field.resize(index + 1, Slot::Unresolved);
         }
-        self.by_field[index] = col;
-        col
+        self.by_field[index] = slot;
+        slot
     }
 
     /// The block columns to sort rows by before sending (empty: leave the order to the server).
@@ -210,8 +381,23 @@ impl ColumnPlan {
         self.by_field.clear();
     }
 
-    /// Completes the block's current row with its provenance.
+    /// Completes the block's current row with its metadata and provenance.
     pub fn stamp(&self, block: &mut BlockBuilder, file_id: u64, ordinal: u64) {
+        let f = &self.file;
+        for (col, m) in &self.meta {
+            let value = match m {
+                Meta::Path => Value::Str(f.path.as_bytes()),
+                Meta::Size => Value::UInt(f.size),
+                Meta::Mtime => Value::Timestamp(i128::from(f.mtime_ns)),
+                Meta::RunId => Value::Str(f.run_id.as_bytes()),
+                Meta::IngestedAt => Value::Timestamp(f.started_ns),
+            };
+            // Checked to fit when the plan was made (`check_meta`); a time out of the column's
+            // range takes its default.
+            if block.push(*col, &value).is_err() {
+                let _ = block.push(*col, &Value::Null);
+            }
+        }
         if let Some((file_col, row_col)) = self.provenance {
             // Provenance values always fit their UInt64 columns.
             let _ = block.push(file_col, &Value::UInt(file_id));
@@ -219,6 +405,40 @@ impl ColumnPlan {
         }
         block.finish_row();
     }
+}
+
+/// Why a field has no column to go to.
+fn no_column(target: &Target, column: &str, field: &str) -> String {
+    let named = match column == field {
+        true => format!("field `{field}`"),
+        false => format!("field `{field}` (as `{column}`)"),
+    };
+    match target.schema.column(column) {
+        Some(c) if !c.default_kind.is_empty() => format!(
+            "{named} is a {} column of table {} and cannot be inserted",
+            c.default_kind, target.table
+        ),
+        _ => format!("{named} has no column in table {}", target.table),
+    }
+}
+
+/// A metadata column must hold what it is for: a path in a text column, a time in a time column.
+fn check_meta(spec: &ColumnSpec, m: Meta, tz: Tz) -> Result<(), String> {
+    let sample = match m {
+        Meta::Path | Meta::RunId => Value::Str(b"x"),
+        Meta::Size => Value::UInt(1),
+        Meta::Mtime | Meta::IngestedAt => Value::Timestamp(1_700_000_000_000_000_000),
+    };
+    let mut block = BlockBuilder::new(std::slice::from_ref(spec), tz)?;
+    block.push(0, &sample).map_err(|e| {
+        format!(
+            "metadata column `{}` ({}) is a {}: {}",
+            spec.name,
+            m.key(),
+            spec.type_name,
+            e.0
+        )
+    })
 }
 
 /// Receives one record's fields into a block's current row.
@@ -245,19 +465,45 @@ impl<'a> RowWriter<'a> {
 
 impl FieldSink for RowWriter<'_> {
     fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
-        let Some(col) = self.plan.resolve(index, name) else {
-            return match self.plan.unsupported.get(name) {
-                // No value leaves the column to its default, as if the field were absent.
-                Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
-                Some(reason) => Err(ConvError::new(reason.clone())),
-                None => Err(ConvError::new(format!(
-                    "field `{name}` has no column in table {}",
-                    self.plan.table
-                ))),
-            };
+        let col = match self.plan.resolve(index, name) {
+            Slot::Column(col) => col,
+            Slot::Ignored => return Ok(()),
+            Slot::Unresolved => {
+                return match self.plan.unsupported.get(name) {
+                    // No value leaves the column to its default, as if the field were absent.
+                    Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
+                    Some(reason) => Err(ConvError::new(reason.clone())),
+                    None => Err(ConvError::new(format!(
+                        "field `{name}` has no column in table {}",
+                        self.plan.table
+                    ))),
+                };
+            }
         };
         if self.block.is_set(col) {
             return Err(ConvError::new(format!("field `{name}` appears twice")));
+        }
+        if let Some(format) = &self.plan.formats[col]
+            && let Value::Text(text) | Value::Str(text) = value
+            && !text.is_empty()
+            && text != b"\\N"
+        {
+            let mut iso = std::mem::take(&mut self.plan.iso);
+            let result = format.to_iso(text, &mut iso).and_then(|()| {
+                self.block
+                    .push(col, &Value::Text(iso.as_bytes()))
+                    .map_err(|e| ConvError::new(e.0))
+            });
+            self.plan.iso = iso;
+            return result.map_err(|e| {
+                let shown = value.preview(60);
+                let msg = format!(
+                    "cannot convert {shown:?} to {}: {}",
+                    self.plan.specs[col].type_name, e.0
+                );
+                self.bad_value = Some(shown);
+                ConvError::new(msg)
+            });
         }
         self.block.push(col, &value).map_err(|e| {
             let shown = value.preview(60);

@@ -118,7 +118,8 @@ pub async fn run(
     );
     let scanned_at = Instant::now();
     let found = scan::scan(&root, &cfg.disposal.folders(), |rel, name| {
-        cfg.routes.detect(rel, name)
+        let detected = cfg.routes.detect(rel, name)?;
+        Some((detected, cfg.routes.rules_for(rel)))
     })
     .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
     crate::rendezvous("after-scan");
@@ -177,6 +178,10 @@ pub async fn run(
         cfg,
         state: &state,
         crashes: &crashes,
+        stamp: encode::RunStamp {
+            run_id: Arc::from(start.run_id.as_str()),
+            started_ns: i128::from(start.at.timestamp()) * 1_000_000_000,
+        },
     }
     .prepare(tables, &mut created, &mut refused)
     .await?;
@@ -329,6 +334,7 @@ struct Targets<'a> {
     cfg: &'a RunConfig,
     state: &'a State,
     crashes: &'a Arc<Mutex<Crashes>>,
+    stamp: encode::RunStamp,
 }
 
 impl Targets<'_> {
@@ -442,6 +448,7 @@ impl Targets<'_> {
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
+        target.stamp = self.stamp.clone();
         Ok(target)
     }
 }

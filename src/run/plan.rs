@@ -141,6 +141,7 @@ mod tests {
             size,
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),
+            rules: std::sync::Arc::default(),
         }
     }
 

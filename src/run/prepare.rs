@@ -539,13 +539,16 @@ impl Prepare {
             let mut outcome = self.outcome(&c, status);
             outcome.rows = pass.rows();
             outcome.rejected = pass.rejects.len() as u64;
+            let mut notes: Vec<String> = pass.described.iter().cloned().collect();
+            notes.extend(c.entry.rules.describe());
             if let Some(first) = pass.rejects.first() {
-                outcome.detail = format!(
+                notes.push(format!(
                     "{} bad records would be left out, first: {}",
                     pass.rejects.len(),
                     first.error.describe(&c.entry.rel)
-                );
+                ));
             }
+            outcome.detail = notes.join("; ");
             return self.note(outcome, None);
         }
         self.flush_group()?;
@@ -573,8 +576,7 @@ impl Prepare {
         bytes: bytes::Bytes,
         retry: bool,
     ) -> Result<(), Closed> {
-        let detected = c.entry.detected;
-        let mut source = match read::open_bytes(bytes.clone(), detected, self.settings.limits) {
+        let mut source = match read::open_bytes(bytes.clone(), &c.entry, self.settings.limits) {
             Ok(s) => s,
             Err(e) => {
                 let kind = if e.is_local() {
@@ -585,7 +587,7 @@ impl Prepare {
                 return self.fail(&c, &hash, kind, &[e.describe(&c.entry.rel)]);
             }
         };
-        let plan = match read::column_plan(&c.target, detected.format, &*source) {
+        let plan = match read::column_plan(&c.target, &c.entry, &*source) {
             Ok(p) => p,
             Err(e) => return self.fail(&c, &hash, KIND_DATA, &[format!("{}: {e}", c.entry.rel)]),
         };
@@ -593,7 +595,10 @@ impl Prepare {
         if self.group.as_ref().is_some_and(|g| g.key != key) {
             self.flush_group()?;
         }
-        if self.group.is_none() {
+        if let Some(g) = self.group.as_mut() {
+            // The same columns: this file's own plan (its field order, rules and metadata).
+            g.plan = plan;
+        } else {
             let block = match plan.new_block(c.target.server_tz) {
                 Ok(b) => b,
                 Err(e) => {

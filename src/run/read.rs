@@ -6,7 +6,7 @@ use super::encode::{ColumnPlan, Target};
 use super::records::{ErrorPolicy, Records, Reject};
 use super::spill::{SpillOut, Spilled};
 use super::stream::{Discard, Layout, Out, encode_batches};
-use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
+use crate::formats::{self, Compression, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
 use crate::progress::Reading;
 use crate::scan::FileEntry;
@@ -20,23 +20,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Opens records over bytes already in memory.
 pub fn open_bytes(
     bytes: bytes::Bytes,
-    detected: Detected,
+    entry: &FileEntry,
     limits: Limits,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
-    formats::open(Input::Bytes(bytes), detected, limits)
+    formats::open(
+        Input::Bytes(bytes),
+        entry.detected,
+        limits,
+        &entry.rules.text,
+    )
 }
 
-/// The columns a file fills: its own fields where the format names them up front, else all.
+/// The columns a file fills: its own fields where the format names them up front, else all;
+/// ready to stamp its rows' metadata.
 pub fn column_plan(
     target: &Target,
-    format: Format,
+    entry: &FileEntry,
     source: &dyn RecordSource,
 ) -> Result<ColumnPlan, String> {
-    if format.fields_known_up_front() {
-        ColumnPlan::for_fields(target, source.fields())
+    let rules = &entry.rules;
+    let mut plan = if entry.detected.format.fields_known_up_front() {
+        ColumnPlan::for_fields(target, source.fields(), source.positional(), rules)?
     } else {
-        Ok(ColumnPlan::for_table(target))
-    }
+        ColumnPlan::for_table(target, rules)?
+    };
+    plan.start_file(entry);
+    Ok(plan)
 }
 
 /// Counts bytes read through it, so a reader can tell whether a consumer saw the whole file (and
@@ -74,10 +83,11 @@ impl HashedSource {
     /// Starts reading an opened file; `progress` counts its bytes for the progress display.
     pub fn open(
         file: File,
-        detected: Detected,
+        entry: &FileEntry,
         limits: Limits,
         progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
+        let (detected, text) = (entry.detected, &entry.rules.text);
         let size = file.metadata().map_err(|e| ReadError::io(&e, None))?.len();
         let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
         let count = Arc::new(AtomicU64::new(0));
@@ -85,7 +95,7 @@ impl HashedSource {
         if detected.format == Format::Parquet && detected.compression == Compression::None {
             // Read in place; `finish` hashes the file on its own.
             return Ok(HashedSource {
-                source: formats::open(Input::File(file), detected, limits)?,
+                source: formats::open(Input::File(file), detected, limits, text)?,
                 hasher,
                 count,
                 file: own,
@@ -106,6 +116,7 @@ impl HashedSource {
             },
             detected,
             limits,
+            text,
         )?;
         Ok(HashedSource {
             source,
@@ -165,6 +176,8 @@ pub struct Pass {
     pub per_insert: u64,
     /// The rows, encoded, when they could be kept on disk.
     pub spilled: Option<Spilled>,
+    /// How the file was read where the file decided it (a sniffed dialect, an encoding).
+    pub described: Option<String>,
 }
 
 impl Pass {
@@ -192,11 +205,11 @@ impl FirstPass<'_> {
     /// Hashes and checks every record of the opened file, cutting its rows into batches and
     /// inserts as they will be sent, and keeps them on disk where it can.
     pub fn run(&self, file: File) -> std::io::Result<Pass> {
-        let FileEntry { rel, detected, .. } = self.entry;
+        let rel = &self.entry.rel;
         let mut pass = Pass::default();
         let hashable = file.try_clone()?;
         let mut opened =
-            match HashedSource::open(file, *detected, self.limits, self.progress.clone()) {
+            match HashedSource::open(file, self.entry, self.limits, self.progress.clone()) {
                 Ok(s) => s,
                 Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
                 Err(e) => {
@@ -211,7 +224,8 @@ impl FirstPass<'_> {
             true => Some(hash_file(&hashable)?),
             false => None,
         };
-        match column_plan(self.target, detected.format, &*opened.source) {
+        pass.described = opened.source.describe();
+        match column_plan(self.target, self.entry, &*opened.source) {
             Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
             Ok(mut plan) => {
                 let mut block = plan
