@@ -382,6 +382,7 @@ mod tests {
             dry_run: false,
             outcomes,
             created: Vec::new(),
+            altered: Vec::new(),
             warnings: Vec::new(),
             stopped: None,
             exit,

@@ -44,6 +44,9 @@ pub struct RunReport {
     pub outcomes: Vec<FileOutcome>,
     /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
     pub created: Vec<(String, String)>,
+    /// Columns added (or, in a dry run, that would be) by `schema = "add-columns"`: each
+    /// table with its `ALTER TABLE` statement.
+    pub altered: Vec<(String, String)>,
     /// What the run did not fail for but an operator should hear about: data files no route
     /// matches, routes that matched no file.
     pub warnings: Vec<String>,
@@ -172,6 +175,7 @@ pub async fn run(
         tables.entry(table).or_default().push(entry);
     }
     let mut created = Vec::new();
+    let mut altered = Vec::new();
     let mut refused = HashMap::new();
     let targets = Targets {
         server: &server,
@@ -183,7 +187,7 @@ pub async fn run(
             started_ns: i128::from(start.at.timestamp()) * 1_000_000_000,
         },
     }
-    .prepare(tables, &mut created, &mut refused)
+    .prepare(tables, &mut created, &mut altered, &mut refused)
     .await?;
     let candidates: Vec<Candidate> = checks
         .into_iter()
@@ -263,6 +267,7 @@ pub async fn run(
         dry_run: cfg.dry_run,
         outcomes,
         created,
+        altered,
         warnings,
         stopped: sender.stopped.map(|e| e.to_string()),
         exit,
@@ -345,12 +350,16 @@ impl Targets<'_> {
         &self,
         tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
         created: &mut Vec<(String, String)>,
+        altered: &mut Vec<(String, String)>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
         let mut targets = BTreeMap::new();
         for (table, files) in tables {
             let target = match TableSchema::load(self.server, table).await? {
-                Some(schema) => self.target(schema, false).await?,
+                Some(mut schema) => {
+                    self.evolve(&mut schema, &files, altered, refused).await?;
+                    self.target(schema, false).await?
+                }
                 None => match self.create(table, files, refused).await? {
                     Some((schema, sql)) => {
                         created.push((table.to_string(), sql));
@@ -363,6 +372,42 @@ impl Targets<'_> {
             targets.insert(table.clone(), Arc::new(target));
         }
         Ok(targets)
+    }
+
+    /// Adds the columns the files of routes with `schema = "add-columns"` need (in a dry run,
+    /// only to the schema in memory), noting each statement.
+    async fn evolve(
+        &self,
+        schema: &mut TableSchema,
+        files: &[&scan::FileEntry],
+        altered: &mut Vec<(String, String)>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<(), Fatal> {
+        let evolving: Vec<scan::FileEntry> = files
+            .iter()
+            .filter(|f| f.rules.add_columns)
+            .map(|f| (*f).clone())
+            .collect();
+        if evolving.is_empty() {
+            return Ok(());
+        }
+        let done = crate::infer::evolve::add_columns(
+            self.server,
+            schema,
+            evolving,
+            self.cfg.dry_run,
+            self.cfg.max_columns,
+            self.crashes.clone(),
+        )
+        .await?;
+        for sql in done.statements {
+            altered.push((schema.table.to_string(), sql));
+        }
+        for (rel, why) in done.refused {
+            let reason = format!("{rel}: {why}");
+            refused.insert(rel, Refusal::data(reason));
+        }
+        Ok(())
     }
 
     /// Creates a missing table from its files where configured; `None` when the files give no
