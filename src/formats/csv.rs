@@ -52,6 +52,9 @@ pub struct CsvSource {
     options: TextOptions,
     /// Quote bytes the current record's input held (to tell an unclosed quote at the end).
     quotes: usize,
+    /// A read that failed while the sniffer read ahead, reported when the records reach it
+    /// (so that it names the line it is on).
+    deferred: Option<std::io::Error>,
 }
 
 impl CsvSource {
@@ -100,10 +103,11 @@ impl CsvSource {
             checked_utf8: transcoded,
             options: options.clone(),
             quotes: 0,
+            deferred: None,
         };
         src.skip_lines(given.skip_lines)?;
-        while src.end - src.start < SNIFF_BYTES && !src.eof {
-            src.fill()?;
+        while src.end - src.start < SNIFF_BYTES && !src.eof && src.deferred.is_none() {
+            src.fill_or_defer()?;
         }
         let dialect =
             sniff::sniff(&src.buf[src.start..src.end], &given, src.eof).map_err(|reason| {
@@ -130,8 +134,8 @@ impl CsvSource {
             };
             self.check_utf8().map_err(|_| ReadError::File {
                 line: Some(line),
-                reason: "the header row is not valid text in the file's encoding (set the \
-                         route's `encoding`)"
+                reason: "the header row is not valid UTF-8 (for another encoding, set \
+                         `encoding`)"
                     .into(),
             })?;
             if let Some(names) = named {
@@ -226,8 +230,28 @@ impl CsvSource {
             .map_err(drop)
     }
 
+    /// Reads ahead for the sniffer: a failure about the content waits until the records
+    /// reach it; a local one is reported now.
+    fn fill_or_defer(&mut self) -> Result<(), ReadError> {
+        match self.read_more() {
+            Err(e) if !ReadError::io(&e, None).is_local() => {
+                self.deferred = Some(e);
+                Ok(())
+            }
+            other => other.map_err(|e| ReadError::io(&e, Some(self.line))),
+        }
+    }
+
     /// Reads more input after what is buffered, moving the unread part to the front first.
     fn fill(&mut self) -> Result<(), ReadError> {
+        if let Some(e) = self.deferred.take() {
+            return Err(ReadError::io(&e, Some(self.line)));
+        }
+        self.read_more()
+            .map_err(|e| ReadError::io(&e, Some(self.line)))
+    }
+
+    fn read_more(&mut self) -> std::io::Result<()> {
         if self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -241,7 +265,7 @@ impl CsvSource {
             match self.input.read(&mut self.buf[self.end..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ReadError::io(&e, Some(self.line))),
+                Err(e) => return Err(e),
             }
         };
         self.end += n;

@@ -368,7 +368,7 @@ pub fn open(
         }
         Format::Json => Box::new(json::JsonArraySource::new(reader, limits)?),
         Format::Jsonl => Box::new(jsonl::JsonLinesSource::new(reader, limits)),
-        Format::Xml => Box::new(xml::XmlSource::new(reader, limits)?),
+        Format::Xml => Box::new(xml::XmlSource::new(reader, limits, transcoded)?),
         Format::Parquet => unreachable!("Parquet is opened above"),
     };
     let inner = match (&options.null_values, detected.format) {

@@ -144,7 +144,8 @@ fn typed(value: &[u8]) -> bool {
 fn header(records: &[Vec<Vec<u8>>]) -> Option<bool> {
     let (first, rest) = records.split_first()?;
     if rest.is_empty() {
-        return Some(true);
+        // One record: data if every field is, else the names of a file with no rows yet.
+        return Some(!first.iter().all(|v| typed(v)));
     }
     let width = first.len();
     let mut typed_columns = 0;

@@ -9,6 +9,7 @@ mod cli;
 mod data;
 mod day2;
 mod deploy;
+mod dialects;
 mod exactly_once;
 mod formats;
 mod fuzz;
