@@ -55,6 +55,11 @@ pub struct CsvSource {
     /// A read that failed while the sniffer read ahead, reported when the records reach it
     /// (so that it names the line it is on).
     deferred: Option<std::io::Error>,
+    /// Where the current record's bytes start in `buf` (kept there until it is read, so that an
+    /// empty field can be told quoted or not).
+    rec_start: usize,
+    /// Which fields of the current record were quoted, when one of them is empty.
+    quoted: Vec<bool>,
 }
 
 impl CsvSource {
@@ -104,6 +109,8 @@ impl CsvSource {
             options: options.clone(),
             quotes: 0,
             deferred: None,
+            rec_start: 0,
+            quoted: Vec::new(),
         };
         src.skip_lines(given.skip_lines)?;
         while src.end - src.start < SNIFF_BYTES && !src.eof && src.deferred.is_none() {
@@ -252,12 +259,20 @@ impl CsvSource {
     }
 
     fn read_more(&mut self) -> std::io::Result<()> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
+        let keep = self.rec_start.min(self.start);
+        if keep > 0 {
+            self.buf.copy_within(keep..self.end, 0);
+            self.end -= keep;
+            self.start -= keep;
+            self.rec_start -= keep;
         }
         if self.end == self.buf.len() {
+            if self.buf.len() > 2 * self.max_record_bytes.max(INPUT_CHUNK) {
+                return Err(std::io::Error::other(format!(
+                    "record is longer than {} bytes (an unterminated quote?)",
+                    self.max_record_bytes
+                )));
+            }
             let grown = self.buf.len() * 2;
             self.buf.resize(grown, 0);
         }
@@ -334,6 +349,7 @@ impl CsvSource {
         if !self.skip_to_record()? {
             return Ok(None);
         }
+        self.rec_start = self.start;
         let line = self.line;
         let mut nout = 0;
         let mut nends = 0;
@@ -379,6 +395,20 @@ impl CsvSource {
         }
         let n = self.trimmed_width(&self.ends[..nends]);
         self.fields_in_record = n;
+        self.quoted.clear();
+        if let Some(q) = self.dialect.quote {
+            let empty = (0..n).any(|i| self.ends[i] == if i == 0 { 0 } else { self.ends[i - 1] });
+            if empty {
+                quoted_fields(
+                    &self.buf[self.rec_start..self.start],
+                    self.dialect.delimiter,
+                    q,
+                    self.dialect.escape,
+                    &mut self.quoted,
+                );
+            }
+        }
+        self.rec_start = self.start;
         Ok(Some(line))
     }
 
@@ -417,6 +447,43 @@ impl CsvSource {
             self.ends.resize(grown, 0);
         }
         Ok(())
+    }
+}
+
+/// Which fields of a record's raw bytes open with a quote (an empty quoted field is an empty
+/// string, where an empty unquoted one is no value).
+fn quoted_fields(raw: &[u8], delimiter: u8, quote: u8, escape: Escape, out: &mut Vec<bool>) {
+    let mut at_start = true;
+    let mut inside = false;
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if inside {
+            match escape {
+                Escape::Backslash if c == b'\\' => i += 1,
+                Escape::Double if c == quote && raw.get(i + 1) == Some(&quote) => i += 1,
+                _ if c == quote => inside = false,
+                _ => {}
+            }
+        } else if at_start && c == quote {
+            out.push(true);
+            inside = true;
+            at_start = false;
+        } else if c == delimiter {
+            if at_start {
+                out.push(false);
+            }
+            at_start = true;
+        } else if c == b'\n' || c == b'\r' {
+            break;
+        } else if at_start {
+            out.push(false);
+            at_start = false;
+        }
+        i += 1;
+    }
+    if at_start {
+        out.push(false);
     }
 }
 
@@ -518,7 +585,9 @@ impl RecordSource for CsvSource {
             let to = self.ends[i];
             let bytes = &self.out[from..to];
             from = to;
-            let value = if custom_nulls && self.options.is_null(bytes) {
+            let value = if bytes.is_empty() && self.quoted.get(i) == Some(&true) {
+                Value::Str(b"")
+            } else if custom_nulls && self.options.is_null(bytes) {
                 Value::Null
             } else if self.flavor == Flavor::Tsv {
                 if bytes == b"\\N" && !custom_nulls {
@@ -557,7 +626,8 @@ mod tests {
     impl FieldSink for Collect {
         fn field(&mut self, index: usize, _: &str, value: Value<'_>) -> Result<(), ConvError> {
             let text = match value {
-                Value::Text(b) | Value::Str(b) => String::from_utf8(b.to_vec()).unwrap(),
+                Value::Text(b) => String::from_utf8(b.to_vec()).unwrap(),
+                Value::Str(b) => format!("str:{}", String::from_utf8(b.to_vec()).unwrap()),
                 Value::Null => "NULL".to_owned(),
                 other => unreachable!("{other:?}"),
             };
@@ -663,7 +733,11 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             got,
-            rows(&[&["1", "a, \"quoted\"\r\nline"], &["2", "plain"], &["3", ""]])
+            rows(&[
+                &["1", "a, \"quoted\"\r\nline"],
+                &["2", "plain"],
+                &["3", "str:"]
+            ])
         );
     }
 
@@ -814,6 +888,23 @@ mod tests {
         let (fields, got, _) = read_opts(data, &named, Flavor::Csv);
         assert_eq!(fields, ["x", "y"]);
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_quoted_field_is_an_empty_string() {
+        let data = b"a,b,c\n1,\"\",\n\"\",x,\"\"\"\"\n";
+        let (_, got, errors) = read_all(data);
+        assert!(errors.is_empty());
+        assert_eq!(got, rows(&[&["1", "str:", ""], &["str:", "x", "\""]]));
+        let mut q = Vec::new();
+        quoted_fields(
+            b"1,\"\",,\"a,b\"\"\",x\r\n",
+            b',',
+            b'"',
+            Escape::Double,
+            &mut q,
+        );
+        assert_eq!(q, [false, true, false, true, false]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod basics;
 mod broken;
 mod chaos;
 mod cli;
+mod corpus;
 mod data;
 mod day2;
 mod deploy;
