@@ -1,10 +1,12 @@
-//! CSV in any dialect, and TSV with ClickHouse's TabSeparated escapes, on `csv-core`: records are
-//! split by its allocation-free state machine into one reused buffer and handed over as slices of
-//! it; a record larger than the limit is an error, never an allocation. Parts of the dialect a
-//! route leaves unset are sniffed from the start of the file.
+//! CSV in any dialect, and TSV with ClickHouse's TabSeparated escapes. Parts of the dialect a
+//! route leaves unset are sniffed from the start of the file (with `csv-core`). Records are split
+//! into reused buffers and handed over as slices: by `split` where quotes are escaped by doubling
+//! (the fast path), by `csv-core`'s allocation-free state machine otherwise (backslash escapes,
+//! lone CR line ends). A record larger than the limit is an error, never an allocation.
 
 use super::options::{Escape, TextOptions};
 use super::sniff::{self, Dialect};
+use super::split::{Span, Split, Splitter};
 use super::{FieldSink, Limits, ReadError, RecordError, RecordSource};
 use crate::value::Value;
 use csv_core::ReadRecordResult;
@@ -30,18 +32,28 @@ pub struct CsvSource {
     end: usize,
     eof: bool,
     core: csv_core::Reader,
-    /// The current record's field bytes, one after another, and where each field ends.
+    /// Split records with `split` rather than `core`.
+    fast: bool,
+    /// Field bytes that are not in `buf` as they are (unescaped, or all of them for `core`),
+    /// and where `core`'s fields end.
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// How much of `out` the current record uses.
+    out_len: usize,
+    /// The current record's fields.
+    spans: Vec<Span>,
     fields_in_record: usize,
+    /// Newlines the fast path consumed.
+    lines: u64,
     /// TSV fields with escapes, unescaped.
     scratch: Vec<u8>,
     fields: Vec<String>,
     /// Without a header or named fields, fields are known by position only.
     positional: bool,
     record: u64,
-    /// Line of the next unread byte.
-    line: u64,
+    /// Lines skipped before the reader saw them (skipped, blank and comment lines); with the
+    /// newlines `core` consumed, the line of the next unread byte.
+    skipped: u64,
     /// Inside a comment line, skipping to its end.
     in_comment: bool,
     max_record_bytes: usize,
@@ -50,15 +62,13 @@ pub struct CsvSource {
     /// The text is known to be UTF-8 (it was transcoded), so records need no check.
     checked_utf8: bool,
     options: TextOptions,
-    /// Quote bytes the current record's input held (to tell an unclosed quote at the end).
-    quotes: usize,
     /// A read that failed while the sniffer read ahead, reported when the records reach it
     /// (so that it names the line it is on).
     deferred: Option<std::io::Error>,
-    /// Where the current record's bytes start in `buf` (kept there until it is read, so that an
-    /// empty field can be told quoted or not).
+    /// Where the current record's bytes start in `buf`: they are kept there until it is read
+    /// (its fields may be slices of them, and an empty field is told quoted or not from them).
     rec_start: usize,
-    /// Which fields of the current record were quoted, when one of them is empty.
+    /// Which fields of the current record were quoted (`core`: only when one is empty).
     quoted: Vec<bool>,
 }
 
@@ -83,14 +93,18 @@ impl CsvSource {
             end: 0,
             eof: false,
             core: csv_core::Reader::new(),
+            fast: true,
             out: vec![0; 4096],
             ends: vec![0; 64],
+            out_len: 0,
+            spans: Vec::new(),
             fields_in_record: 0,
+            lines: 0,
             scratch: Vec::new(),
             fields: Vec::new(),
             positional: false,
             record: 0,
-            line: 1,
+            skipped: 0,
             in_comment: false,
             max_record_bytes: limits.max_record_bytes,
             flavor,
@@ -107,7 +121,6 @@ impl CsvSource {
             },
             checked_utf8: transcoded,
             options: options.clone(),
-            quotes: 0,
             deferred: None,
             rec_start: 0,
             quoted: Vec::new(),
@@ -119,11 +132,12 @@ impl CsvSource {
         let dialect =
             sniff::sniff(&src.buf[src.start..src.end], &given, src.eof).map_err(|reason| {
                 ReadError::File {
-                    line: Some(src.line),
+                    line: Some(src.line()),
                     reason,
                 }
             })?;
         src.core = sniff::core_reader(dialect.delimiter, dialect.quote, dialect.escape, None);
+        src.fast = dialect.escape == Escape::Double && !lone_cr(&src.buf[src.start..src.end]);
         src.dialect = dialect;
         src.read_header()?;
         Ok(src)
@@ -183,6 +197,11 @@ impl CsvSource {
         Ok(())
     }
 
+    /// The line of the next unread byte (`core` counts from line 1).
+    fn line(&self) -> u64 {
+        self.skipped + self.core.line() + self.lines
+    }
+
     /// The number of fields of the first record, without consuming it.
     fn peek_width(&mut self) -> Result<usize, ReadError> {
         let at = self.start;
@@ -220,21 +239,24 @@ impl CsvSource {
     }
 
     fn field_bytes(&self, i: usize) -> &[u8] {
-        let from = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.out[from..self.ends[i]]
+        match self.spans[i] {
+            Span::Input(a, b) => &self.buf[a..b],
+            Span::Out(a, b) => &self.out[a..b],
+        }
     }
 
+    /// Checks the current record is UTF-8: its bytes in `buf` and what was put in `out`.
     fn check_utf8(&self) -> Result<(), ()> {
         if self.checked_utf8 {
             return Ok(());
         }
-        let len = match self.fields_in_record {
-            0 => 0,
-            n => self.ends[n - 1],
+        let raw = match self.fast {
+            true => &self.buf[self.rec_start..self.start],
+            false => &[][..],
         };
-        simdutf8::basic::from_utf8(&self.out[..len])
-            .map(drop)
-            .map_err(drop)
+        let ok = simdutf8::basic::from_utf8(raw).is_ok()
+            && simdutf8::basic::from_utf8(&self.out[..self.out_len]).is_ok();
+        if ok { Ok(()) } else { Err(()) }
     }
 
     /// Reads ahead for the sniffer: a failure about the content waits until the records
@@ -245,17 +267,29 @@ impl CsvSource {
                 self.deferred = Some(e);
                 Ok(())
             }
-            other => other.map_err(|e| ReadError::io(&e, Some(self.line))),
+            other => other.map_err(|e| ReadError::io(&e, Some(self.line()))),
         }
     }
 
     /// Reads more input after what is buffered, moving the unread part to the front first.
     fn fill(&mut self) -> Result<(), ReadError> {
         if let Some(e) = self.deferred.take() {
-            return Err(ReadError::io(&e, Some(self.line)));
+            return Err(ReadError::io(&e, Some(self.line())));
+        }
+        if self.rec_start.min(self.start) == 0
+            && self.end == self.buf.len()
+            && self.buf.len() >= self.max_record_bytes
+        {
+            return Err(ReadError::File {
+                line: Some(self.line()),
+                reason: format!(
+                    "record is longer than {} bytes (an unterminated quote?)",
+                    self.max_record_bytes
+                ),
+            });
         }
         self.read_more()
-            .map_err(|e| ReadError::io(&e, Some(self.line)))
+            .map_err(|e| ReadError::io(&e, Some(self.line())))
     }
 
     fn read_more(&mut self) -> std::io::Result<()> {
@@ -267,14 +301,8 @@ impl CsvSource {
             self.rec_start -= keep;
         }
         if self.end == self.buf.len() {
-            if self.buf.len() > 2 * self.max_record_bytes.max(INPUT_CHUNK) {
-                return Err(std::io::Error::other(format!(
-                    "record is longer than {} bytes (an unterminated quote?)",
-                    self.max_record_bytes
-                )));
-            }
-            let grown = self.buf.len() * 2;
-            self.buf.resize(grown, 0);
+            let grown = (self.buf.len() * 2).min(self.max_record_bytes.max(INPUT_CHUNK));
+            self.buf.resize(grown.max(self.buf.len() + 1), 0);
         }
         let n = loop {
             match self.input.read(&mut self.buf[self.end..]) {
@@ -294,7 +322,7 @@ impl CsvSource {
             match memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
                 Some(k) => {
                     self.start += k + 1;
-                    self.line += 1;
+                    self.skipped += 1;
                     n -= 1;
                 }
                 None if self.eof => {
@@ -324,7 +352,7 @@ impl CsvSource {
                 match memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
                     Some(k) => {
                         self.start += k + 1;
-                        self.line += 1;
+                        self.skipped += 1;
                         self.in_comment = false;
                     }
                     None => self.start = self.end,
@@ -333,7 +361,7 @@ impl CsvSource {
             }
             match self.buf[self.start] {
                 b'\n' => {
-                    self.line += 1;
+                    self.skipped += 1;
                     self.start += 1;
                 }
                 b'\r' => self.start += 1,
@@ -343,33 +371,89 @@ impl CsvSource {
         }
     }
 
-    /// Splits the next record into `out` and `ends`; returns the line it starts on, or `None` at
-    /// the end of the input.
+    /// Splits the next record into `spans`; returns the line it starts on, or `None` at the end
+    /// of the input.
     fn next_raw(&mut self) -> Result<Option<u64>, ReadError> {
+        self.rec_start = self.start;
         if !self.skip_to_record()? {
             return Ok(None);
         }
         self.rec_start = self.start;
-        let line = self.line;
+        let line = self.line();
+        let found = match self.fast {
+            true => self.split_fast(line).map(|()| true)?,
+            false => self.split_core(line)?,
+        };
+        Ok(found.then_some(line))
+    }
+
+    fn split_fast(&mut self, line: u64) -> Result<(), ReadError> {
+        loop {
+            let mut splitter = Splitter {
+                delimiter: self.dialect.delimiter,
+                quote: self.dialect.quote,
+                eof: self.eof,
+                max_fields: MAX_FIELDS,
+                spans: &mut self.spans,
+                quoted: &mut self.quoted,
+                out: &mut self.out,
+            };
+            match splitter.split(&self.buf[..self.end], self.start) {
+                Split::Record { end, newlines } => {
+                    self.lines += 1 + newlines;
+                    self.start = end;
+                    self.out_len = self.out.len();
+                    break;
+                }
+                Split::NeedMore if !self.eof => self.fill()?,
+                Split::NeedMore | Split::Unterminated => {
+                    return Err(ReadError::File {
+                        line: Some(line),
+                        reason: "a quoted field is not closed before the end of the file".into(),
+                    });
+                }
+                Split::TooManyFields => {
+                    return Err(ReadError::File {
+                        line: Some(line),
+                        reason: format!("record has more than {MAX_FIELDS} fields"),
+                    });
+                }
+            }
+        }
+        let n = self.spans.len();
+        let last_empty = match self.spans.last() {
+            Some(Span::Input(a, b) | Span::Out(a, b)) => a == b,
+            None => false,
+        };
+        self.fields_in_record = match self.dialect.trailing_delimiter && last_empty && n > 1 {
+            true => n - 1,
+            false => n,
+        };
+        Ok(())
+    }
+
+    /// Splits a record with `core`; `false` when the input ended before one.
+    fn split_core(&mut self, line: u64) -> Result<bool, ReadError> {
+        if self.out.len() < 4096 {
+            self.out.resize(4096, 0);
+        }
         let mut nout = 0;
         let mut nends = 0;
-        self.quotes = 0;
         loop {
             let input = &self.buf[self.start..self.end];
             let (res, nin, o, e) =
                 self.core
                     .read_record(input, &mut self.out[nout..], &mut self.ends[nends..]);
-            let consumed = &input[..nin];
-            self.line += memchr::memchr_iter(b'\n', consumed).count() as u64;
-            if let Some(q) = self.dialect.quote {
-                self.quotes += memchr::memchr_iter(q, consumed).count();
-            }
             self.start += nin;
             nout += o;
             nends += e;
             match res {
                 ReadRecordResult::Record => break,
-                ReadRecordResult::End => return Ok(None),
+                ReadRecordResult::End => {
+                    self.fields_in_record = 0;
+                    self.out_len = 0;
+                    return Ok(false);
+                }
                 ReadRecordResult::InputEmpty if self.eof => {
                     let (res, _, o, e) =
                         self.core
@@ -384,7 +468,11 @@ impl CsvSource {
                         ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
                             self.grow(res, line)?
                         }
-                        _ => return Ok(None),
+                        _ => {
+                            self.fields_in_record = 0;
+                            self.out_len = 0;
+                            return Ok(false);
+                        }
                     }
                 }
                 ReadRecordResult::InputEmpty => self.fill()?,
@@ -395,6 +483,13 @@ impl CsvSource {
         }
         let n = self.trimmed_width(&self.ends[..nends]);
         self.fields_in_record = n;
+        self.out_len = nout;
+        self.spans.clear();
+        let mut from = 0;
+        for &to in &self.ends[..n] {
+            self.spans.push(Span::Out(from, to));
+            from = to;
+        }
         self.quoted.clear();
         if let Some(q) = self.dialect.quote {
             let empty = (0..n).any(|i| self.ends[i] == if i == 0 { 0 } else { self.ends[i - 1] });
@@ -408,13 +503,17 @@ impl CsvSource {
                 );
             }
         }
-        self.rec_start = self.start;
-        Ok(Some(line))
+        Ok(true)
     }
 
     /// A record the end of the file closed while a quote was open.
     fn unclosed_quote(&self, line: u64) -> Result<(), ReadError> {
-        if self.dialect.escape == Escape::Double && self.quotes % 2 == 1 {
+        let raw = &self.buf[self.rec_start..self.start];
+        let open = match self.dialect.quote {
+            Some(q) => left_open(raw, q, self.dialect.escape),
+            None => false,
+        };
+        if open {
             return Err(ReadError::File {
                 line: Some(line),
                 reason: "a quoted field is not closed before the end of the file".into(),
@@ -448,6 +547,26 @@ impl CsvSource {
         }
         Ok(())
     }
+}
+
+/// Whether a quote is still open at the end of a record's raw bytes.
+fn left_open(raw: &[u8], quote: u8, escape: Escape) -> bool {
+    let mut inside = false;
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\\' if inside && escape == Escape::Backslash => i += 1,
+            c if c == quote => inside = !inside,
+            _ => {}
+        }
+        i += 1;
+    }
+    inside
+}
+
+/// Whether text has a CR that ends a line on its own (old Mac line ends), which only `core` reads.
+fn lone_cr(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', text).any(|i| i + 1 < text.len() && text[i + 1] != b'\n')
 }
 
 /// Which fields of a record's raw bytes open with a quote (an empty quoted field is an empty
@@ -580,11 +699,11 @@ impl RecordSource for CsvSource {
             }));
         }
         let custom_nulls = self.options.null_values.is_some();
-        let mut from = 0;
         for i in 0..self.fields_in_record {
-            let to = self.ends[i];
-            let bytes = &self.out[from..to];
-            from = to;
+            let bytes = match self.spans[i] {
+                Span::Input(a, b) => &self.buf[a..b],
+                Span::Out(a, b) => &self.out[a..b],
+            };
             let value = if bytes.is_empty() && self.quoted.get(i) == Some(&true) {
                 Value::Str(b"")
             } else if custom_nulls && self.options.is_null(bytes) {
@@ -905,6 +1024,35 @@ mod tests {
             &mut q,
         );
         assert_eq!(q, [false, true, false, true, false]);
+    }
+
+    #[test]
+    fn both_engines_read_alike() {
+        // Backslash escapes take `csv-core`; doubled quotes the fast path. Without backslashes
+        // or escaped quotes in the data, both must read every file alike.
+        for data in [
+            &b"a,b\n1,\"x\ny\"\n\n\n2,\"\"\n3,plain\r\n4,\"q\"tail\n"[..],
+            b"a,b\n1,2\n\"x\ny\",2,3\n4,5\n",
+            b"a,b\n1,2\n3,\"open\n",
+            b"a,b\n1,\xff\n2,3",
+            b"# c\na|b|\n1|2|\n",
+        ] {
+            let run = |escape| {
+                let o = with(|d| {
+                    d.escape = Some(escape);
+                    d.delimiter = Some(if data.contains(&b'|') { b'|' } else { b',' });
+                    d.comment = Some(b'#');
+                    d.trailing_delimiter = true;
+                    d.header = Some(true);
+                });
+                format!("{:?}", read_opts(data, &o, Flavor::Csv))
+            };
+            assert_eq!(run(Escape::Double), run(Escape::Backslash), "{data:?}");
+        }
+        // Lone CR line ends take `csv-core` too.
+        let (_, got, errors) = read_all(b"a,b\r1,2\r3,4\r");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(got, rows(&[&["1", "2"], &["3", "4"]]));
     }
 
     #[test]

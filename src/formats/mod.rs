@@ -13,6 +13,7 @@ pub mod options;
 mod parquet;
 mod parquet_footer;
 mod sniff;
+mod split;
 mod xml;
 
 pub use options::TextOptions;
