@@ -167,7 +167,7 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_WITHOUT_PROVENANCE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub without_provenance: bool,
 
-    /// Read files as this format whatever their names say: csv, json, jsonl, parquet or xml
+    /// Read files as this format whatever their names say: csv, tsv, json, jsonl, parquet or xml
     /// (a .gz or .zst ending still means compressed) [default: by extension]
     #[arg(long, env = "INGEST_FORMAT")]
     pub format: Option<String>,
