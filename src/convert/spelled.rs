@@ -347,7 +347,7 @@ pub fn parse(text: &[u8]) -> Result<Written, NotDate> {
         return Ok(written);
     }
     let stamp = c.i == 8 && c.b.len() >= 14;
-    if !stamp && !(c.eat(b'T') || c.eat(b't')) && c.date_sep() != Some(b' ') {
+    if !(stamp || c.eat(b'T') || c.eat(b't')) && c.date_sep() != Some(b' ') {
         return Err(NotDate::Unknown);
     }
     written.time = Some(time(&mut c).ok_or(NotDate::Unknown)?);

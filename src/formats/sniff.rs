@@ -150,7 +150,7 @@ fn header(records: &[Vec<Vec<u8>>]) -> Option<bool> {
     let width = first.len();
     let mut typed_columns = 0;
     let mut named = false;
-    for col in 0..width {
+    for (col, name) in first.iter().enumerate().take(width) {
         let values: Vec<&[u8]> = rest
             .iter()
             .filter_map(|r| r.get(col))
@@ -161,7 +161,7 @@ fn header(records: &[Vec<Vec<u8>>]) -> Option<bool> {
             continue;
         }
         typed_columns += 1;
-        if !typed(&first[col]) {
+        if !typed(name) {
             named = true;
         }
     }
