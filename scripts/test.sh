@@ -17,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo test --features failpoints --all-targets --no-run --quiet
-cargo test --features failpoints --lib --bins --examples "$@"
+cargo test --features failpoints --bins --examples "$@"
 failed=()
 for server in ${INGEST_TEST_SERVERS:-18.16 26.9}; do
     echo

@@ -3,7 +3,7 @@
 
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
-use crate::run::outcome::Status;
+use crate::outcome::Status;
 use crate::summary::{RunFields, Summary, timestamp};
 
 pub use crate::ch::runs::RunRow;

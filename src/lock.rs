@@ -10,13 +10,12 @@ use crate::exit::Fatal;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Held for the life of a run; dropping it (or dying) releases the lock.
 #[derive(Debug)]
 pub struct RunLock {
     _file: File,
-    pub path: PathBuf,
 }
 
 /// Never follow a symlink, never wait for a FIFO's writer, never take a terminal.
@@ -92,10 +91,7 @@ pub fn acquire(path: &Path) -> Result<RunLock, Fatal> {
         )));
     }
     match file.try_lock() {
-        Ok(()) => Ok(RunLock {
-            _file: file,
-            path: path.to_path_buf(),
-        }),
+        Ok(()) => Ok(RunLock { _file: file }),
         Err(TryLockError::WouldBlock) => Err(Fatal::Locked {
             path: path.to_path_buf(),
             holder: holder(meta.dev(), meta.ino()),

@@ -1,13 +1,14 @@
 //! Finding candidate files in the data folder: regular files with a known format, in a fixed order,
 //! never files still being written under a temporary name, never anything outside the folder.
 
+use crate::ch::ident::TableRef;
 use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
+use crate::manifest::FileFacts;
 use crate::rules::Rules;
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 use walkdir::WalkDir;
 
 /// A file as one observation saw it.
@@ -29,6 +30,18 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// What an event says about the file, once its content and table are known.
+    pub fn facts(&self, table: &TableRef, hash: &str) -> FileFacts {
+        FileFacts {
+            path: self.rel.clone(),
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            hash: hash.to_owned(),
+            table: table.to_string(),
+            format: self.detected.to_string(),
+        }
+    }
+
     pub fn identity(&self) -> Identity {
         Identity {
             dev: self.dev,
@@ -59,13 +72,6 @@ pub struct Scan {
 
 /// Names of files that are still being written by their producer.
 const TEMP_SUFFIXES: &[&str] = &[".tmp", ".part", ".partial", ".crdownload", ".swp", "~"];
-
-pub fn mtime_ns(meta: &Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 /// Scans the folder `root` (opened at its absolute, canonical path), skipping the folders in
 /// `exclude`; `detect` says what a file is from its path relative to `root` and its name, or

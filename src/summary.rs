@@ -3,31 +3,13 @@
 
 pub use crate::exit::one_line;
 use crate::exit::{Exit, Fatal};
-use crate::run::RunReport;
-use crate::run::outcome::{FileOutcome, Status};
+use crate::outcome::{FileOutcome, Status};
+use crate::outcome::{RunReport, RunStart};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::time::{Duration, Instant};
-
-/// When and as what a run started; known before anything can fail.
-#[derive(Debug, Clone)]
-pub struct RunStart {
-    pub run_id: String,
-    pub at: DateTime<Utc>,
-    pub instant: Instant,
-}
-
-impl RunStart {
-    pub fn now() -> RunStart {
-        RunStart {
-            run_id: crate::run::new_run_id(),
-            at: Utc::now(),
-            instant: Instant::now(),
-        }
-    }
-}
+use std::time::Duration;
 
 /// The version of the JSON documents `run --output json`, `status --json` and `verify --json`
 /// print; it changes only when a field changes meaning or goes away.

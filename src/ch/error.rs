@@ -40,6 +40,17 @@ const TRANSIENT_CODES: &[u32] = &[
 
 const AUTH_CODES: &[u32] = &[192, 193, 194, 195, 516];
 
+/// An error that may pass if the same thing is tried again later.
+pub trait Retryable: std::fmt::Display {
+    fn is_transient(&self) -> bool;
+}
+
+impl Retryable for ChError {
+    fn is_transient(&self) -> bool {
+        ChError::is_transient(self)
+    }
+}
+
 impl ChError {
     /// Whether trying again later can succeed.
     pub fn is_transient(&self) -> bool {

@@ -14,15 +14,17 @@ pub mod rejects;
 pub mod runs;
 pub mod schema;
 mod sql;
+pub mod status;
 pub mod types;
 
 pub use caps::Caps;
-pub use error::ChError;
+pub use error::{ChError, Retryable};
 pub use sql::{Arg, Sql};
 
 use caps::{OPTIONAL_MERGE_TREE_SETTINGS, OPTIONAL_SETTINGS};
 use chrono_tz::Tz;
 use clickhouse::Client;
+use log::Level;
 use serde::Deserialize;
 use std::future::Future;
 use std::sync::Arc;
@@ -146,16 +148,14 @@ impl Server {
         Ok(server)
     }
 
+    /// The server's address as it may be shown (scheme, host and port).
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
     pub fn display_url(&self) -> &str {
         &self.display_url
     }
 
     pub fn insert_timeout(&self) -> Duration {
         self.opts.insert_timeout
-    }
-
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.opts.retry
     }
 
     pub fn classify(&self, err: clickhouse::error::Error) -> ChError {
@@ -165,20 +165,28 @@ impl Server {
         }
     }
 
-    /// Runs `op` until it succeeds, fails for good, or retries run out.
-    pub async fn retry<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, ChError>
+    /// Runs `op` until it succeeds, fails for good, or retries run out, with jittered
+    /// exponential backoff between attempts; `op` is told which attempt it is (0 first). Retries
+    /// are logged at `level`.
+    pub async fn retry<T, E, F, Fut>(
+        &self,
+        what: &str,
+        level: log::Level,
+        mut op: F,
+    ) -> Result<T, E>
     where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, ChError>>,
+        E: Retryable,
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
     {
         let policy = self.opts.retry;
         let mut attempt = 0;
         loop {
-            match op().await {
+            match op(attempt).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_transient() && attempt < policy.retries => {
                     let delay = policy.delay(attempt);
-                    log::info!("{what}: {e}; retrying in {delay:.1?}");
+                    log::log!(level, "{what}: {e}; retrying in {delay:.1?}");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -203,7 +211,7 @@ impl Server {
 
     /// Runs a statement that returns nothing, with retries.
     pub async fn execute(&self, what: &str, sql: &Sql) -> Result<(), ChError> {
-        self.retry(what, || self.timed(self.query(sql).execute()))
+        self.retry(what, Level::Info, |_| self.timed(self.query(sql).execute()))
             .await
     }
 
@@ -211,16 +219,20 @@ impl Server {
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.retry(what, || self.timed(self.query(sql).fetch_all::<T>()))
-            .await
+        self.retry(what, Level::Info, |_| {
+            self.timed(self.query(sql).fetch_all::<T>())
+        })
+        .await
     }
 
     pub async fn fetch_one<T>(&self, what: &str, sql: &Sql) -> Result<T, ChError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        self.retry(what, || self.timed(self.query(sql).fetch_one::<T>()))
-            .await
+        self.retry(what, Level::Info, |_| {
+            self.timed(self.query(sql).fetch_one::<T>())
+        })
+        .await
     }
 
     /// Streams the rows of a query into a value made by `init`, one row at a time, so a large
@@ -230,34 +242,24 @@ impl Server {
         what: &str,
         sql: &Sql,
         init: impl Fn() -> S,
-        mut add: impl FnMut(&mut S, T),
+        add: impl FnMut(&mut S, T),
     ) -> Result<S, ChError>
     where
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
-        let policy = self.opts.retry;
-        let mut attempt = 0;
-        loop {
+        let add = std::cell::RefCell::new(add);
+        let add = &add;
+        self.retry(what, Level::Info, |_| {
             let mut acc = init();
-            let streamed = async {
+            async move {
                 let mut rows = self.query(sql).fetch::<T>().map_err(|e| self.classify(e))?;
                 while let Some(row) = self.timed(rows.next()).await? {
-                    add(&mut acc, row);
+                    (add.borrow_mut())(&mut acc, row);
                 }
-                Ok::<(), ChError>(())
+                Ok(acc)
             }
-            .await;
-            match streamed {
-                Ok(()) => return Ok(acc),
-                Err(e) if e.is_transient() && attempt < policy.retries => {
-                    let delay = policy.delay(attempt);
-                    log::info!("{what}: {e}; retrying in {delay:.1?}");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        })
+        .await
     }
 
     /// Appends rows to one of the tool's own tables in one insert, with retries. An acknowledged
@@ -275,7 +277,7 @@ impl Server {
             return Ok(());
         }
         let table = table.sql();
-        self.retry(what, || async {
+        self.retry(what, Level::Info, |_| async {
             let mut insert = self
                 .client
                 .insert_unescaped::<T>(&table)

@@ -31,15 +31,13 @@ impl TableColumn {
 #[derive(Debug, Clone)]
 pub struct TableSchema {
     pub table: TableRef,
-    pub engine: String,
     pub columns: Vec<TableColumn>,
     /// The sorting key as plain column names, or empty when it is not (or has expressions).
     pub sort_key: Vec<String>,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
-struct EngineRow {
-    engine: String,
+struct KeyRow {
     sorting_key: String,
 }
 
@@ -53,7 +51,6 @@ impl TableSchema {
     pub fn empty(table: &TableRef) -> TableSchema {
         TableSchema {
             table: table.clone(),
-            engine: String::new(),
             columns: Vec::new(),
             sort_key: Vec::new(),
         }
@@ -76,13 +73,11 @@ impl TableSchema {
 
     /// Loads a table's columns, or `None` if the table does not exist.
     pub async fn load(server: &Server, table: &TableRef) -> Result<Option<TableSchema>, ChError> {
-        let sql = Sql::new(
-            "SELECT engine, sorting_key FROM system.tables WHERE database = ? AND name = ?",
-        )
-        .arg(&table.database)
-        .arg(&table.table);
-        let engines: Vec<EngineRow> = server.fetch_all("look up table", &sql).await?;
-        let Some(engine) = engines.into_iter().next() else {
+        let sql = Sql::new("SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?")
+            .arg(&table.database)
+            .arg(&table.table);
+        let keys: Vec<KeyRow> = server.fetch_all("look up table", &sql).await?;
+        let Some(key) = keys.into_iter().next() else {
             return Ok(None);
         };
         let sql = Sql::new(
@@ -92,11 +87,10 @@ impl TableSchema {
         .arg(&table.database)
         .arg(&table.table);
         let columns: Vec<TableColumn> = server.fetch_all("read table columns", &sql).await?;
-        let sort_key = plain_columns(&engine.sorting_key);
+        let sort_key = plain_columns(&key.sorting_key);
         Ok(Some(TableSchema {
             sort_key,
             table: table.clone(),
-            engine: engine.engine,
             columns,
         }))
     }

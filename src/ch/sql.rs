@@ -114,10 +114,6 @@ impl Sql {
         self
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
     /// The text with each `?` replaced by what `render` makes of its value (a list becomes a
     /// parenthesized list of its items), and the scalar values in order.
     fn expand(

@@ -5,64 +5,24 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// What a config file holds beyond flag values: routes, and the insert settings table. Its other
+/// keys are flag values, which `layered` makes the flags' defaults.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub data_dir: Option<PathBuf>,
-    pub url: Option<String>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub database: Option<String>,
-    pub manifest_table: Option<String>,
-    pub timeout: Option<String>,
-    pub retries: Option<u32>,
-    pub allow_insecure_http: Option<bool>,
-    pub folder_id: Option<String>,
-    pub table: Option<String>,
-    pub batch_rows: Option<u64>,
-    pub insert_rows: Option<u64>,
-    pub settle: Option<String>,
-    pub lock_file: Option<PathBuf>,
-    pub output: Option<String>,
-    pub metrics_file: Option<PathBuf>,
-    pub dry_run: Option<bool>,
-    pub on_error: Option<String>,
-    pub max_errors: Option<u64>,
-    pub max_error_ratio: Option<f64>,
-    pub on_change: Option<String>,
-    pub after: Option<String>,
-    pub done_dir: Option<PathBuf>,
-    pub quarantine_dir: Option<PathBuf>,
-    pub without_provenance: Option<bool>,
-    pub format: Option<String>,
-    pub create_table: Option<bool>,
-    pub engine: Option<String>,
-    pub order_by: Option<String>,
-    pub max_columns: Option<usize>,
-    pub limit: Option<u64>,
-    pub fail_on_warning: Option<bool>,
     /// Settings every INSERT carries: `insert_settings = { insert_quorum = 2 }`.
     pub insert_settings: Option<SettingsTable>,
-    /// How the files are written and map onto the table (see `ReadingConfig`).
-    pub delimiter: Option<String>,
-    pub quote: Option<String>,
-    pub escape: Option<String>,
-    pub header: Option<bool>,
-    pub comment: Option<String>,
-    pub skip_lines: Option<usize>,
-    pub trailing_delimiter: Option<bool>,
-    pub encoding: Option<String>,
-    pub null_values: Option<Vec<String>>,
-    pub fields: Option<Vec<String>>,
-    pub date_format: Option<DateFormats>,
-    pub columns: Option<BTreeMap<String, String>>,
-    pub case_insensitive: Option<bool>,
-    pub unknown_fields: Option<String>,
-    pub metadata: Option<BTreeMap<String, String>>,
-    pub schema: Option<String>,
     #[serde(default, rename = "route")]
     pub routes: Vec<RouteConfig>,
+    /// The file's other keys: flag values by the flags' names with `_`.
+    #[serde(skip)]
+    pub settings: toml::Table,
+    /// The file's folder: relative paths in it are relative to it.
+    #[serde(skip)]
+    pub base: PathBuf,
 }
+
+/// The keys that are not flag values.
+pub const STRUCTURAL_KEYS: &[&str] = &["route", "insert_settings"];
 
 /// `[[route]]`: files whose path under the data folder matches `glob` go to `table`, read as
 /// `format` if set; `create_table`, `engine` and `order_by` say how to create a missing table;
@@ -97,55 +57,44 @@ pub struct RouteConfig {
     pub schema: Option<String>,
 }
 
-/// The reading settings of a file or route config, which have the same keys.
-macro_rules! reading {
-    ($t:ty) => {
-        impl $t {
-            pub fn reading(&self) -> ReadingConfig {
-                ReadingConfig {
-                    delimiter: self.delimiter.clone(),
-                    quote: self.quote.clone(),
-                    escape: self.escape.clone(),
-                    header: self.header,
-                    comment: self.comment.clone(),
-                    skip_lines: self.skip_lines,
-                    trailing_delimiter: self.trailing_delimiter,
-                    encoding: self.encoding.clone(),
-                    null_values: self.null_values.clone(),
-                    fields: self.fields.clone(),
-                    date_format: self.date_format.clone(),
-                    columns: self.columns.clone(),
-                    case_insensitive: self.case_insensitive,
-                    unknown_fields: self.unknown_fields.clone(),
-                    metadata: self.metadata.clone(),
-                    schema: self.schema.clone(),
-                }
-            }
+impl RouteConfig {
+    /// How the route's files are written and map onto its table.
+    pub fn reading(&self) -> ReadingConfig {
+        ReadingConfig {
+            delimiter: self.delimiter.clone(),
+            quote: self.quote.clone(),
+            escape: self.escape.clone(),
+            header: self.header,
+            comment: self.comment.clone(),
+            skip_lines: self.skip_lines,
+            trailing_delimiter: self.trailing_delimiter,
+            encoding: self.encoding.clone(),
+            null_values: self.null_values.clone(),
+            fields: self.fields.clone(),
+            date_format: self.date_format.clone(),
+            columns: self.columns.clone(),
+            case_insensitive: self.case_insensitive,
+            unknown_fields: self.unknown_fields.clone(),
+            metadata: self.metadata.clone(),
+            schema: self.schema.clone(),
         }
-    };
+    }
 }
-reading!(FileConfig);
-reading!(RouteConfig);
 
 /// `name = value` pairs of ClickHouse settings; values may be strings, numbers or booleans.
 pub type SettingsTable = std::collections::BTreeMap<String, toml::Value>;
 
 impl FileConfig {
-    /// Reads a config file; relative paths in it are taken relative to the file's folder.
+    /// Reads a config file.
     pub fn load(path: &Path) -> Result<FileConfig, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let mut cfg: FileConfig = toml::from_str(&text)
-            .map_err(|e| format!("config file {}: {}", path.display(), describe(&text, &e)))?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.data_dir, &mut cfg.lock_file, &mut cfg.metrics_file]
-            .into_iter()
-            .flatten()
-        {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
-        }
+        let fail =
+            |e: toml::de::Error| format!("config file {}: {}", path.display(), describe(&text, &e));
+        let mut cfg: FileConfig = toml::from_str(&text).map_err(fail)?;
+        cfg.settings = toml::from_str(&text).map_err(fail)?;
+        cfg.settings.retain(|k, _| !STRUCTURAL_KEYS.contains(&k));
+        cfg.base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Ok(cfg)
     }
 }
@@ -227,45 +176,35 @@ fn describe(text: &str, e: &toml::de::Error) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn unknown_keys_are_rejected() {
-        let err = toml::from_str::<FileConfig>("urll = 'x'").unwrap_err();
-        assert!(err.to_string().contains("unknown field `urll`"), "{err}");
-    }
-
     fn error(text: &str) -> String {
         let e = toml::from_str::<FileConfig>(text).unwrap_err();
         describe(text, &e)
     }
 
+    /// The file's flag values are checked in `layered`; what it checks here is the file's syntax
+    /// and its routes and insert settings.
     #[test]
     fn errors_name_the_key_and_never_show_a_secret() {
         let secret = "hunter2-Sup3r";
         for text in [
-            "url = 'http://x'\npassword = 5\n".to_owned(),
-            format!("password = \"{secret}\"\nretries = \"{secret}\"\n"),
             format!("password = \"{secret}"),
             format!("password = \"\"\"{secret}\n"),
             format!("password = {secret}\n"),
             format!("password = '{secret}\n"),
             format!("password = \"{secret}\"\ntable = 'a'\ntable = 'b'\n"),
-            format!("password = [\"{secret}\"]\n"),
             format!("[[route]]\nglob = '*'\ntable = 't'\npassword = \"{secret}\"\n"),
-            format!("url = \"http://u:{secret}@h\"\nurl = 1\n"),
-            format!(
-                "insert_settings = {{ a = 1, password = \"{secret}\" }}\nretries = [\"{secret}\"]\n"
-            ),
+            format!("[[route]]\nglob = '*'\ntable = \"{secret}\"\ncreate_table = \"{secret}\"\n"),
+            format!("insert_settings = \"{secret}\"\n"),
         ] {
             let err = error(&text);
             assert!(!err.contains("hunter2"), "{text:?} gave {err:?}");
             assert!(err.starts_with("line "), "{err}");
         }
-        assert_eq!(
-            error("url = 'http://x'\npassword = 5\n"),
-            "line 2, key `password`: invalid type: integer (not shown), expected a string"
+        assert!(
+            error("[[route]]\nglob = '*'\ntable = 't'\ntabel = 'x'\n")
+                .contains("unknown field `tabel`")
         );
-        assert!(error("retries = 'many'\n").contains("key `retries`"));
-        assert!(error("urll = 'x'\n").contains("unknown field `urll`"));
+        assert!(error("[[route]]\nglob = '*'\n").contains("missing field `table`"));
     }
 
     #[test]

@@ -1,34 +1,33 @@
-//! One validated `Config` built from flags, environment and the config file, in that order of
-//! precedence; everything a command needs is checked here, before any work starts.
+//! One validated config per command, built from flags, environment and the config file (merged
+//! once, in `layered`); everything a command needs is checked here, before any work starts. The
+//! config imports nothing from the run: the choices it hands over are its own types.
 
+mod choices;
 mod file;
+pub mod flags;
+mod layered;
 pub mod reading;
+mod reading_flags;
 mod routes;
 mod settings;
 
-pub use file::{FileConfig, RouteConfig};
+pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output};
+pub use layered::parse;
 pub use routes::{RouteDefaults, Routes};
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
-use crate::cli::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use crate::exit::Fatal;
-use crate::run::dispose::{After, Disposal};
-use crate::run::records::ErrorPolicy;
+use choices::{AfterAction, OnError};
+use file::FileConfig;
+use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_URL: &str = "http://localhost:8123";
-pub const DEFAULT_BATCH_ROWS: u64 = 50_000;
 /// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
 pub const MAX_BATCH_ROWS: u64 = 1_000_000;
-/// The server writes an insert's rows as parts of up to this many rows anyway
-/// (`min_insert_block_size_rows` is 1,048,576).
-pub const DEFAULT_INSERT_ROWS: u64 = 1_000_000;
-pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
 pub const DEFAULT_MANIFEST: &str = "ingest_manifest";
-/// Most columns `--create-table` gives a table.
-pub const DEFAULT_MAX_COLUMNS: usize = 1000;
 
 /// Settings every command shares.
 #[derive(Debug, Clone)]
@@ -37,7 +36,7 @@ pub struct Common {
     pub connect: ConnectOptions,
     pub database: String,
     pub manifest: TableRef,
-    /// The data folder's id when configured (else it comes from the folder: see `folder`).
+    /// The data folder's id when configured (else it comes from the folder: see `folder_id`).
     pub folder_id: Option<String>,
 }
 
@@ -53,8 +52,7 @@ pub struct RunConfig {
     pub lock_file: PathBuf,
     pub dry_run: bool,
     pub on_error: ErrorPolicy,
-    /// Ingest the new content of a path whose content changed (instead of holding it back).
-    pub ingest_changed: bool,
+    pub on_change: OnChange,
     pub disposal: Disposal,
     /// Add provenance columns to target tables that lack them (the exactly-once default).
     pub add_provenance: bool,
@@ -75,12 +73,10 @@ pub struct ManageConfig {
 
 impl ManageConfig {
     pub fn build(args: &CommonArgs, lock_file: Option<&PathBuf>) -> Result<ManageConfig, Fatal> {
-        let file = load_file(args)?;
-        let mut common = Common::build(args, &file)?;
+        let mut common = Common::build(args)?;
         common.data_dir = common.existing_data_dir()?;
         let lock_file = lock_file
             .cloned()
-            .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
         Ok(ManageConfig { common, lock_file })
     }
@@ -110,25 +106,7 @@ pub struct InitConfig {
     pub targets: Vec<(TableRef, bool)>,
 }
 
-/// What a command prints: for people, or one JSON document for programs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Text,
-    Json,
-}
-
-impl Output {
-    fn parse(value: Option<&String>) -> Result<Output, Fatal> {
-        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("text") => Ok(Output::Text),
-            Some("json") => Ok(Output::Json),
-            Some(other) => Err(Fatal::config(format!(
-                "--output must be `text` or `json`, not `{other}`"
-            ))),
-        }
-    }
-}
-
+/// The config file's routes and insert settings (its flag values are merged in `layered`).
 fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
     match &args.config {
         Some(path) => FileConfig::load(path).map_err(Fatal::Config),
@@ -137,60 +115,33 @@ fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
 }
 
 impl Common {
-    fn build(args: &CommonArgs, file: &FileConfig) -> Result<Common, Fatal> {
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or_else(|| file.data_dir.clone())
-            .unwrap_or_else(|| PathBuf::from("data"));
-        let url = args
-            .url
-            .clone()
-            .or_else(|| file.url.clone())
-            .unwrap_or_else(|| DEFAULT_URL.to_owned());
-        let insecure = args.allow_insecure_http || file.allow_insecure_http.unwrap_or(false);
-        let local = check_url(&url, insecure)?;
-        let database = args
-            .database
-            .clone()
-            .or_else(|| file.database.clone())
-            .unwrap_or_else(|| "default".to_owned());
-        check_name(&database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
-        let manifest = args
-            .manifest_table
-            .clone()
-            .or_else(|| file.manifest_table.clone())
-            .unwrap_or_else(|| DEFAULT_MANIFEST.to_owned());
-        let manifest = TableRef::parse(&manifest, &database)
+    fn build(args: &CommonArgs) -> Result<Common, Fatal> {
+        let local = check_url(&args.url, args.allow_insecure_http)?;
+        check_name(&args.database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
+        let manifest = TableRef::parse(&args.manifest_table, &args.database)
             .map_err(|e| Fatal::config(format!("--manifest-table: {e}")))?;
-        let timeout = match args.timeout.as_ref().or(file.timeout.as_ref()) {
-            Some(t) => parse_duration(t).map_err(|e| Fatal::config(format!("--timeout: {e}")))?,
-            None => Duration::from_secs(300),
-        };
-        let retries = args.retries.or(file.retries).unwrap_or(5);
-        let folder_id = args.folder_id.clone().or_else(|| file.folder_id.clone());
-        if let Some(id) = &folder_id {
+        if let Some(id) = &args.folder_id {
             crate::folder_id::check(id).map_err(|e| Fatal::config(format!("--folder-id: {e}")))?;
         }
         Ok(Common {
-            data_dir,
+            data_dir: args.data_dir.clone(),
             connect: ConnectOptions {
-                url,
-                user: args.user.clone().or_else(|| file.user.clone()),
-                password: args.password.clone().or_else(|| file.password.clone()),
-                query_timeout: timeout,
-                insert_timeout: timeout,
+                url: args.url.clone(),
+                user: args.user.clone(),
+                password: args.password.clone(),
+                query_timeout: args.timeout,
+                insert_timeout: args.timeout,
                 // Compressing costs more CPU than it saves when the server is on this machine.
                 compress: !local,
                 retry: RetryPolicy {
-                    retries,
+                    retries: args.retries,
                     base_delay: Duration::from_millis(250),
                     max_delay: Duration::from_secs(15),
                 },
             },
-            database,
+            database: args.database.clone(),
             manifest,
-            folder_id,
+            folder_id: args.folder_id.clone(),
         })
     }
 
@@ -213,13 +164,12 @@ impl Common {
 impl RunConfig {
     pub fn build(args: &RunArgs) -> Result<RunConfig, Fatal> {
         let file = load_file(&args.common)?;
-        let mut common = Common::build(&args.common, &file)?;
+        let mut common = Common::build(&args.common)?;
         let given_data_dir = common.data_dir.clone();
         common.data_dir = common.existing_data_dir()?;
         let default_table = args
             .table
             .as_ref()
-            .or(file.table.as_ref())
             .map(|t| TableRef::parse(t, &common.database))
             .transpose()
             .map_err(|e| Fatal::config(format!("--table: {e}")))?;
@@ -229,79 +179,39 @@ impl RunConfig {
         }
         .map_err(|e| Fatal::config(format!("--insert-setting: {e}")))?;
         let defaults = RouteDefaults {
-            format: args.format.clone().or_else(|| file.format.clone()),
-            create_table: args.create_table || file.create_table.unwrap_or(false),
-            engine: args.engine.clone().or_else(|| file.engine.clone()),
-            order_by: args.order_by.clone().or_else(|| file.order_by.clone()),
+            format: args.format,
+            create_table: args.create_table,
+            engine: args.engine.clone(),
+            order_by: args.order_by.clone(),
             insert_settings,
-            reading: reading::ReadingConfig::from_flags(&args.reading).over(&file.reading()),
+            reading: reading::ReadingConfig::from_flags(&args.reading),
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
-        let batch_rows = args
-            .batch_rows
-            .or(file.batch_rows)
-            .unwrap_or(DEFAULT_BATCH_ROWS);
-        if !(1..=MAX_BATCH_ROWS).contains(&batch_rows) {
-            return Err(Fatal::config(format!(
-                "--batch-rows must be between 1 and {MAX_BATCH_ROWS}, not {batch_rows}"
-            )));
-        }
-        let insert_rows = args
-            .insert_rows
-            .or(file.insert_rows)
-            .unwrap_or(DEFAULT_INSERT_ROWS);
-        if insert_rows == 0 {
-            return Err(Fatal::config("--insert-rows must be at least 1"));
-        }
-        let settle = match args.settle.as_ref().or(file.settle.as_ref()) {
-            Some(s) => parse_duration(s).map_err(|e| Fatal::config(format!("--settle: {e}")))?,
-            None => DEFAULT_SETTLE,
-        };
         let lock_file = args
             .lock_file
             .clone()
-            .or_else(|| file.lock_file.clone())
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        let max_columns = args
-            .max_columns
-            .or(file.max_columns)
-            .unwrap_or(DEFAULT_MAX_COLUMNS);
-        if max_columns == 0 {
-            return Err(Fatal::config("--max-columns must be at least 1"));
-        }
-        let disposal = disposal(args, &file, &given_data_dir, &common.data_dir)?;
-        let metrics_file = args
-            .metrics_file
-            .clone()
-            .or_else(|| file.metrics_file.clone());
-        if let Some(path) = &metrics_file {
+        let disposal = disposal(args, &given_data_dir, &common.data_dir)?;
+        if let Some(path) = &args.metrics_file {
             check_metrics_file(path)?;
         }
         Ok(RunConfig {
             common,
             routes,
-            batch_rows,
-            insert_rows,
-            settle,
+            batch_rows: args.batch_rows,
+            insert_rows: args.insert_rows,
+            settle: args.settle,
             lock_file,
-            dry_run: args.dry_run || file.dry_run.unwrap_or(false),
-            on_error: error_policy(args, &file)?,
-            ingest_changed: match args.on_change.as_deref().or(file.on_change.as_deref()) {
-                None | Some("report") => false,
-                Some("ingest") => true,
-                Some(other) => {
-                    return Err(Fatal::config(format!(
-                        "--on-change must be report or ingest, not `{other}`"
-                    )));
-                }
-            },
+            dry_run: args.dry_run,
+            on_error: error_policy(args)?,
+            on_change: args.on_change,
             disposal,
-            add_provenance: !(args.without_provenance || file.without_provenance.unwrap_or(false)),
-            output: Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
-            metrics_file,
-            fail_on_warning: args.fail_on_warning || file.fail_on_warning.unwrap_or(false),
-            max_columns,
+            add_provenance: !args.without_provenance,
+            output: args.output,
+            metrics_file: args.metrics_file.clone(),
+            fail_on_warning: args.fail_on_warning,
+            max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
         })
     }
 }
@@ -309,12 +219,7 @@ impl RunConfig {
 /// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
 /// canonical path (`data_dir`) even when given through the path the data folder was given as
 /// (`given`), so that it is recognised as inside and walked without following symlinks.
-fn disposal(
-    args: &RunArgs,
-    file: &FileConfig,
-    given: &Path,
-    data_dir: &Path,
-) -> Result<Disposal, Fatal> {
+fn disposal(args: &RunArgs, given: &Path, data_dir: &Path) -> Result<Disposal, Fatal> {
     let given = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
     let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
         let mut p = std::path::absolute(&p)
@@ -329,84 +234,60 @@ fn disposal(
         }
         Ok(p)
     };
-    let done_dir = args.done_dir.clone().or_else(|| file.done_dir.clone());
-    let after = match (args.after.as_deref().or(file.after.as_deref()), done_dir) {
-        (None | Some("keep"), None) => After::Keep,
-        (Some("delete"), None) => After::Delete,
-        (Some("move"), Some(dir)) => After::Move(absolute("--done-dir", dir)?),
-        (Some("move"), None) => return Err(Fatal::config("--after move needs --done-dir")),
-        (None | Some("keep" | "delete"), Some(_)) => {
+    let after = match (args.after, args.done_dir.clone()) {
+        (AfterAction::Keep, None) => After::Keep,
+        (AfterAction::Delete, None) => After::Delete,
+        (AfterAction::Move, Some(dir)) => After::Move(absolute("--done-dir", dir)?),
+        (AfterAction::Move, None) => return Err(Fatal::config("--after move needs --done-dir")),
+        (AfterAction::Keep | AfterAction::Delete, Some(_)) => {
             return Err(Fatal::config("--done-dir is only for --after move"));
-        }
-        (Some(other), _) => {
-            return Err(Fatal::config(format!(
-                "--after must be keep, move or delete, not `{other}`"
-            )));
         }
     };
     let quarantine = args
         .quarantine_dir
         .clone()
-        .or_else(|| file.quarantine_dir.clone())
         .map(|d| absolute("--quarantine-dir", d))
         .transpose()?;
     Ok(Disposal { after, quarantine })
 }
 
-fn error_policy(args: &RunArgs, file: &FileConfig) -> Result<ErrorPolicy, Fatal> {
-    let max_errors = args.max_errors.or(file.max_errors);
-    let max_ratio = args.max_error_ratio.or(file.max_error_ratio);
-    if let Some(r) = max_ratio
-        && !(0.0..=1.0).contains(&r)
-    {
-        return Err(Fatal::config(format!(
-            "--max-error-ratio must be between 0 and 1, not {r}"
-        )));
-    }
-    match args.on_error.as_deref().or(file.on_error.as_deref()) {
-        None | Some("fail-file") => {
-            if max_errors.is_some() || max_ratio.is_some() {
-                return Err(Fatal::config(
-                    "--max-errors and --max-error-ratio apply to --on-error skip-row",
-                ));
-            }
-            Ok(ErrorPolicy::FailFile)
-        }
-        Some("skip-row") => Ok(ErrorPolicy::SkipRow {
+fn error_policy(args: &RunArgs) -> Result<ErrorPolicy, Fatal> {
+    let (max_errors, max_ratio) = (args.max_errors, args.max_error_ratio);
+    match args.on_error {
+        OnError::FailFile if max_errors.is_some() || max_ratio.is_some() => Err(Fatal::config(
+            "--max-errors and --max-error-ratio apply to --on-error skip-row",
+        )),
+        OnError::FailFile => Ok(ErrorPolicy::FailFile),
+        OnError::SkipRow => Ok(ErrorPolicy::SkipRow {
             max_errors: max_errors.unwrap_or(1000),
             max_ratio,
         }),
-        Some(other) => Err(Fatal::config(format!(
-            "--on-error must be fail-file or skip-row, not `{other}`"
-        ))),
+    }
+}
+
+/// `--json` is short for `--output json`.
+fn output(output: Output, json: bool) -> Output {
+    match json {
+        true => Output::Json,
+        false => output,
     }
 }
 
 impl StatusConfig {
     pub fn build(args: &StatusArgs) -> Result<StatusConfig, Fatal> {
-        let file = load_file(&args.common)?;
-        let output = match args.json {
-            true => Output::Json,
-            false => Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
-        };
         Ok(StatusConfig {
-            common: Common::build(&args.common, &file)?,
-            limit: args.limit.or(file.limit).unwrap_or(20),
-            output,
+            common: Common::build(&args.common)?,
+            limit: args.limit,
+            output: output(args.output, args.json),
         })
     }
 }
 
 impl VerifyConfig {
     pub fn build(args: &VerifyArgs) -> Result<VerifyConfig, Fatal> {
-        let file = load_file(&args.common)?;
-        let output = match args.json {
-            true => Output::Json,
-            false => Output::parse(args.output.as_ref().or(file.output.as_ref()))?,
-        };
         Ok(VerifyConfig {
-            common: Common::build(&args.common, &file)?,
-            output,
+            common: Common::build(&args.common)?,
+            output: output(args.output, args.json),
         })
     }
 }
@@ -414,15 +295,9 @@ impl VerifyConfig {
 impl InitConfig {
     pub fn build(args: &InitArgs) -> Result<InitConfig, Fatal> {
         let file = load_file(&args.common)?;
-        let common = Common::build(&args.common, &file)?;
-        let create_all = args.create_table || file.create_table.unwrap_or(false);
-        let mut specs: Vec<(&String, bool)> = args
-            .table
-            .iter()
-            .chain(&file.table)
-            .take(1)
-            .map(|t| (t, create_all))
-            .collect();
+        let common = Common::build(&args.common)?;
+        let create_all = args.create_table;
+        let mut specs: Vec<(&String, bool)> = args.table.iter().map(|t| (t, create_all)).collect();
         specs.extend(
             file.routes
                 .iter()
@@ -515,11 +390,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is out of range"))
-}
-
-/// A path shown relative to the data folder when it is inside it.
-pub fn relative_to<'a>(path: &'a Path, base: &Path) -> &'a Path {
-    path.strip_prefix(base).unwrap_or(path)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! table (dialect, encoding, NULL spellings, date formats, renames, metadata columns, schema
 //! evolution): parsed and checked here into `Rules`, a route's own over the global ones.
 
-use crate::cli::ReadingArgs;
+use super::reading_flags::ReadingArgs;
 use crate::convert::date_format::DateFormat;
 use crate::formats::options::{DialectSettings, Escape, TextOptions, parse_byte};
 use crate::rules::{Meta, Rules, Unknown};

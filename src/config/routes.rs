@@ -1,7 +1,7 @@
 //! Routing files to target tables by glob on their path under the data folder, with how to read
 //! them (a format that overrides the file name) and how to create a missing table.
 
-use super::RouteConfig;
+use super::file::RouteConfig;
 use super::reading::ReadingConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// Settings every route has unless it says otherwise (flags, environment, config file).
 #[derive(Debug, Clone, Default)]
 pub struct RouteDefaults {
-    pub format: Option<String>,
+    pub format: Option<Format>,
     pub create_table: bool,
     pub engine: Option<String>,
     pub order_by: Option<String>,
@@ -112,11 +112,7 @@ impl Routes {
                     .to_owned(),
             );
         }
-        let format = defaults
-            .format
-            .as_deref()
-            .map(|f| parse_format(f, "--format"))
-            .transpose()?;
+        let format = defaults.format;
         let mut create = CreateSpec::default();
         if let Some(engine) = &defaults.engine {
             ddl::check_engine(engine).map_err(|e| format!("--engine: {e}"))?;
@@ -156,15 +152,6 @@ impl Routes {
         self.route_for(rel_path)
             .map_or(&self.rules, |r| &r.rules)
             .clone()
-    }
-
-    /// Whether a table's files may add columns to it (some route to it says so).
-    pub fn adds_columns(&self, table: &TableRef) -> bool {
-        let mut mine = self.routes.iter().filter(|r| &r.table == table).peekable();
-        match mine.peek() {
-            Some(_) => mine.any(|r| r.rules.add_columns),
-            None => self.rules.add_columns,
-        }
     }
 
     fn route_for(&self, rel_path: &str) -> Option<&Route> {
@@ -301,7 +288,7 @@ mod tests {
         let mut dat = route("exports/*", "events");
         dat.format = Some("ndjson".into());
         let defaults = RouteDefaults {
-            format: Some("csv".into()),
+            format: Some(Format::Csv),
             ..RouteDefaults::default()
         };
         let routes = build(&[dat, route("*.json", "events")], &defaults).unwrap();

@@ -34,10 +34,6 @@ impl DateFormat {
         })
     }
 
-    pub fn pattern(&self) -> &str {
-        &self.pattern
-    }
-
     /// Reads text written in this format.
     pub fn read(&self, text: &[u8]) -> Result<Written, ConvError> {
         let bad = || ConvError::new(format!("does not match date_format \"{}\"", self.pattern));

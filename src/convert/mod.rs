@@ -13,10 +13,7 @@ use crate::value::Value;
 use chrono_tz::Tz;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use number::parse_decimal;
-pub use time::{
-    days_since_epoch, looks_temporal, parse_date_days, parse_datetime_nanos, written_nanos,
-};
+pub use time::{days_since_epoch, looks_temporal, parse_datetime_nanos, written_nanos};
 pub use wide::WideInt;
 
 /// Why a value does not fit its column. The caller adds file, line, column and expected type.

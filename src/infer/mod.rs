@@ -128,7 +128,6 @@ pub async fn create_table(
         let schema = TableSchema {
             sort_key: Vec::new(),
             table: table.clone(),
-            engine: spec.engine.clone(),
             columns: cols,
         };
         let created = Ok(Created { schema, sql });

@@ -2,10 +2,13 @@
 //! every path and every (table, content hash) derived from it in two queries.
 
 mod attention;
+mod event;
 mod rejects;
 mod state;
 
-pub use attention::{REASONS as ATTENTION_REASONS, reason as attention_reason};
+pub use event::{Event, FailureKind, FileFacts};
+
+pub use attention::REASONS as ATTENTION_REASONS;
 
 pub use rejects::RejectRow;
 pub use state::{ContentState, PathState, State};
@@ -17,91 +20,6 @@ use crate::ch::{ChError, Server};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// What happened to a file. Stored as text so operators can read it with plain SQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Event {
-    /// A run started ingesting this content into this table, in batches of `batch_rows`.
-    Claimed,
-    /// Batch number `batch` was inserted and acknowledged.
-    Batch,
-    /// Every row is confirmed in the table by reading it back.
-    Done,
-    /// The content could not be ingested (`error_kind` says whether retrying can help).
-    Failed,
-    /// The path holds content already ingested into the table from another path.
-    Duplicate,
-    /// The path was ingested with other content; the new content is held back.
-    Changed,
-    /// The path's size or time changed but its content did not.
-    Touched,
-    /// The failed file was moved to the quarantine folder.
-    Quarantined,
-    /// An operator asked for the content to be treated as never seen.
-    Forgotten,
-    /// An operator asked for a failed or held-back file to be tried again.
-    Retry,
-}
-
-impl Event {
-    pub const ALL: [Event; 10] = [
-        Event::Claimed,
-        Event::Batch,
-        Event::Done,
-        Event::Failed,
-        Event::Duplicate,
-        Event::Changed,
-        Event::Touched,
-        Event::Quarantined,
-        Event::Forgotten,
-        Event::Retry,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Event::Claimed => "claimed",
-            Event::Batch => "batch",
-            Event::Done => "done",
-            Event::Failed => "failed",
-            Event::Duplicate => "duplicate",
-            Event::Changed => "changed",
-            Event::Touched => "touched",
-            Event::Quarantined => "quarantined",
-            Event::Forgotten => "forgotten",
-            Event::Retry => "retry",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Event> {
-        Event::ALL.into_iter().find(|e| e.as_str() == s)
-    }
-
-    /// Events that speak about a path only, not about the content (table, hash) it has.
-    pub fn is_path_only(self) -> bool {
-        matches!(self, Event::Duplicate | Event::Changed | Event::Touched)
-    }
-
-    /// The names of the path-only events, for queries about contents.
-    pub fn path_only_names() -> Vec<&'static str> {
-        Event::ALL
-            .into_iter()
-            .filter(|e| e.is_path_only())
-            .map(Event::as_str)
-            .collect()
-    }
-}
-
-/// `error_kind` values: the content is bad (retried when it changes, or on `ingest retry`)…
-pub const KIND_DATA: &str = "data";
-/// …the failure can pass (server, local environment): retried by the next run…
-pub const KIND_TRANSIENT: &str = "transient";
-/// …or reading the file crashed the process twice in a row: set aside like bad content.
-pub const KIND_POISON: &str = "poison";
-
-/// Whether a failure of this kind waits for the file to change or for `ingest retry`.
-pub fn is_final_kind(kind: &str) -> bool {
-    kind == KIND_DATA || kind == KIND_POISON
-}
 
 static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -255,6 +173,29 @@ impl Manifest {
         }
     }
 
+    /// An event about a file, as `facts` describe it: the one way an event row about a file is
+    /// made.
+    pub fn file_event(&self, event: Event, facts: &FileFacts) -> EventRow {
+        EventRow {
+            path: facts.path.clone(),
+            size: facts.size,
+            mtime_ns: facts.mtime_ns,
+            file_hash: facts.hash.clone(),
+            target_table: facts.table.clone(),
+            format: facts.format.clone(),
+            ..self.event(event)
+        }
+    }
+
+    /// A failure of a file, with its errors and their kind.
+    pub fn failure_event(&self, facts: &FileFacts, kind: FailureKind, error: &str) -> EventRow {
+        EventRow {
+            error: error.to_owned(),
+            error_kind: kind.as_str().to_owned(),
+            ..self.file_event(Event::Failed, facts)
+        }
+    }
+
     /// Appends events in one insert, retrying what can be retried (a repeated event is harmless:
     /// state is the latest event by sequence).
     pub async fn write(&self, events: &[EventRow]) -> Result<(), ChError> {
@@ -300,17 +241,5 @@ mod tests {
             assert!(s > last);
             last = s;
         }
-    }
-
-    #[test]
-    fn events_round_trip_through_text() {
-        for e in Event::ALL {
-            assert_eq!(Event::parse(e.as_str()), Some(e));
-        }
-        assert_eq!(Event::parse("nope"), None);
-        assert_eq!(
-            Event::path_only_names(),
-            ["duplicate", "changed", "touched"]
-        );
     }
 }

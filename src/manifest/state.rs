@@ -2,7 +2,7 @@
 //! query, so a run over many already-ingested files costs the same queries however many files
 //! there are; contents are read only when some file has to be looked at.
 
-use super::{Event, Manifest};
+use super::{Event, FailureKind, Manifest};
 use crate::ch::ChError;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,7 +16,7 @@ pub struct PathState {
     pub file_hash: String,
     /// `db.table`; shared between the paths of one table.
     pub target_table: Arc<str>,
-    pub error_kind: String,
+    pub error_kind: Option<FailureKind>,
     /// The event's detail: for a quarantined file, where it went.
     pub detail: String,
     /// Whether the content this path last had is ingested into its table.
@@ -31,7 +31,7 @@ pub struct ContentState {
     pub batch_rows: u64,
     pub rows: u64,
     pub error: String,
-    pub error_kind: String,
+    pub error_kind: Option<FailureKind>,
     /// How many times the content was forgotten: an ingestion after a `forget` is a new one,
     /// whose inserts must not be taken for repeats of the earlier one.
     pub generation: u64,
@@ -85,7 +85,7 @@ impl Manifest {
                             mtime_ns: r.last_mtime_ns,
                             file_hash: r.last_hash,
                             target_table,
-                            error_kind: r.last_kind,
+                            error_kind: FailureKind::parse(&r.last_kind),
                             detail: r.last_detail,
                             content_done: r.content_event == Event::Done.as_str(),
                         },
@@ -117,7 +117,7 @@ impl Manifest {
                             batch_rows: r.last_batch_rows,
                             rows: r.last_rows,
                             error: r.last_error,
-                            error_kind: r.last_kind,
+                            error_kind: FailureKind::parse(&r.last_kind),
                             generation: r.forgotten,
                         },
                     );

@@ -2,6 +2,7 @@
 //! Composite columns nest: an Array, Map or Tuple holds the encoders of its parts.
 
 use super::buffers::{CHUNK_BYTES, CHUNK_ROWS, Sink, reuse, string_offset, string_starts};
+use super::cells::{Cells, is_empty};
 use super::composite::{MapEnc, TupleEnc};
 use super::lowcard::{KEYS_VERSION, LowCard};
 use super::text::{self, Brackets};
@@ -28,18 +29,9 @@ pub(super) enum Enc {
         offsets: Vec<u64>,
         inner: Box<Enc>,
     },
-    Map(MapEnc),
-    Tuple(TupleEnc),
+    Map(MapEnc<Enc>),
+    Tuple(TupleEnc<Enc>),
     LowCardinality(LowCard),
-}
-
-/// Whether a value means "no value here": NULL for nullable columns, the default otherwise.
-pub(super) fn is_empty(value: &Value<'_>) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Text(b) => b.is_empty() || *b == b"\\N",
-        _ => false,
-    }
 }
 
 impl Enc {
@@ -370,6 +362,20 @@ pub(super) fn encode_default(
             .map_err(|e| e.0)?,
     }
     Ok(out)
+}
+
+impl Cells for Enc {
+    fn push(&mut self, value: &Value<'_>, default: Option<&[u8]>) -> ConvResult {
+        Enc::push(self, value, default)
+    }
+
+    fn rows(&self) -> usize {
+        Enc::rows(self)
+    }
+
+    fn truncate(&mut self, rows: usize) {
+        Enc::truncate(self, rows)
+    }
 }
 
 #[cfg(test)]

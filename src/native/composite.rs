@@ -2,24 +2,24 @@
 //! (`{'a':1}`, `(1,'x')`) becomes a row. A Map is sent as `Array(Tuple(K, V))`: offsets, then the
 //! keys column, then the values column; a Tuple as each element's column in order.
 
-use super::column::{Enc, is_empty};
+use super::cells::{Cells, is_empty};
 use super::text::{self, Brackets};
 use crate::convert::{ConvError, ConvResult};
 use crate::value::Value;
 use crate::value::json::{Item, object_members};
 
 #[derive(Debug)]
-pub(super) struct MapEnc {
+pub(super) struct MapEnc<E> {
     pub(super) offsets: Vec<u64>,
-    pub(super) keys: Box<Enc>,
-    pub(super) values: Box<Enc>,
+    pub(super) keys: Box<E>,
+    pub(super) values: Box<E>,
 }
 
 fn not_an_object(e: serde_json::Error) -> ConvError {
     ConvError::new(format!("not a JSON object: {e}"))
 }
 
-impl MapEnc {
+impl<E: Cells> MapEnc<E> {
     pub(super) fn push(&mut self, value: &Value<'_>) -> ConvResult {
         let before = self.keys.rows();
         let result = match value {
@@ -60,21 +60,21 @@ impl MapEnc {
 }
 
 #[derive(Debug)]
-pub(super) struct TupleEnc {
+pub(super) struct TupleEnc<E> {
     names: Vec<Option<String>>,
-    pub(super) elems: Vec<Enc>,
+    pub(super) elems: Vec<E>,
     /// Which elements the current row has set (by-name forms).
     set: Vec<bool>,
 }
 
-impl TupleEnc {
-    pub(super) fn new(names: Vec<Option<String>>, elems: Vec<Enc>) -> TupleEnc {
+impl<E: Cells> TupleEnc<E> {
+    pub(super) fn new(names: Vec<Option<String>>, elems: Vec<E>) -> TupleEnc<E> {
         let set = vec![false; elems.len()];
         TupleEnc { names, elems, set }
     }
 
     pub(super) fn rows(&self) -> usize {
-        self.elems.first().map_or(0, Enc::rows)
+        self.elems.first().map_or(0, Cells::rows)
     }
 
     fn named(&self) -> bool {
@@ -217,6 +217,7 @@ impl TupleEnc {
 mod tests {
     use super::*;
     use crate::ch::types::ChType;
+    use crate::native::column::Enc;
     use chrono_tz::Tz;
 
     fn enc(ty: &str) -> Enc {

@@ -2,7 +2,7 @@
 //! layout ClickHouse reads in `Native` (a dictionary per block, sent with the block).
 
 use super::buffers::{Sink, reuse};
-use super::column::is_empty;
+use super::cells::is_empty;
 use crate::convert::{ConvResult, Scalar};
 use crate::value::Value;
 use std::collections::HashMap;

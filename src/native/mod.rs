@@ -9,6 +9,7 @@
 //! so a bad value is an error with its file, line and column, not a failed insert.
 
 mod buffers;
+mod cells;
 mod column;
 mod composite;
 mod lowcard;
@@ -95,10 +96,6 @@ impl BlockBuilder {
 
     pub fn rows(&self) -> usize {
         self.rows
-    }
-
-    pub fn column_count(&self) -> usize {
-        self.columns.len()
     }
 
     /// Approximate size of the encoded block in bytes.

@@ -2,37 +2,14 @@
 //! moved to a quarantine folder with an error report beside them. Only files whose content is
 //! confirmed in ClickHouse (or confirmed bad) are touched, and only if they have not changed since.
 
-use super::outcome::{FileOutcome, Status};
+use crate::config::{After, Disposal};
 use crate::folder::Folder;
-use crate::manifest::{Event, EventRow, Manifest};
+use crate::manifest::{Event, EventRow, FailureKind, Manifest};
+use crate::outcome::{FileOutcome, Status};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// What to do with a file once its rows are confirmed in ClickHouse.
-#[derive(Debug, Clone, PartialEq)]
-pub enum After {
-    Keep,
-    /// Move into this folder, keeping the path relative to the data folder.
-    Move(PathBuf),
-    Delete,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Disposal {
-    pub after: After,
-    pub quarantine: Option<PathBuf>,
-}
-
 impl Disposal {
-    /// Folders the scan must not descend into.
-    pub fn folders(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = self.quarantine.iter().cloned().collect();
-        if let After::Move(done) = &self.after {
-            out.push(done.clone());
-        }
-        out
-    }
-
     /// Applies the disposal to the run's files in the data folder `root`; returns manifest
     /// events to record.
     pub fn apply(
@@ -49,8 +26,8 @@ impl Disposal {
                 o.status,
                 Status::Ingested | Status::AlreadyIngested | Status::Duplicate
             );
-            let bad =
-                (o.status == Status::Failed && !o.transient) || o.status == Status::FailedBefore;
+            let bad = (o.status == Status::Failed && o.failed_for_good())
+                || o.status == Status::FailedBefore;
             if !(done && self.after != After::Keep || bad && self.quarantine.is_some()) {
                 continue;
             }
@@ -85,7 +62,7 @@ impl Disposal {
                         ev.target_table = o.table.clone();
                         ev.format = o.format.clone();
                         ev.error = o.detail.clone();
-                        ev.error_kind = o.error_kind().to_owned();
+                        ev.error_kind = o.failure.unwrap_or(FailureKind::Data).as_str().to_owned();
                         ev.detail = to.display().to_string();
                         events.push(ev);
                         append(&mut o.detail, &format!("quarantined to {}", to.display()));
@@ -127,7 +104,7 @@ fn append(detail: &mut String, note: &str) {
 
 fn unchanged(root: &Folder, o: &FileOutcome) -> bool {
     root.stat(&o.rel)
-        .is_ok_and(|(_, m)| m.len() == o.bytes && crate::scan::mtime_ns(&m) == o.mtime_ns)
+        .is_ok_and(|(_, m)| m.len() == o.bytes && crate::folder::mtime_ns(&m) == o.mtime_ns)
 }
 
 /// Moves `rel` in `from` to `to_rel` in the folder `to` (making the folders on the way, none of

@@ -1,83 +1,36 @@
-//! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
-//! reading thread and a writing task working side by side; the exit code is decided at the end.
+//! One run over the data folder: read the manifest once, survey the folder, ready the target
+//! tables, then ingest with a reading thread (`prepare`) and the writing side (`sink`) working side
+//! by side; dispose of the files and decide the exit code at the end.
 
 pub mod dispose;
-pub mod encode;
-pub mod outcome;
 mod plan;
 mod prepare;
-mod provenance;
-mod read;
-pub mod records;
 mod report;
-mod send;
-mod spill;
-mod stream;
+mod survey;
+mod targets;
 
 use crate::ch::ident::TableRef;
-use crate::ch::schema::TableSchema;
 use crate::ch::{ChError, Server};
-use crate::config::RunConfig;
+use crate::config::{OnChange, RunConfig};
 use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::formats::Limits;
-use crate::manifest::{Manifest, State};
+use crate::manifest::{Manifest, PathState, State};
+use crate::outcome::{FileOutcome, RunReport, RunStart, Status};
 use crate::progress::Progress;
-use crate::scan;
-use crate::summary::RunStart;
+use crate::rows::target::RunStamp;
+use crate::scan::FileEntry;
+use crate::sink::Sink;
+use crate::sink::work::Work;
 use anyhow::Context;
-use encode::Target;
-use outcome::{FileOutcome, Status};
-use plan::{Known, Plan};
-use prepare::{Candidate, Prepare, Refusal, Settings};
+use prepare::{Candidate, Prepare, Settings};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use targets::Targets;
 
 pub use report::print_report;
-
-/// Everything a run did, for the summary and the exit code.
-#[derive(Debug)]
-pub struct RunReport {
-    pub run_id: String,
-    pub dry_run: bool,
-    pub outcomes: Vec<FileOutcome>,
-    /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
-    pub created: Vec<(String, String)>,
-    /// Columns added (or, in a dry run, that would be) by `schema = "add-columns"`: each
-    /// table with its `ALTER TABLE` statement.
-    pub altered: Vec<(String, String)>,
-    /// What the run did not fail for but an operator should hear about: data files no route
-    /// matches, routes that matched no file.
-    pub warnings: Vec<String>,
-    pub stopped: Option<String>,
-    pub exit: Exit,
-    pub elapsed: std::time::Duration,
-}
-
-/// Stack of the threads that read and convert files. Values nest as deep as
-/// `Limits::max_depth` allows and are decoded, converted and dropped recursively; this leaves
-/// that recursion (and the Parquet reader's) ample room. Untouched stack costs no memory.
-pub const READING_STACK: usize = 16 << 20;
-
-/// Starts a thread that reads files.
-pub fn spawn_reading<T: Send + 'static>(
-    name: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::io::Result<std::thread::JoinHandle<T>> {
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .stack_size(READING_STACK)
-        .spawn(f)
-}
-
-pub fn new_run_id() -> String {
-    format!(
-        "{}-{:04x}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
-        fastrand::u16(..)
-    )
-}
 
 /// A short stable id for this data folder and manifest, used in query ids.
 fn query_folder(folder: &str, cfg: &RunConfig) -> String {
@@ -94,110 +47,29 @@ pub async fn run(
     start: &RunStart,
     progress: &Progress,
 ) -> Result<RunReport, Fatal> {
-    let started = start.instant;
-    let mut manifest = Manifest::new(
-        server.clone(),
-        cfg.common.manifest.clone(),
-        start.run_id.clone(),
-        folder.to_owned(),
-    );
-    check_insert_settings(&server, cfg).await?;
-    let manifest_exists = manifest.open().await?;
-    if !cfg.dry_run {
-        for created in manifest.ensure().await?.created {
-            log::info!("created {created}");
-        }
-    }
-    let mut state = if manifest_exists {
-        manifest.load_paths().await?
-    } else {
-        State::default()
-    };
-
+    let (manifest, exists, mut state) = open_manifest(cfg, &server, folder, start).await?;
     let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
     let root = Arc::new(
-        crate::folder::Folder::open(&cfg.common.data_dir)
+        Folder::open(&cfg.common.data_dir)
             .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
     );
-    let scanned_at = Instant::now();
-    let found = scan::scan(&root, &cfg.disposal.folders(), |rel, name| {
-        let detected = cfg.routes.detect(rel, name)?;
-        Some((detected, cfg.routes.rules_for(rel)))
-    })
-    .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
-    crate::rendezvous("after-scan");
-    let mut outcomes: Vec<FileOutcome> = found
-        .ignored
-        .iter()
-        .map(|i| FileOutcome::new(&i.rel, Status::Ignored).detail(i.reason.clone()))
-        .collect();
-    let mut checks = Vec::new();
-    let mut warnings = Vec::new();
-    let routes = cfg.routes.describe();
-    let mut route_hits = vec![0u64; routes.len()];
-    let any_data = !found.files.is_empty();
-    for entry in found.files {
-        if let Some(i) = cfg.routes.route_index(&entry.rel) {
-            route_hits[i] += 1;
-        }
-        let Some(table) = cfg.routes.table_for(&entry.rel) else {
-            warnings.push(format!(
-                "{}: no route matches this data file and no --table is set",
-                entry.rel
-            ));
-            outcomes.push(
-                FileOutcome::new(&entry.rel, Status::Ignored)
-                    .detail("no route matches it and no --table is set"),
-            );
-            continue;
-        };
-        match plan::plan(&entry, &table.to_string(), &state, cfg.ingest_changed) {
-            Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
-            Plan::Check { previous } => checks.push((entry, table.clone(), previous.map(Box::new))),
-        }
-    }
-
-    // Files stay in the folder: a route that matches none of them is most likely a typo. (Files
-    // moved or deleted after ingestion leave routes idle between arrivals.)
-    if any_data && cfg.disposal.after == dispose::After::Keep {
-        for (route, hits) in routes.iter().zip(&route_hits) {
-            if *hits == 0 {
-                warnings.push(format!("route {route} matched no file in the data folder"));
-            }
-        }
-    }
-
-    if manifest_exists && !checks.is_empty() {
+    let survey = survey::survey(cfg, &root, &state)?;
+    if exists && !survey.checks.is_empty() {
         manifest.load_contents(&mut state).await?;
     }
-    let mut tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>> = BTreeMap::new();
-    for (entry, table, _) in &checks {
-        tables.entry(table).or_default().push(entry);
-    }
-    let mut created = Vec::new();
-    let mut altered = Vec::new();
-    let mut refused = HashMap::new();
-    let targets = Targets {
-        server: &server,
+    let mut ddl = Ddl::default();
+    let stamp = RunStamp {
+        run_id: Arc::from(start.run_id.as_str()),
+        started_ns: i128::from(start.at.timestamp()) * 1_000_000_000,
+    };
+    let candidates = candidates(
         cfg,
-        state: &state,
-        crashes: &crashes,
-        stamp: encode::RunStamp {
-            run_id: Arc::from(start.run_id.as_str()),
-            started_ns: i128::from(start.at.timestamp()) * 1_000_000_000,
-        },
-    }
-    .prepare(tables, &mut created, &mut altered, &mut refused)
+        &server,
+        (&state, &crashes, stamp),
+        survey.checks,
+        &mut ddl,
+    )
     .await?;
-    let candidates: Vec<Candidate> = checks
-        .into_iter()
-        .map(|(entry, table, previous)| Candidate {
-            refused: refused.remove(&entry.rel),
-            entry,
-            target: targets[&table].clone(),
-            previous,
-        })
-        .collect();
     progress.start(
         candidates.len() as u64,
         candidates.iter().map(|c| c.entry.size).sum(),
@@ -206,31 +78,17 @@ pub async fn run(
         .iter()
         .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
         .collect();
-
-    let settings = Settings {
-        batch_rows: cfg.batch_rows,
-        insert_rows: cfg.insert_rows,
-        settle: cfg.settle,
-        scanned_at,
-        limits: Limits::default(),
-        policy: cfg.on_error,
-        ingest_changed: cfg.ingest_changed,
-        dry_run: cfg.dry_run,
-        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
-    };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let prepare = Prepare::new(
-        settings,
+    let reading = Prepare::new(
+        settings(cfg, survey.scanned_at),
         progress.clone(),
         Arc::new(state),
         manifest.clone(),
         tx,
         crashes.clone(),
     );
-    let reader = spawn_reading("read", move || prepare.run(candidates))
-        .context("cannot start the reading thread")?;
-    let mut sender = send::Sender::new(
+    let mut sink = Sink::new(
         server,
         manifest.clone(),
         cfg,
@@ -238,41 +96,142 @@ pub async fn run(
         progress.clone(),
         crashes,
     );
-    sender.run(rx).await;
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
-
-    let seen: HashSet<&str> = sender.outcomes.iter().map(|o| o.rel.as_str()).collect();
-    let mut missing = Vec::new();
-    for (rel, table) in &expected {
-        if !seen.contains(rel.as_str()) {
-            let mut o = FileOutcome::new(rel, Status::Interrupted)
-                .detail("not reached: the run stopped early");
-            o.table = table.clone();
-            missing.push(o);
-        }
-    }
-    outcomes.extend(sender.outcomes);
-    outcomes.extend(missing);
+    ingest(reading, candidates, rx, &mut sink).await?;
+    let mut outcomes = survey.outcomes;
+    outcomes.extend(std::mem::take(&mut sink.outcomes));
+    outcomes.extend(not_reached(&expected, &outcomes));
     outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
-    if !cfg.dry_run && sender.stopped.is_none() {
+    if !cfg.dry_run && sink.stopped.is_none() {
         let events = cfg.disposal.apply(&root, &manifest, &mut outcomes);
         if let Err(e) = manifest.write(&events).await {
             log::error!("cannot record {} quarantine events: {e}", events.len());
         }
     }
-    let failing_warnings = cfg.fail_on_warning && !warnings.is_empty();
-    let exit = exit_code(&outcomes, sender.stopped.as_ref(), failing_warnings);
+    let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
+    let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
     Ok(RunReport {
         run_id: manifest.run_id.clone(),
         dry_run: cfg.dry_run,
         outcomes,
-        created,
-        altered,
-        warnings,
-        stopped: sender.stopped.map(|e| e.to_string()),
+        created: ddl.created,
+        altered: ddl.altered,
+        warnings: survey.warnings,
+        stopped: sink.stopped.map(|e| e.to_string()),
         exit,
-        elapsed: started.elapsed(),
+        elapsed: start.instant.elapsed(),
     })
+}
+
+/// The manifest (created where missing, unless this is a dry run), whether it existed, and the
+/// latest state of every path.
+async fn open_manifest(
+    cfg: &RunConfig,
+    server: &Server,
+    folder: &str,
+    start: &RunStart,
+) -> Result<(Manifest, bool, State), Fatal> {
+    let mut manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        start.run_id.clone(),
+        folder.to_owned(),
+    );
+    check_insert_settings(server, cfg).await?;
+    let exists = manifest.open().await?;
+    if !cfg.dry_run {
+        for created in manifest.ensure().await?.created {
+            log::info!("created {created}");
+        }
+    }
+    let state = match exists {
+        true => manifest.load_paths().await?,
+        false => State::default(),
+    };
+    Ok((manifest, exists, state))
+}
+
+/// The statements that readied the tables (in a dry run: that would), by table.
+#[derive(Debug, Default)]
+struct Ddl {
+    created: Vec<(String, String)>,
+    altered: Vec<(String, String)>,
+}
+
+/// The files to read, each with its table ready (and the `CREATE TABLE`s and `ALTER TABLE`s run
+/// to make them so).
+async fn candidates(
+    cfg: &RunConfig,
+    server: &Server,
+    (state, crashes, stamp): (&State, &Arc<Mutex<Crashes>>, RunStamp),
+    checks: Vec<(FileEntry, TableRef, Option<Box<PathState>>)>,
+    ddl: &mut Ddl,
+) -> Result<Vec<Candidate>, Fatal> {
+    let mut tables: BTreeMap<&TableRef, Vec<&FileEntry>> = BTreeMap::new();
+    for (entry, table, _) in &checks {
+        tables.entry(table).or_default().push(entry);
+    }
+    let mut refused = HashMap::new();
+    let targets = Targets {
+        server,
+        cfg,
+        state,
+        crashes,
+        stamp,
+    }
+    .prepare(tables, &mut ddl.created, &mut ddl.altered, &mut refused)
+    .await?;
+    Ok(checks
+        .into_iter()
+        .map(|(entry, table, previous)| Candidate {
+            refused: refused.remove(&entry.rel),
+            entry,
+            target: targets[&table].clone(),
+            previous,
+        })
+        .collect())
+}
+
+fn settings(cfg: &RunConfig, scanned_at: Instant) -> Settings {
+    Settings {
+        batch_rows: cfg.batch_rows,
+        insert_rows: cfg.insert_rows,
+        settle: cfg.settle,
+        scanned_at,
+        limits: Limits::default(),
+        policy: cfg.on_error,
+        ingest_changed: cfg.on_change == OnChange::Ingest,
+        dry_run: cfg.dry_run,
+        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
+    }
+}
+
+/// Reads the candidates on a thread of their own while the sink writes what it is handed.
+async fn ingest(
+    reading: Prepare,
+    candidates: Vec<Candidate>,
+    rx: tokio::sync::mpsc::Receiver<Work>,
+    sink: &mut Sink,
+) -> Result<(), Fatal> {
+    let reader = crate::rows::spawn_reading("read", move || reading.run(candidates))
+        .context("cannot start the reading thread")?;
+    sink.run(rx).await;
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    Ok(())
+}
+
+/// Files the run meant to read but never finished: it stopped early.
+fn not_reached(expected: &[(String, String)], outcomes: &[FileOutcome]) -> Vec<FileOutcome> {
+    let seen: HashSet<&str> = outcomes.iter().map(|o| o.rel.as_str()).collect();
+    expected
+        .iter()
+        .filter(|(rel, _)| !seen.contains(rel.as_str()))
+        .map(|(rel, table)| {
+            let mut o = FileOutcome::new(rel, Status::Interrupted)
+                .detail("not reached: the run stopped early");
+            o.table = table.clone();
+            o
+        })
+        .collect()
 }
 
 /// Every `--insert-setting` must be one the server knows, before anything is inserted.
@@ -304,196 +263,5 @@ fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>, failing_warnin
         Exit::Changed
     } else {
         Exit::Ok
-    }
-}
-
-fn known_outcome(
-    entry: &scan::FileEntry,
-    table: &TableRef,
-    known: Known,
-    state: &State,
-) -> FileOutcome {
-    let (status, detail) = match known {
-        Known::Ingested => (Status::AlreadyIngested, ""),
-        Known::Duplicate => (Status::Duplicate, "recorded as a duplicate before"),
-        Known::FailedBefore => (
-            Status::FailedBefore,
-            "failed for its content before; change the file or run `ingest retry`",
-        ),
-        Known::HeldBack => (
-            Status::ChangedBefore,
-            "changed since ingested; held back earlier",
-        ),
-    };
-    let known = state.by_path.get(&entry.rel);
-    let mut outcome = FileOutcome::of(entry, table, status)
-        .detail(detail)
-        .hash(known.map_or("", |p| p.file_hash.as_str()));
-    outcome.poison = known.is_some_and(|p| p.error_kind == crate::manifest::KIND_POISON);
-    outcome
-}
-
-/// What loading the target tables needs.
-struct Targets<'a> {
-    server: &'a Server,
-    cfg: &'a RunConfig,
-    state: &'a State,
-    crashes: &'a Arc<Mutex<Crashes>>,
-    stamp: encode::RunStamp,
-}
-
-impl Targets<'_> {
-    /// Loads each target table (creating a missing one where configured), adding provenance
-    /// columns where missing (and saying so). Files that cannot go in (their fields cannot
-    /// become columns, or no table could be made from the files) are `refused`, each with why.
-    async fn prepare(
-        &self,
-        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
-        created: &mut Vec<(String, String)>,
-        altered: &mut Vec<(String, String)>,
-        refused: &mut HashMap<String, Refusal>,
-    ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
-        let mut targets = BTreeMap::new();
-        for (table, files) in tables {
-            let target = match TableSchema::load(self.server, table).await? {
-                Some(mut schema) => {
-                    self.evolve(&mut schema, &files, altered, refused).await?;
-                    self.target(schema, false).await?
-                }
-                None => match self.create(table, files, refused).await? {
-                    Some((schema, sql)) => {
-                        created.push((table.to_string(), sql));
-                        self.target(schema, true).await?
-                    }
-                    // Every file of the table is refused: a table with no column stands in.
-                    None => Target::new(TableSchema::empty(table), self.server.caps.timezone),
-                },
-            };
-            targets.insert(table.clone(), Arc::new(target));
-        }
-        Ok(targets)
-    }
-
-    /// Adds the columns the files of routes with `schema = "add-columns"` need (in a dry run,
-    /// only to the schema in memory), noting each statement.
-    async fn evolve(
-        &self,
-        schema: &mut TableSchema,
-        files: &[&scan::FileEntry],
-        altered: &mut Vec<(String, String)>,
-        refused: &mut HashMap<String, Refusal>,
-    ) -> Result<(), Fatal> {
-        let evolving: Vec<scan::FileEntry> = files
-            .iter()
-            .filter(|f| f.rules.add_columns)
-            .map(|f| (*f).clone())
-            .collect();
-        if evolving.is_empty() {
-            return Ok(());
-        }
-        let done = crate::infer::evolve::add_columns(
-            self.server,
-            schema,
-            evolving,
-            self.cfg.dry_run,
-            self.cfg.max_columns,
-            self.crashes.clone(),
-        )
-        .await?;
-        for sql in done.statements {
-            altered.push((schema.table.to_string(), sql));
-        }
-        for (rel, why) in done.refused {
-            let reason = format!("{rel}: {why}");
-            refused.insert(rel, Refusal::data(reason));
-        }
-        Ok(())
-    }
-
-    /// Creates a missing table from its files where configured; `None` when the files give no
-    /// table (each of them then refused).
-    async fn create(
-        &self,
-        table: &TableRef,
-        files: Vec<&scan::FileEntry>,
-        refused: &mut HashMap<String, Refusal>,
-    ) -> Result<Option<(TableSchema, String)>, Fatal> {
-        let Some(spec) = self.cfg.routes.create_for(table) else {
-            return Err(Fatal::config(format!(
-                "target table {table} does not exist; create it first, or pass \
-                 --create-table to create it from its files"
-            )));
-        };
-        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
-        let files = files.into_iter().cloned().collect();
-        let made = crate::infer::create_table(
-            self.server,
-            table,
-            files,
-            &spec,
-            self.cfg.dry_run,
-            self.cfg.max_columns,
-            self.crashes.clone(),
-        )
-        .await?;
-        for (rel, why) in made.refused {
-            let reason = format!("{rel}: {why}");
-            refused.insert(rel, Refusal::data(reason));
-        }
-        match made.created {
-            Ok(c) => Ok(Some((c.schema, c.sql))),
-            Err(why) => {
-                log::warn!("{why}");
-                for rel in rels {
-                    refused
-                        .entry(rel.clone())
-                        .or_insert_with(|| Refusal::transient(format!("{rel}: {why}")));
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
-        let (server, cfg) = (self.server, self.cfg);
-        let table = &schema.table.clone();
-        if !schema.has_provenance() {
-            if !cfg.add_provenance {
-                log::warn!(
-                    "table {table} has no provenance columns (--without-provenance): ingestion \
-                     into it is at-least-once"
-                );
-            } else if cfg.dry_run {
-                log::warn!(
-                    "table {table} has no provenance columns; a run would add them \
-                     (ALTER TABLE ADD COLUMN, metadata only)"
-                );
-            } else {
-                schema.add_provenance(server).await?;
-                log::warn!(
-                    "added provenance columns {} and {} to table {table}",
-                    crate::ch::schema::PROVENANCE_FILE,
-                    crate::ch::schema::PROVENANCE_ROW
-                );
-            }
-        }
-        let schema_has_provenance = schema.has_provenance();
-        let recovery = !new
-            && schema_has_provenance
-            && !self.state.tables.contains(&table.to_string())
-            && server.has_provenance_rows(table).await?;
-        if recovery {
-            log::warn!(
-                "the manifest has no record of table {table}, which holds ingested rows; \
-                 checking every file against the table before sending it"
-            );
-        }
-        let defaults = schema.constant_defaults(server).await?;
-        let mut target = Target::new(schema, server.caps.timezone).with_defaults(&defaults);
-        target.recovery = recovery;
-        target.provenance = schema_has_provenance;
-        target.insert_settings = cfg.routes.insert_settings_for(table).clone();
-        target.stamp = self.stamp.clone();
-        Ok(target)
     }
 }

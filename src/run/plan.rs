@@ -1,7 +1,7 @@
 //! Deciding what to do with each file: first from the manifest alone (path, size, modification
 //! time), then, for files that must be read, from their content hash.
 
-use crate::manifest::{Event, PathState, State, is_final_kind};
+use crate::manifest::{Event, FailureKind, PathState, State};
 use crate::scan::FileEntry;
 
 /// A decision made without reading the file.
@@ -41,7 +41,9 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool)
             Event::Touched if prev.content_done => return Plan::Known(Known::Ingested),
             Event::Duplicate if prev.content_done => return Plan::Known(Known::Duplicate),
             Event::Changed if !ingest_changed => return Plan::Known(Known::HeldBack),
-            Event::Failed | Event::Quarantined if is_final_kind(&prev.error_kind) => {
+            Event::Failed | Event::Quarantined
+                if prev.error_kind.is_some_and(FailureKind::is_final) =>
+            {
                 return Plan::Known(Known::FailedBefore);
             }
             _ => {}
@@ -66,7 +68,7 @@ pub enum Decision {
     /// The path was ingested with other content (`old_hash`); this content is held back.
     Changed { old_hash: String },
     /// This content failed for good before (possibly under another name): `kind` says why.
-    FailedBefore { error: String, kind: String },
+    FailedBefore { error: String, kind: FailureKind },
 }
 
 /// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
@@ -96,10 +98,12 @@ pub fn decide(
                     }
                 };
             }
-            Event::Failed | Event::Quarantined if is_final_kind(&content.error_kind) => {
+            Event::Failed | Event::Quarantined
+                if content.error_kind.is_some_and(FailureKind::is_final) =>
+            {
                 return Decision::FailedBefore {
                     error: content.error.clone(),
-                    kind: content.error_kind.clone(),
+                    kind: content.error_kind.unwrap_or(FailureKind::Data),
                 };
             }
             Event::Forgotten => {
@@ -128,7 +132,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::formats::detect;
-    use crate::manifest::{ContentState, KIND_DATA};
+    use crate::manifest::ContentState;
 
     fn entry(rel: &str, size: u64, mtime: i64) -> FileEntry {
         FileEntry {
@@ -152,7 +156,7 @@ mod tests {
             mtime_ns: 5,
             file_hash: hash.into(),
             target_table: "db.t".into(),
-            error_kind: kind.into(),
+            error_kind: FailureKind::parse(kind),
             detail: String::new(),
             content_done: false,
         }
@@ -165,7 +169,7 @@ mod tests {
             batch_rows,
             rows: 0,
             error: "bad".into(),
-            error_kind: kind.into(),
+            error_kind: FailureKind::parse(kind),
             generation: 0,
         }
     }
@@ -218,7 +222,7 @@ mod tests {
         let mut state = State::default();
         state
             .by_path
-            .insert("a.csv".into(), path_state(Event::Failed, "h1", KIND_DATA));
+            .insert("a.csv".into(), path_state(Event::Failed, "h1", "data"));
         state
             .by_path
             .insert("b.csv".into(), path_state(Event::Failed, "h2", "transient"));

@@ -1,8 +1,8 @@
 //! What a person reads after a run: the per-file table of a dry run, or a run's short summary.
 //! Names, values and errors come from files: everything printed goes through `text::escape`.
 
-use super::RunReport;
-use super::outcome::Status;
+use crate::outcome::RunReport;
+use crate::outcome::Status;
 use crate::text::{escape, one_line, plural};
 use std::collections::BTreeMap;
 use std::io::{self, Write};

@@ -161,19 +161,23 @@ fn help_flags(command: &str) -> Vec<(String, Option<String>)> {
         .args([command, "--help"])
         .env("COLUMNS", "1000"));
     assert_code(&out, 0);
-    out.stdout
-        .lines()
-        .map(str::trim_start)
-        .filter(|l| l.starts_with("--"))
-        .filter_map(|l| {
-            let flag = l.split([' ', ',']).next()?.to_owned();
-            let env = l
-                .split_once("[env: ")
-                .map(|(_, rest)| rest.split(['=', ']']).next().unwrap_or("").to_owned());
-            Some((flag, env))
-        })
-        .filter(|(flag, _)| flag != "--help" && flag != "--version")
-        .collect()
+    // Each flag's block: its line, then (in the long layout) its help with `[env: …]` below.
+    let mut flags: Vec<(String, Option<String>)> = Vec::new();
+    for line in out.stdout.lines().map(str::trim_start) {
+        if line.starts_with("--") || line.starts_with('-') && line.contains(", --") {
+            let flag = line
+                .split([' ', ','])
+                .find(|w| w.starts_with("--"))
+                .unwrap_or_default()
+                .to_owned();
+            flags.push((flag, None));
+        }
+        if let (Some((_, rest)), Some(last)) = (line.split_once("[env: "), flags.last_mut()) {
+            last.1 = Some(rest.split(['=', ']']).next().unwrap_or("").to_owned());
+        }
+    }
+    flags.retain(|(flag, _)| flag != "--help" && flag != "--version");
+    flags
 }
 
 #[test]

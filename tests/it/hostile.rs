@@ -583,14 +583,13 @@ fn a_bad_config_never_shows_the_password() {
             assert!(out.stderr.contains("config file"), "{}", out.stderr);
         }
     }
-    std::fs::write(&config, "password = 5\nurl = 'http://localhost:1'\n").unwrap();
+    std::fs::write(&config, "password = [1]\nurl = 'http://localhost:1'\n").unwrap();
     let out = run(env
         .command("run")
         .args(["--config", config.to_str().unwrap()]));
     assert!(
-        out.stderr.contains(
-            "line 1, key `password`: invalid type: integer (not shown), expected a string"
-        ),
+        out.stderr
+            .contains("key `password`: expected a string, number or boolean"),
         "{}",
         out.stderr
     );

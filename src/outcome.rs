@@ -1,9 +1,58 @@
-//! What happened to each file in a run (or would happen, in a dry run), for reports and exit codes.
+//! What a run did: its identity and start, what happened to each file (or would happen, in a dry
+//! run), and the whole run's report, for the summary, the history, the metrics and the exit code.
 
 use crate::ch::ident::TableRef;
+use crate::exit::Exit;
+use crate::manifest::{FailureKind, FileFacts};
 use crate::scan::FileEntry;
+use chrono::{DateTime, Utc};
 use std::fmt;
 use std::time::{Duration, Instant};
+
+/// When and as what a run started; known before anything can fail.
+#[derive(Debug, Clone)]
+pub struct RunStart {
+    pub run_id: String,
+    pub at: DateTime<Utc>,
+    pub instant: Instant,
+}
+
+impl RunStart {
+    pub fn now() -> RunStart {
+        RunStart {
+            run_id: new_run_id(),
+            at: Utc::now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// Everything a run did, for the summary and the exit code.
+#[derive(Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub dry_run: bool,
+    pub outcomes: Vec<FileOutcome>,
+    /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
+    pub created: Vec<(String, String)>,
+    /// Columns added (or, in a dry run, that would be) by `schema = "add-columns"`: each
+    /// table with its `ALTER TABLE` statement.
+    pub altered: Vec<(String, String)>,
+    /// What the run did not fail for but an operator should hear about: data files no route
+    /// matches, routes that matched no file.
+    pub warnings: Vec<String>,
+    pub stopped: Option<String>,
+    pub exit: Exit,
+    pub elapsed: std::time::Duration,
+}
+
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        fastrand::u16(..)
+    )
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
@@ -89,10 +138,8 @@ pub struct FileOutcome {
     pub hash: String,
     /// Why, for anything but a plain success: the error, the original of a duplicate, …
     pub detail: String,
-    /// A failure that can pass (server, I/O) rather than one about the content.
-    pub transient: bool,
-    /// Failed because reading it crashed the process, twice in a row.
-    pub poison: bool,
+    /// Why the file failed, for a failed file.
+    pub failure: Option<FailureKind>,
     /// From when the run started working on the file to when its outcome was known; zero for
     /// files decided without being read.
     pub duration: Duration,
@@ -111,8 +158,7 @@ impl FileOutcome {
             mtime_ns: 0,
             hash: String::new(),
             detail: String::new(),
-            transient: false,
-            poison: false,
+            failure: None,
             duration: Duration::ZERO,
         }
     }
@@ -154,11 +200,26 @@ impl FileOutcome {
         self
     }
 
-    /// The manifest's `error_kind` for a file that failed for good.
-    pub fn error_kind(&self) -> &'static str {
-        match self.poison {
-            true => crate::manifest::KIND_POISON,
-            false => crate::manifest::KIND_DATA,
+    pub fn failure(mut self, kind: FailureKind) -> FileOutcome {
+        self.failure = Some(kind);
+        self
+    }
+
+    /// Failed (now or before) for a reason that waits for the file to change or for `ingest
+    /// retry`.
+    pub fn failed_for_good(&self) -> bool {
+        self.failure.is_some_and(FailureKind::is_final)
+    }
+
+    /// What the manifest and the summary know of the file: path, size, time, content, table.
+    pub fn facts(&self) -> FileFacts {
+        FileFacts {
+            path: self.rel.clone(),
+            size: self.bytes,
+            mtime_ns: self.mtime_ns,
+            hash: self.hash.clone(),
+            table: self.table.clone(),
+            format: self.format.clone(),
         }
     }
 

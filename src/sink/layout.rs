@@ -1,19 +1,15 @@
-//! Cutting a file's rows into batches, inserts and `Native` blocks — the same way in the first
-//! pass (which may spill them to disk) and the second (which streams them to the sender while it
-//! inserts the previous ones).
+//! The deterministic cut of a file into batches and inserts: the same rows always make the same
+//! batches, the same inserts and the same insert names, whether they are read in a first pass
+//! (which may keep them in a spill file), read again, or replayed — so that a retry re-creates
+//! exactly the blocks an earlier attempt sent.
 
-use super::encode::Target;
-use super::prepare::SUB_BLOCK_BYTES;
-use super::read::{HashedSource, column_plan};
-use super::records::{ErrorPolicy, Records, Step};
-use crate::crashes::{Crashes, Pass};
-use crate::formats::Limits;
-use crate::native::{BlockBuilder, Sink};
-use crate::scan::FileEntry;
-use bytes::Bytes;
+use crate::config::ErrorPolicy;
+use crate::native::BlockBuilder;
+use crate::rows::records::{Records, Step};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc;
+
+/// Encoded rows are cut into `Native` blocks of about this size.
+pub const SUB_BLOCK_BYTES: usize = 8 << 20;
 
 /// What to send of one batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,35 +20,6 @@ pub enum BatchPlan {
     Full,
     /// Partly in the table: send the rows whose ordinals are not in the set.
     Fill(HashSet<u64>),
-}
-
-#[derive(Debug)]
-pub enum Msg {
-    /// Sent first: the INSERT's column list.
-    Columns(String),
-    Begin {
-        batch: u64,
-    },
-    Data(Bytes),
-    End {
-        batch: u64,
-        rows: u64,
-    },
-    /// The rows stopped coming.
-    Error(Fault),
-    /// Every record was read; the hash of what was read.
-    Done {
-        hash: String,
-    },
-}
-
-/// Why a file's rows stopped coming before its end.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// The data file no longer reads as its first pass did: its content changed.
-    Changed(String),
-    /// A local failure that says nothing about the file (reading the spill file back).
-    Local(String),
 }
 
 /// Where a file's encoded rows go, batch by batch: the sender, a spill file, or nowhere (a pass
@@ -244,177 +211,61 @@ fn flush(
     }
 }
 
-pub struct Job {
-    pub entry: FileEntry,
-    pub target: Arc<Target>,
-    pub hash: String,
-    pub batch_rows: u64,
-    /// Rows one insert may carry.
-    pub insert_rows: u64,
-    /// Consecutive batches per insert, as the first pass decided.
-    pub per_insert: u64,
-    pub plans: Vec<BatchPlan>,
-    pub limits: Limits,
-    pub policy: ErrorPolicy,
-    /// Where the file is noted while this pass reads it (not while it waits for the sender).
-    pub crashes: Arc<Mutex<Crashes>>,
+/// Deterministic query ids (and, where the server has them, deduplication tokens) for a file's
+/// inserts: the same id always means the same rows, so a token never hides different content.
+pub struct InsertNames {
+    /// The prefix, the content and what else tells this ingestion of it apart (see `salt`).
+    base: String,
+    per_insert: u64,
+    /// Per insert group: a digest of what is left out of it, if anything is.
+    partial: std::collections::HashMap<u64, String>,
 }
 
-pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
-    super::spawn_reading("stream", move || {
-        let rel = job.entry.rel.clone();
-        crashes(&job.crashes).enter(Pass::Second, &job.entry);
-        let result = encode(&job, &tx);
-        match &result {
-            Ok(()) => crashes(&job.crashes).leave(Pass::Second, &rel),
-            Err(_) => crashes(&job.crashes).pause(Pass::Second),
+impl InsertNames {
+    pub fn new(
+        prefix: &str,
+        hash: &str,
+        salt: &str,
+        plans: &[BatchPlan],
+        per_insert: u64,
+    ) -> InsertNames {
+        let mut partial = std::collections::HashMap::new();
+        for (group, chunk) in plans.chunks(per_insert as usize).enumerate() {
+            if chunk.iter().all(|p| *p == BatchPlan::Full) {
+                continue;
+            }
+            let mut hasher = blake3::Hasher::new();
+            for p in chunk {
+                match p {
+                    BatchPlan::Full => hasher.update(b"F"),
+                    BatchPlan::Skip => hasher.update(b"S"),
+                    BatchPlan::Fill(landed) => {
+                        let mut rows: Vec<u64> = landed.iter().copied().collect();
+                        rows.sort_unstable();
+                        hasher.update(b"P");
+                        rows.iter()
+                            .fold(&mut hasher, |h, r| h.update(&r.to_le_bytes()))
+                    }
+                };
+            }
+            partial.insert(group as u64, hasher.finalize().to_hex()[..12].to_owned());
         }
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Msg::Error(e));
-        }
-    })
-}
-
-fn crashes(c: &Mutex<Crashes>) -> MutexGuard<'_, Crashes> {
-    c.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Sends to the sender, waiting for room; waiting is not reading the file.
-fn blocking_send(tx: &mpsc::Sender<Msg>, crashes: &Mutex<Crashes>, m: Msg) -> bool {
-    self::crashes(crashes).pause(Pass::Second);
-    let sent = tx.blocking_send(m).is_ok();
-    self::crashes(crashes).resume(Pass::Second);
-    sent
-}
-
-/// The receiver went away (the insert failed); stop quietly.
-const GONE: &str = "";
-
-/// Hands encoded bytes on to the sender in pieces as a block is written.
-struct Chunks<'a> {
-    buf: Vec<u8>,
-    tx: &'a mpsc::Sender<Msg>,
-    crashes: &'a Mutex<Crashes>,
-    gone: bool,
-}
-
-impl Sink for Chunks<'_> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-
-    fn checkpoint(&mut self) {
-        if self.buf.len() >= CHUNK_BYTES {
-            self.send();
-        }
-    }
-}
-
-/// Pieces are sent once this large; they are allocated with room to spare so they never grow.
-pub const CHUNK_BYTES: usize = 1 << 20;
-const CHUNK_ROOM: usize = CHUNK_BYTES + CHUNK_BYTES / 2;
-
-impl Chunks<'_> {
-    fn send(&mut self) {
-        if self.buf.is_empty() || self.gone {
-            return;
-        }
-        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_ROOM));
-        self.gone = !blocking_send(self.tx, self.crashes, Msg::Data(Bytes::from(piece)));
-    }
-}
-
-/// Blocks and batch edges go straight to the sender.
-struct ToSender<'a> {
-    tx: &'a mpsc::Sender<Msg>,
-    crashes: &'a Mutex<Crashes>,
-}
-
-impl ToSender<'_> {
-    fn send(&self, m: Msg) -> Result<(), String> {
-        match blocking_send(self.tx, self.crashes, m) {
-            true => Ok(()),
-            false => Err(GONE.to_owned()),
-        }
-    }
-}
-
-impl Out for ToSender<'_> {
-    fn begin(&mut self, batch: u64) -> Result<(), String> {
-        self.send(Msg::Begin { batch })
-    }
-
-    fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String> {
-        let mut out = Chunks {
-            buf: Vec::with_capacity(CHUNK_ROOM),
-            tx: self.tx,
-            crashes: self.crashes,
-            gone: false,
-        };
-        block.write_native_to(key, &mut out);
-        out.send();
-        match out.gone {
-            true => Err(GONE.to_owned()),
-            false => Ok(()),
+        InsertNames {
+            base: format!("{prefix}{}{salt}", &hash[..16]),
+            per_insert,
+            partial,
         }
     }
 
-    fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
-        // The crash tests' death in the middle of a second pass, some batches sent.
-        fail::fail_point!("abort-second-pass", |_| std::process::abort());
-        self.send(Msg::End { batch, rows })
+    /// The name of insert `group`: it holds batches `group × per_insert` onwards, so the
+    /// cut is part of the name.
+    pub fn of(&self, group: u64) -> String {
+        let (base, per) = (&self.base, self.per_insert);
+        match self.partial.get(&group) {
+            None => format!("{base}-i{group}x{per}"),
+            Some(digest) => format!("{base}-i{group}x{per}-{digest}"),
+        }
     }
-}
-
-/// Reads the file again and sends its rows. Anything that makes it read otherwise than its
-/// first pass did means the file changed; only a failure of the disk is local.
-fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
-    let rel = &job.entry.rel;
-    crate::rendezvous("second-pass");
-    let changed = |e: String| Fault::Changed(e);
-    let file = job
-        .entry
-        .open()
-        .map_err(|e| changed(format!("{rel}: {e}")))?;
-    let mut opened =
-        HashedSource::open(file, &job.entry, job.limits, None).map_err(|e| match e.is_local() {
-            true => Fault::Local(e.describe(rel)),
-            false => changed(e.describe(rel)),
-        })?;
-    let mut plan = column_plan(&job.target, &job.entry, &*opened.source)
-        .map_err(|e| changed(format!("{rel}: {e}")))?;
-    let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
-    let layout = Layout {
-        batch_rows: job.batch_rows,
-        insert_rows: job.insert_rows,
-        key: plan.sort_columns().to_vec(),
-    };
-    let mut out = ToSender {
-        tx,
-        crashes: &job.crashes,
-    };
-    out.send(Msg::Columns(plan.column_list()))
-        .map_err(changed)?;
-    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
-    encode_batches(
-        &mut records,
-        &mut block,
-        &layout,
-        Some(job.per_insert),
-        &job.plans,
-        &mut out,
-    )
-    .map_err(changed)?;
-    if let Some(local) = records.local_failure() {
-        return Err(Fault::Local(local));
-    }
-    if let Err(errors) = records.verdict() {
-        return Err(changed(errors.join("; ")));
-    }
-    let hash = opened
-        .finish()
-        .map_err(|e| Fault::Local(format!("{rel}: {e}")))?;
-    out.send(Msg::Done { hash }).map_err(changed)
 }
 
 #[cfg(test)]
@@ -441,5 +292,38 @@ mod tests {
         // A first batch of bad records only.
         assert_eq!(layout(50_000, 1_000_000).sorted(0, 0), 1);
         assert_eq!(layout(50_000, 1_000_000).by_rows(), 20);
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn insert_names_say_which_batches_and_what_of_them() {
+        let full = vec![BatchPlan::Full; 4];
+        let two = InsertNames::new("ingest-f-", HASH, "", &full, 2);
+        assert_eq!(two.of(0), "ingest-f-0123456789abcdef-i0x2");
+        assert_eq!(two.of(1), "ingest-f-0123456789abcdef-i1x2");
+        // Another cut never reuses a name for other rows.
+        let one = InsertNames::new("ingest-f-", HASH, "", &full, 1);
+        assert_ne!(one.of(1), two.of(1));
+
+        let mut partial = full.clone();
+        partial[3] = BatchPlan::Fill([7u64, 9].into_iter().collect());
+        let names = InsertNames::new("ingest-f-", HASH, "", &partial, 2);
+        assert_eq!(names.of(0), two.of(0));
+        let named = names.of(1);
+        assert!(
+            named.starts_with("ingest-f-0123456789abcdef-i1x2-"),
+            "{named}"
+        );
+        let mut other = full.clone();
+        other[3] = BatchPlan::Fill([7u64].into_iter().collect());
+        assert_ne!(
+            InsertNames::new("ingest-f-", HASH, "", &other, 2).of(1),
+            named
+        );
+        assert_eq!(
+            InsertNames::new("ingest-f-", HASH, "", &partial, 2).of(1),
+            named
+        );
     }
 }

@@ -1,21 +1,10 @@
 //! Reading a file's records into rows under the error policy: by default one bad record fails the
 //! whole file; with `--on-error skip-row` bad records are set aside, up to a limit, and reported.
 
-use super::encode::{ColumnPlan, RowWriter};
+use super::target::{ColumnPlan, RowWriter};
+use crate::config::ErrorPolicy;
 use crate::formats::{ReadError, RecordError, RecordSource};
 use crate::native::BlockBuilder;
-
-/// What to do with a file that has bad records.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ErrorPolicy {
-    /// Any bad record fails the file: none of its rows are inserted.
-    FailFile,
-    /// Bad records are left out and recorded; the file fails only past these limits.
-    SkipRow {
-        max_errors: u64,
-        max_ratio: Option<f64>,
-    },
-}
 
 /// How many errors a failing file reports.
 const REPORTED_ERRORS: usize = 5;

@@ -2,7 +2,8 @@
 //! so that sending them needs no second parse: the second pass replays the blocks, writing the
 //! file's id (known only once the whole file is hashed) into each block's provenance column.
 
-use super::stream::{CHUNK_BYTES, Fault, Msg, Out};
+use super::encoder::{CHUNK_BYTES, Fault, Msg};
+use super::layout::Out;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::native::{BlockBuilder, Sink};
 use bytes::Bytes;

@@ -11,13 +11,15 @@ use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::schema::TableSchema;
 use crate::config::InitConfig;
-use crate::exit::Fatal;
+use crate::config::flags::InitArgs;
+use crate::exit::{Exit, Fatal};
 use crate::history;
 use crate::manifest::Manifest;
 use crate::text::escape;
 use std::io::Write;
 
-pub async fn init(cfg: &InitConfig, out: &mut dyn Write) -> Result<(), Fatal> {
+pub async fn init(args: &InitArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
+    let cfg = &InitConfig::build(args)?;
     let folder = folder_id(cfg)?;
     let server = Server::connect(cfg.common.connect.clone()).await?;
     let mut manifest = Manifest::new(
@@ -54,7 +56,7 @@ pub async fn init(cfg: &InitConfig, out: &mut dyn Write) -> Result<(), Fatal> {
         writeln!(out, "{line}").map_err(anyhow::Error::from)?;
     }
     let (what, them) = match missing.len() {
-        0 => return Ok(()),
+        0 => return Ok(Exit::Ok),
         1 => ("table", "it"),
         _ => ("tables", "them"),
     };

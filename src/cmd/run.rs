@@ -3,16 +3,19 @@
 //! lock is still held, and what it prints.
 
 use crate::ch::Server;
+use crate::config::flags::RunArgs;
 use crate::config::{Output, RunConfig};
 use crate::exit::{Exit, Fatal, error_line};
 use crate::history::{self, RunRow};
 use crate::manifest::Manifest;
+use crate::outcome::RunStart;
 use crate::progress::Progress;
-use crate::summary::{RunStart, Summary};
+use crate::summary::Summary;
 use crate::{folder_id, lock, metrics, run};
 use std::io::Write;
 
-pub async fn run(cfg: &RunConfig, out: &mut dyn Write) -> Result<Exit, Fatal> {
+pub async fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
+    let cfg = &RunConfig::build(args)?;
     let start = RunStart::now();
     let progress = Progress::for_stderr();
     let mut held = None;

@@ -1,11 +1,7 @@
-//! Reading a file's records: opening it through hashing and the format reader, and the first
-//! pass over a large file that hashes, converts and counts every record, keeping the encoded
-//! rows on disk where it can.
+//! A file's records as a stream: opened through hashing (so its content hash comes from the same
+//! read) and the format reader, and the columns of the target table its fields fill.
 
-use super::encode::{ColumnPlan, Target};
-use super::records::{ErrorPolicy, Records, Reject};
-use super::spill::{SpillOut, Spilled};
-use super::stream::{Discard, Layout, Out, encode_batches};
+use super::target::{ColumnPlan, Target};
 use crate::formats::{self, Compression, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::HashingReader;
 use crate::progress::Reading;
@@ -13,11 +9,10 @@ use crate::scan::FileEntry;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Opens records over bytes already in memory.
+/// Opens records over bytes already in memory, read as the file's route says.
 pub fn open_bytes(
     bytes: bytes::Bytes,
     entry: &FileEntry,
@@ -32,7 +27,7 @@ pub fn open_bytes(
 }
 
 /// The columns a file fills: its own fields where the format names them up front, else all;
-/// ready to stamp its rows' metadata.
+/// found by its route's rules, and ready to stamp its rows' metadata.
 pub fn column_plan(
     target: &Target,
     entry: &FileEntry,
@@ -160,107 +155,4 @@ pub fn hash_file(file: &File) -> std::io::Result<String> {
         at += n as u64;
     }
     Ok(crate::hash::hex(&hasher.finalize()))
-}
-
-/// What a full pass over a file found.
-#[derive(Debug, Default)]
-pub struct Pass {
-    pub hash: String,
-    /// Records read, good and bad.
-    pub records: u64,
-    /// Bad records left out under `--on-error skip-row`.
-    pub rejects: Vec<Reject>,
-    /// Set when the file fails as a whole: the errors to report.
-    pub failure: Option<Vec<String>>,
-    /// Consecutive batches per insert.
-    pub per_insert: u64,
-    /// The rows, encoded, when they could be kept on disk.
-    pub spilled: Option<Spilled>,
-    /// How the file was read where the file decided it (a sniffed dialect, an encoding).
-    pub described: Option<String>,
-}
-
-impl Pass {
-    /// Rows the table receives from this file.
-    pub fn rows(&self) -> u64 {
-        self.records - self.rejects.len() as u64
-    }
-}
-
-/// Where and how a first pass reads a file.
-pub struct FirstPass<'a> {
-    pub entry: &'a FileEntry,
-    pub limits: Limits,
-    pub target: &'a Target,
-    pub policy: ErrorPolicy,
-    pub batch_rows: u64,
-    pub insert_rows: u64,
-    /// A folder to keep the encoded rows in, if they are to be kept.
-    pub spill_dir: Option<&'a Path>,
-    /// Counts the bytes read for the progress display.
-    pub progress: Option<Reading>,
-}
-
-impl FirstPass<'_> {
-    /// Hashes and checks every record of the opened file, cutting its rows into batches and
-    /// inserts as they will be sent, and keeps them on disk where it can.
-    pub fn run(&self, file: File) -> std::io::Result<Pass> {
-        let rel = &self.entry.rel;
-        let mut pass = Pass::default();
-        let hashable = file.try_clone()?;
-        let mut opened =
-            match HashedSource::open(file, self.entry, self.limits, self.progress.clone()) {
-                Ok(s) => s,
-                Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
-                Err(e) => {
-                    pass.failure = Some(vec![e.describe(rel)]);
-                    pass.hash = hash_file(&hashable)?;
-                    return Ok(pass);
-                }
-            };
-        // Rows read in place are kept only if the file reads the same before and after: what
-        // is sent from the spill is then what was hashed.
-        let before = match opened.in_place() && self.spill_dir.is_some() {
-            true => Some(hash_file(&hashable)?),
-            false => None,
-        };
-        pass.described = opened.source.describe();
-        match column_plan(self.target, self.entry, &*opened.source) {
-            Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
-            Ok(mut plan) => {
-                let mut block = plan
-                    .new_block(self.target.server_tz)
-                    .map_err(std::io::Error::other)?;
-                let layout = Layout {
-                    batch_rows: self.batch_rows,
-                    insert_rows: self.insert_rows,
-                    key: plan.sort_columns().to_vec(),
-                };
-                let mut spill = self.spill_dir.and_then(SpillOut::create);
-                let out: &mut dyn Out = match &mut spill {
-                    Some(s) => s,
-                    None => &mut Discard,
-                };
-                let mut records =
-                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
-                pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
-                    .map_err(std::io::Error::other)?;
-                if let Some(local) = records.local_failure() {
-                    return Err(std::io::Error::other(local));
-                }
-                pass.failure = records.verdict().err();
-                pass.records = records.records;
-                pass.rejects = std::mem::take(&mut records.rejects);
-                drop(records);
-                if pass.failure.is_none() {
-                    pass.spilled = spill.and_then(|s| s.finish(plan.column_list()));
-                }
-            }
-        }
-        pass.hash = opened.finish()?;
-        if before.is_some_and(|h| h != pass.hash) {
-            pass.spilled = None;
-        }
-        Ok(pass)
-    }
 }

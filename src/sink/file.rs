@@ -1,0 +1,343 @@
+//! One file sent batch by batch: claimed, planned against what already landed, streamed insert
+//! by insert while the next one is encoded, read back, and only then recorded as done; retried
+//! through the same path when the server fails on the way.
+
+use super::Sink;
+use super::encoder::{self, Fault, Msg};
+use super::error::SinkError;
+use super::insert::{Finishing, Stream};
+use super::landed::Landed;
+use super::layout::{BatchPlan, InsertNames};
+use super::work::LargeFile;
+use crate::ch::ChError;
+use crate::manifest::{Event, EventRow};
+use crate::outcome::FileOutcome;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Batch events are recorded with the file's `done`, or this often for a file that takes long:
+/// each insert into the manifest costs the server a new part, and what landed is known from the
+/// table anyway.
+const BATCH_EVENTS_EVERY: Duration = Duration::from_secs(10);
+
+/// What one attempt at a file has had acknowledged.
+struct Progress {
+    /// Batch events not recorded yet.
+    pending: Vec<EventRow>,
+    /// When batch events were last recorded.
+    since: Instant,
+    /// Rows this run has had acknowledged (a resumed file's rows already in the table are not
+    /// among them).
+    sent: u64,
+}
+
+impl Progress {
+    fn new(sent: u64) -> Progress {
+        Progress {
+            pending: Vec::new(),
+            since: Instant::now(),
+            sent,
+        }
+    }
+}
+
+/// A file's inserts while its batches stream.
+struct Streaming<'a> {
+    lf: &'a LargeFile,
+    landed: &'a dyn Landed,
+    names: InsertNames,
+    per_insert: u64,
+    columns: String,
+    inserts: Stream,
+}
+
+impl Sink {
+    /// Sends a file, retrying with backoff through the resume path while the server fails.
+    pub(super) async fn large(&mut self, lf: LargeFile) {
+        let landed = self.landed(&lf.target);
+        let sent = Cell::new(0);
+        let what = format!("{}: checking what landed", lf.entry.rel);
+        let this = &*self;
+        let result = this
+            .server
+            .retry(&what, log::Level::Warn, |attempt| {
+                let resume = lf.resume || attempt > 0;
+                this.try_large(&lf, &*landed, resume, &sent)
+            })
+            .await;
+        match result {
+            Ok(outcome) => self.finish(outcome.since(lf.started)),
+            Err(SinkError::Changed(why)) => self.changed_underway(&lf, &*landed, &why).await,
+            Err(e) => {
+                let table = lf.target.table.clone();
+                self.trouble(&lf.entry, &table, &lf.hash, lf.started, e)
+                    .await
+            }
+        }
+    }
+
+    /// What to send of each batch: everything on a first attempt; otherwise what the table (or
+    /// the manifest) does not hold yet, once no insert of an earlier run is still executing.
+    async fn plan_batches(
+        &self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        resume: bool,
+    ) -> Result<Vec<BatchPlan>, SinkError> {
+        let b = lf.batch_rows;
+        let batches = lf.records.div_ceil(b) as usize;
+        if !resume {
+            return Ok(vec![BatchPlan::Full; batches]);
+        }
+        let mut expected: Vec<u64> = (0..batches as u64)
+            .map(|k| b.min(lf.records - k * b))
+            .collect();
+        for r in &lf.rejects {
+            if let Some(e) = expected.get_mut((r.error.record / b) as usize) {
+                *e -= 1;
+            }
+        }
+        self.server
+            .wait_for_queries(&self.inserter.prefix, self.server.insert_timeout())
+            .await?;
+        landed.plan(&lf.hash, b, &expected).await
+    }
+
+    async fn try_large(
+        &self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        resume: bool,
+        sent: &Cell<u64>,
+    ) -> Result<FileOutcome, SinkError> {
+        let table = &lf.target.table;
+        let plans = self.plan_batches(lf, landed, resume).await?;
+        let mut progress = Progress::new(sent.get());
+        let mut claim = self.file_event(Event::Claimed, &lf.entry, table, &lf.hash);
+        claim.rows = lf.rows();
+        claim.rejected = lf.rejects.len() as u64;
+        claim.batch_rows = lf.batch_rows;
+        self.manifest.write(&[claim]).await?;
+        log::debug!("{}: claimed, sending", lf.entry.rel);
+        let streamed = match plans.iter().any(|p| *p != BatchPlan::Skip) {
+            true => self.stream_batches(lf, landed, plans, &mut progress).await,
+            false => Ok(()),
+        };
+        sent.set(progress.sent);
+        streamed?;
+        crash_point!("before-read-back");
+        log::debug!("{}: sent, reading back", lf.entry.rel);
+        let counts = landed.counts(&[(&lf.hash, lf.rows())]).await?;
+        let (n, u) = counts.get(&lf.hash).copied().unwrap_or((0, 0));
+        if n != u {
+            return Err(SinkError::Data(format!(
+                "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
+            )));
+        }
+        if n != lf.rows() {
+            return Err(SinkError::short(format!(
+                "read back {n} of {} rows",
+                lf.rows()
+            )));
+        }
+        self.record_rejects(&lf.entry, table, &lf.hash, &lf.rejects)
+            .await?;
+        let mut done = self.file_event(Event::Done, &lf.entry, table, &lf.hash);
+        done.rows = n;
+        done.rejected = lf.rejects.len() as u64;
+        done.batch_rows = lf.batch_rows;
+        self.write_acked(&mut progress, &[done]).await?;
+        crash_point!("after-done");
+        let rows = (n, progress.sent);
+        Ok(Self::ingested(
+            &lf.entry,
+            table,
+            &lf.hash,
+            rows,
+            &lf.rejects,
+        ))
+    }
+
+    /// Waits for the server to finish an insert and records its batches.
+    async fn acknowledge(
+        &self,
+        s: &Streaming<'_>,
+        done: Finishing,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        let batches = done.acknowledged(&self.server).await?;
+        crash_point!("after-insert");
+        let lf = s.lf;
+        for (batch, rows) in batches {
+            progress.sent += rows;
+            let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
+            ev.batch = batch;
+            ev.rows = rows;
+            ev.batch_rows = lf.batch_rows;
+            progress.pending.push(ev);
+        }
+        if s.landed.acks_are_the_record() || progress.since.elapsed() >= BATCH_EVENTS_EVERY {
+            self.write_acked(progress, &[]).await?;
+            crash_point!("after-batch-event");
+        }
+        Ok(())
+    }
+
+    /// Writes the acknowledged batches not recorded yet, with `more` events in the same insert.
+    async fn write_acked(&self, progress: &mut Progress, more: &[EventRow]) -> Result<(), ChError> {
+        let mut events = std::mem::take(&mut progress.pending);
+        events.extend_from_slice(more);
+        self.manifest.write(&events).await?;
+        progress.since = Instant::now();
+        Ok(())
+    }
+
+    /// Streams the batches `plans` asks for: the encoder (or the spill's replay) hands over
+    /// bytes on its thread while inserts are sent and acknowledged here.
+    async fn stream_batches(
+        &self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        plans: Vec<BatchPlan>,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        let per_insert = lf.per_insert.max(1);
+        let salt = self.inserter.salt(&lf.target, lf.generation);
+        let names = InsertNames::new(&self.inserter.prefix, &lf.hash, &salt, &plans, per_insert);
+        let (tx, mut rx) = mpsc::channel(2);
+        let handle = self
+            .start_encoder(lf, landed, plans, per_insert, tx)
+            .map_err(|e| SinkError::Local(format!("cannot start a thread: {e}")))?;
+        let mut s = Streaming {
+            lf,
+            landed,
+            names,
+            per_insert,
+            columns: String::new(),
+            inserts: Stream::new(landed.acks_are_the_record()),
+        };
+        let result = async {
+            while let Some(msg) = rx.recv().await {
+                self.on_message(&mut s, msg, progress).await?;
+            }
+            match s.inserts.last() {
+                Some(done) => self.acknowledge(&s, done, progress).await,
+                None => Ok(()),
+            }
+        }
+        .await;
+        // Rows about to be deleted: let the last insert end first, so that the delete sees them.
+        let let_end = matches!(result, Err(SinkError::Changed(_)));
+        s.inserts.abandon(let_end).await;
+        drop(rx);
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        result
+    }
+
+    /// The second pass's encoder, or, when the first pass kept every row, the spill's replay.
+    fn start_encoder(
+        &self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        plans: Vec<BatchPlan>,
+        per_insert: u64,
+        tx: mpsc::Sender<Msg>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        match &lf.spilled {
+            Some(spilled) if plans.iter().all(|p| *p == BatchPlan::Full) => {
+                log::debug!("{}: sending the rows kept by the first pass", lf.entry.rel);
+                spilled.replay(landed.file_id(&lf.hash), lf.hash.clone(), tx)
+            }
+            _ => encoder::spawn(
+                encoder::Job {
+                    entry: lf.entry.clone(),
+                    target: lf.target.clone(),
+                    hash: lf.hash.clone(),
+                    batch_rows: lf.batch_rows,
+                    insert_rows: self.insert_rows,
+                    per_insert,
+                    plans,
+                    limits: self.limits,
+                    policy: self.policy,
+                    crashes: self.crashes.clone(),
+                },
+                tx,
+            ),
+        }
+    }
+
+    async fn on_message(
+        &self,
+        s: &mut Streaming<'_>,
+        msg: Msg,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        match msg {
+            Msg::Columns(list) => s.columns = list,
+            Msg::Begin { batch } => self.begin_batch(s, batch, progress).await?,
+            Msg::Data(bytes) => s.inserts.send(bytes, &self.server).await?,
+            Msg::End { batch, rows } => s.inserts.end_batch(batch, rows),
+            Msg::Error(Fault::Changed(e)) => return Err(SinkError::Changed(e)),
+            Msg::Error(Fault::Local(e)) => return Err(SinkError::Local(e)),
+            Msg::Done { hash } => {
+                if hash != s.lf.hash {
+                    return Err(SinkError::Changed(format!(
+                        "{}: content hash is now {hash}",
+                        s.lf.entry.rel
+                    )));
+                }
+                self.close_insert(s, progress).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A batch begins: in the open insert, or in a new one when it starts the next insert.
+    async fn begin_batch(
+        &self,
+        s: &mut Streaming<'_>,
+        batch: u64,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        let group = batch / s.per_insert;
+        if s.inserts.open_group().is_some_and(|g| g != group) {
+            self.close_insert(s, progress).await?;
+        }
+        if s.inserts.open_group().is_some() {
+            return Ok(());
+        }
+        crash_point!("before-insert");
+        fail::fail_point!("insert-server-error", |_| {
+            Err(SinkError::Server(ChError::Server {
+                code: 252,
+                message: "Too many parts (injected by a failpoint)".into(),
+            }))
+        });
+        fail::fail_point!("insert-unreachable", |_| {
+            Err(SinkError::Server(ChError::Unreachable {
+                url: self.server.display_url().to_owned(),
+                reason: "connection refused (injected by a failpoint)".into(),
+            }))
+        });
+        let name = s.names.of(group);
+        log::debug!("{}: insert {name}", s.lf.entry.rel);
+        let insert = self
+            .inserter
+            .start(&s.lf.target, &s.columns, &name, s.lf.generation);
+        s.inserts.begin(group, insert);
+        Ok(())
+    }
+
+    /// Ends the open insert and acknowledges the inserts now due.
+    async fn close_insert(
+        &self,
+        s: &mut Streaming<'_>,
+        progress: &mut Progress,
+    ) -> Result<(), SinkError> {
+        for done in s.inserts.close() {
+            self.acknowledge(s, done, progress).await?;
+        }
+        Ok(())
+    }
+}

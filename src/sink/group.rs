@@ -1,0 +1,131 @@
+//! A coalesced insert of small files: one claim for all, one INSERT, one read-back; a file that
+//! did not land whole is finished on its own, through the path that resumes a large file.
+
+use super::Sink;
+use super::work::{Group, GroupFile, LargeFile, Work};
+use crate::manifest::{Event, EventRow};
+use crate::rows::target::Target;
+use std::sync::Arc;
+
+impl Sink {
+    pub(super) async fn group(&mut self, g: Group) {
+        let table = g.target.table.clone();
+        let claims: Vec<EventRow> = g
+            .files
+            .iter()
+            .map(|f| self.group_event(Event::Claimed, f, &g))
+            .collect();
+        if let Err(e) = self.manifest.write(&claims).await {
+            self.stopped.get_or_insert(e);
+            return self.interrupted(Work::Group(g));
+        }
+        crash_point!("before-insert");
+        let name = self.inserter.group_name(&g.target, &g.files);
+        let generation = g.files.iter().map(|f| f.generation).max().unwrap_or(0);
+        let mut insert = self
+            .inserter
+            .start(&g.target, &g.columns, &name, generation);
+        let sent = async {
+            insert.send(bytes::Bytes::from(g.body)).await?;
+            crash_point!("mid-insert");
+            insert.end().await
+        }
+        .await;
+        if let Err(e) = sent {
+            let e = self.server.classify(e);
+            log::warn!("insert of {} files into {table} failed: {e}", g.files.len());
+            // Whatever landed is found by what the table holds: each file is finished alone.
+            return self
+                .files_one_by_one(g.files, &g.target, g.batch_rows)
+                .await;
+        }
+        crash_point!("after-insert");
+        let expected: Vec<(&str, u64)> = g
+            .files
+            .iter()
+            .map(|f| (f.hash.as_str(), f.rows()))
+            .collect();
+        let counts = match self.landed(&g.target).counts(&expected).await {
+            Ok(c) => c,
+            Err(_) => {
+                return self
+                    .files_one_by_one(g.files, &g.target, g.batch_rows)
+                    .await;
+            }
+        };
+        let (landed, again): (Vec<GroupFile>, Vec<GroupFile>) =
+            g.files.into_iter().partition(|f| {
+                let (n, u) = counts.get(&f.hash).copied().unwrap_or((0, 0));
+                n == f.rows() && u == f.rows()
+            });
+        let mut rejects_recorded = Ok(());
+        for f in &landed {
+            rejects_recorded = self
+                .record_rejects(&f.entry, &table, &f.hash, &f.rejects)
+                .await;
+            if rejects_recorded.is_err() {
+                break;
+            }
+        }
+        match rejects_recorded {
+            Ok(()) => self.done_together(&landed, &g.target, g.batch_rows).await,
+            Err(e) => {
+                self.stopped.get_or_insert(e);
+                self.files_one_by_one(landed, &g.target, g.batch_rows).await;
+            }
+        }
+        self.files_one_by_one(again, &g.target, g.batch_rows).await;
+    }
+
+    /// Records the files of a coalesced insert that landed whole as done, in one insert.
+    async fn done_together(&mut self, landed: &[GroupFile], target: &Target, batch_rows: u64) {
+        let table = &target.table;
+        let mut events = Vec::new();
+        let mut outcomes = Vec::new();
+        for f in landed {
+            let mut ev = self.file_event(Event::Done, &f.entry, table, &f.hash);
+            ev.rows = f.rows();
+            ev.rejected = f.rejects.len() as u64;
+            ev.batch_rows = batch_rows;
+            events.push(ev);
+            outcomes.push(
+                Self::ingested(&f.entry, table, &f.hash, (f.rows(), f.rows()), &f.rejects)
+                    .since(f.started),
+            );
+        }
+        if let Err(e) = self.manifest.write(&events).await {
+            self.events.extend(events);
+            self.stop_if_unreachable(e);
+        }
+        crash_point!("after-done");
+        for o in outcomes {
+            self.finish(o);
+        }
+    }
+
+    fn group_event(&self, event: Event, f: &GroupFile, g: &Group) -> EventRow {
+        let mut ev = self.file_event(event, &f.entry, &g.target.table, &f.hash);
+        ev.rows = f.rows();
+        ev.rejected = f.rejects.len() as u64;
+        ev.batch_rows = g.batch_rows;
+        ev
+    }
+
+    /// Finishes files of a coalesced insert that failed or did not fully land, each on its own
+    /// through the resume path, so a bad file cannot take the others down with it.
+    async fn files_one_by_one(
+        &mut self,
+        files: Vec<GroupFile>,
+        target: &Arc<Target>,
+        batch_rows: u64,
+    ) {
+        for f in files {
+            let lf = LargeFile::from_group(f, target.clone(), batch_rows);
+            if self.stopped.is_some() {
+                self.interrupted(Work::Large(lf));
+            } else {
+                self.large(lf).await;
+            }
+        }
+    }
+}
