@@ -7,8 +7,10 @@ use super::options::{DialectSettings, Escape, show_byte};
 
 /// Delimiters tried when a route names none.
 const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-/// Records of the sample that are looked at.
+/// Records of the sample that are looked at to tell delimiters apart…
 const SAMPLE_RECORDS: usize = 100;
+/// …and to tell a header.
+const HEADER_RECORDS: usize = 20;
 
 /// A dialect with every part decided, and which parts the sniffer decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,45 +82,66 @@ pub fn core_reader(
     b.build()
 }
 
-/// The records of `sample` (at most [`SAMPLE_RECORDS`]) split with a dialect, each as its fields;
-/// a record the sample cuts off is left out unless the sample is the whole file.
-fn records(sample: &[u8], mut reader: csv_core::Reader, whole: bool) -> Vec<Vec<Vec<u8>>> {
+/// The first `limit` records of `sample` split with a dialect, each as its fields; a record the
+/// sample cuts off is left out unless the sample is the whole file.
+fn records(
+    sample: &[u8],
+    mut reader: csv_core::Reader,
+    whole: bool,
+    limit: usize,
+) -> Vec<Vec<Vec<u8>>> {
+    use csv_core::ReadRecordResult as R;
     let mut out = Vec::new();
     let mut input = sample;
-    let mut field = vec![0u8; sample.len().max(1)];
-    let mut ends = vec![0usize; sample.len() + 1];
-    while out.len() < SAMPLE_RECORDS {
-        let (res, nin, nout, nend) = reader.read_record(input, &mut field, &mut ends);
+    let mut field = vec![0u8; 1024];
+    let mut ends = vec![0usize; 64];
+    let (mut nout, mut nends) = (0, 0);
+    while out.len() < limit {
+        let (res, nin, o, e) = reader.read_record(input, &mut field[nout..], &mut ends[nends..]);
         input = &input[nin..];
-        match res {
-            csv_core::ReadRecordResult::Record => {
-                let mut rec = Vec::with_capacity(nend);
-                let mut from = 0;
-                for &e in &ends[..nend] {
-                    rec.push(field[from..e].to_vec());
-                    from = e;
-                }
-                let _ = nout;
-                out.push(rec);
+        nout += o;
+        nends += e;
+        let done = match res {
+            R::Record => true,
+            R::OutputFull => {
+                field.resize(field.len() * 2, 0);
+                false
             }
-            csv_core::ReadRecordResult::InputEmpty if whole && !input.is_empty() => {}
-            csv_core::ReadRecordResult::InputEmpty if whole => {
-                let (res, _, _, nend) = reader.read_record(&[], &mut field, &mut ends);
-                if res == csv_core::ReadRecordResult::Record {
-                    let mut rec = Vec::with_capacity(nend);
-                    let mut from = 0;
-                    for &e in &ends[..nend] {
-                        rec.push(field[from..e].to_vec());
-                        from = e;
-                    }
-                    out.push(rec);
+            R::OutputEndsFull => {
+                ends.resize(ends.len() * 2, 0);
+                false
+            }
+            R::InputEmpty if whole && input.is_empty() => {
+                let (res, _, o, e) =
+                    reader.read_record(&[], &mut field[nout..], &mut ends[nends..]);
+                nout += o;
+                nends += e;
+                if res == R::Record {
+                    out.push(split_fields(&field, &ends[..nends]));
                 }
                 break;
             }
-            _ => break,
+            R::InputEmpty if whole => false,
+            R::InputEmpty | R::End => break,
+        };
+        if done {
+            out.push(split_fields(&field, &ends[..nends]));
+            (nout, nends) = (0, 0);
         }
     }
+    let _ = nout;
     out
+}
+
+fn split_fields(field: &[u8], ends: &[usize]) -> Vec<Vec<u8>> {
+    let mut from = 0;
+    ends.iter()
+        .map(|&e| {
+            let f = field[from..e].to_vec();
+            from = e;
+            f
+        })
+        .collect()
 }
 
 /// Whether a field looks like data rather than a column name: a number, a boolean or a date.
@@ -188,10 +211,12 @@ pub fn sniff(sample: &[u8], given: &DialectSettings, whole: bool) -> Result<Dial
     let escape = given.escape.unwrap_or(Escape::Double);
     let comment = given.comment;
     let quote0 = given.quote.unwrap_or(Some(b'"'));
-    let split = |d: u8, q: Option<u8>| records(sample, core_reader(d, q, escape, comment), whole);
+    let split = |d: u8, q: Option<u8>, limit: usize| {
+        records(sample, core_reader(d, q, escape, comment), whole, limit)
+    };
     let (delimiter, sniffed_delimiter) = match given.delimiter {
         Some(d) => (d, false),
-        None => (pick_delimiter(&split, quote0)?, true),
+        None => (pick_delimiter(sample, &split, quote0)?, true),
     };
     let (quote, sniffed_quote) = match given.quote {
         Some(q) => (q, false),
@@ -204,10 +229,12 @@ pub fn sniff(sample: &[u8], given: &DialectSettings, whole: bool) -> Result<Dial
             }
         }
     };
+    // A quote that is the delimiter could split nothing: fields are then never quoted.
+    let quote = quote.filter(|&q| q != delimiter);
     let (header, sniffed_header) = match given.header {
         Some(h) => (h, None),
         None => {
-            let mut recs = split(delimiter, quote);
+            let mut recs = split(delimiter, quote, HEADER_RECORDS);
             if given.trailing_delimiter {
                 for r in &mut recs {
                     if r.last().is_some_and(|f| f.is_empty()) {
@@ -237,22 +264,28 @@ pub fn sniff(sample: &[u8], given: &DialectSettings, whole: bool) -> Result<Dial
 /// The delimiter: of the candidates the first record splits on, the one every sampled record
 /// agrees with; none splits it: a single column.
 fn pick_delimiter(
-    split: &dyn Fn(u8, Option<u8>) -> Vec<Vec<Vec<u8>>>,
+    sample: &[u8],
+    split: &dyn Fn(u8, Option<u8>, usize) -> Vec<Vec<Vec<u8>>>,
     quote: Option<u8>,
 ) -> Result<u8, String> {
-    let mut splitting = Vec::new();
-    let mut agreeing = Vec::new();
-    for d in CANDIDATES {
-        let recs = split(d, quote);
-        let Some(first) = recs.first() else { continue };
-        if first.len() < 2 {
-            continue;
-        }
-        splitting.push(d);
-        if recs.iter().all(|r| r.len() == first.len()) {
-            agreeing.push(d);
-        }
-    }
+    // Only candidates that split the first record are looked at further, and the rest of the
+    // sample only when more than one does.
+    let splitting: Vec<u8> = CANDIDATES
+        .into_iter()
+        .filter(|&d| memchr::memchr(d, sample).is_some())
+        .filter(|&d| split(d, quote, 1).first().is_some_and(|r| r.len() >= 2))
+        .collect();
+    let agreeing: Vec<u8> = match splitting.len() {
+        0 | 1 => splitting.clone(),
+        _ => splitting
+            .iter()
+            .copied()
+            .filter(|&d| {
+                let recs = split(d, quote, SAMPLE_RECORDS);
+                recs.iter().all(|r| r.len() == recs[0].len())
+            })
+            .collect(),
+    };
     let names = |ds: &[u8]| {
         ds.iter()
             .map(|&d| show_byte(d))
