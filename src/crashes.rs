@@ -386,6 +386,7 @@ mod tests {
             detected: crate::formats::detect(rel).unwrap(),
             root: Arc::new(Folder::open(dir).unwrap()),
             segment: None,
+            rules: Arc::default(),
         }
     }
 

@@ -27,6 +27,7 @@ mod outcome;
 mod progress;
 mod reconcile;
 mod rows;
+mod rules;
 mod run;
 mod scan;
 mod sink;

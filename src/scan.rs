@@ -6,6 +6,7 @@ use crate::ch::ident::TableRef;
 use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
 use crate::manifest::FileFacts;
+use crate::rules::Rules;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct FileEntry {
     pub root: Arc<Folder>,
     /// Only this part of the file is read: it grew since it was ingested (`--on-change append`).
     pub segment: Option<Arc<Segment>>,
+    /// How its route says it is written and mapped.
+    pub rules: Arc<Rules>,
 }
 
 impl FileEntry {
@@ -106,7 +109,7 @@ const TEMP_SUFFIXES: &[&str] = &[".tmp", ".part", ".partial", ".crdownload", ".s
 pub fn scan(
     root: &Arc<Folder>,
     exclude: &[PathBuf],
-    detect: impl Fn(&str, &str) -> Option<Detected>,
+    detect: impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
 ) -> std::io::Result<Scan> {
     let dir = root.path();
     std::fs::read_dir(dir)?;
@@ -180,7 +183,7 @@ pub fn scan(
             ignore("not a regular file");
             continue;
         }
-        let Some(detected) = detect(&rel, name) else {
+        let Some((detected, rules)) = detect(&rel, name) else {
             ignore("unknown file type");
             continue;
         };
@@ -194,6 +197,7 @@ pub fn scan(
             detected,
             root: root.clone(),
             segment: None,
+            rules,
         });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -216,7 +220,7 @@ pub fn one(
     root: &Arc<Folder>,
     exclude: &[PathBuf],
     rel: &str,
-    detect: impl Fn(&str, &str) -> Option<Detected>,
+    detect: impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
 ) -> One {
     let hidden = rel.split('/').any(|c| c.is_empty() || c.starts_with('.'));
     let dir = root.path();
@@ -239,7 +243,7 @@ pub fn one(
     if !meta.is_file() {
         return One::Ignored;
     }
-    let Some(detected) = detect(rel, name) else {
+    let Some((detected, rules)) = detect(rel, name) else {
         return One::Ignored;
     };
     let id = Identity::of(&meta);
@@ -252,6 +256,7 @@ pub fn one(
         detected,
         root: root.clone(),
         segment: None,
+        rules,
     })
 }
 
@@ -295,7 +300,7 @@ mod tests {
 
         let folder = Arc::new(Folder::open(&root).unwrap());
         let scan = scan(&folder, &[root.join("quarantine")], |_, name| {
-            crate::formats::detect(name)
+            crate::formats::detect(name).map(|d| (d, Arc::default()))
         })
         .unwrap();
         let files: Vec<&str> = scan.files.iter().map(|f| f.rel.as_str()).collect();

@@ -232,6 +232,7 @@ mod tests {
                 outcome("c.csv", Status::AlreadyIngested, 0, 70),
             ],
             created: Vec::new(),
+            altered: Vec::new(),
             warnings: Vec::new(),
             stopped: None,
             exit: Exit::FilesFailed,

@@ -8,7 +8,9 @@ mod gzip;
 
 pub use examine::{Growth, Prior, examine};
 
-use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
+use crate::formats::{
+    self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource, TextOptions,
+};
 use std::io::{Cursor, Read};
 
 /// Whether records can be added to a file of this kind by appending bytes: line formats, plain
@@ -50,6 +52,7 @@ pub fn stream(
     detected: Detected,
     raw: Box<dyn Read + Send>,
     limits: Limits,
+    text: &TextOptions,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
     let size = seg.end - seg.from_byte;
     let body: Box<dyn Read + Send> = match detected.compression {
@@ -69,6 +72,7 @@ pub fn stream(
         },
         plain,
         limits,
+        text,
     )
 }
 

@@ -61,11 +61,7 @@ impl Server {
         name: &str,
         ty: &str,
     ) -> Result<bool, ChError> {
-        let sql = Sql::new(format!(
-            "ALTER TABLE {} ADD COLUMN {} {ty}",
-            table.sql(),
-            super::ident::quote(name)
-        ));
+        let sql = Sql::new(add_column_sql(table, name, ty));
         match self.execute("add a column", &sql).await {
             Ok(()) => Ok(true),
             Err(e) if e.code().is_some_and(|c| DUPLICATE_COLUMN.contains(&c)) => Ok(false),
@@ -169,6 +165,17 @@ pub fn check_order_by(text: &str) -> Result<(), String> {
 /// `CREATE TABLE IF NOT EXISTS` with the inferred columns, then the provenance columns. Where the
 /// server has it, a plain MergeTree table keeps a deduplication window so that the tokens inserts
 /// carry take effect (extra safety on top of provenance).
+/// `ALTER TABLE … ADD COLUMN`: a metadata-only change. (`IF NOT EXISTS` is newer than 18.16;
+/// [`Server::add_column`] takes a column added meanwhile as added.) `ty` is a type this program
+/// wrote (a `ChType` or one of its own), never text from a file.
+pub fn add_column_sql(table: &TableRef, name: &str, ty: &str) -> String {
+    format!(
+        "ALTER TABLE {} ADD COLUMN {} {ty}",
+        table.sql(),
+        quote(name)
+    )
+}
+
 pub fn create_table_sql(
     table: &TableRef,
     columns: &[(String, ChType)],

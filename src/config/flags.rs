@@ -4,6 +4,7 @@
 //! and the default.
 
 use super::choices::{AfterAction, OnChange, OnError, Output, WatcherKind};
+use super::reading_flags::ReadingArgs;
 use super::{DEFAULT_MANIFEST, DEFAULT_URL, MAX_BATCH_ROWS, parse_duration};
 use crate::exit::EXIT_CODES_HELP;
 use crate::formats::Format;
@@ -197,7 +198,7 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_WITHOUT_PROVENANCE", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub without_provenance: bool,
 
-    /// Read files as this format whatever their names say: csv, json, jsonl, parquet or xml
+    /// Read files as this format whatever their names say: csv, tsv, json, jsonl, parquet or xml
     /// (a .gz or .zst ending still means compressed) [default: by extension]
     #[arg(long, env = "INGEST_FORMAT", value_parser = parse_format)]
     pub format: Option<Format>,
@@ -233,6 +234,9 @@ pub struct RunArgs {
     /// fail it with exit code 3
     #[arg(long, env = "INGEST_FAIL_ON_WARNING", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub fail_on_warning: bool,
+
+    #[command(flatten)]
+    pub reading: ReadingArgs,
 }
 
 /// `ingest watch`: every setting of `run`, and how to notice files.

@@ -6,6 +6,8 @@ mod choices;
 mod file;
 pub mod flags;
 mod layered;
+pub mod reading;
+mod reading_flags;
 mod routes;
 mod settings;
 mod watch;
@@ -184,6 +186,7 @@ impl RunConfig {
             order_by: args.order_by.clone(),
             insert_settings,
             on_change: args.on_change,
+            reading: reading::ReadingConfig::from_flags(&args.reading),
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;

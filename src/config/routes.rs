@@ -3,11 +3,14 @@
 
 use super::choices::OnChange;
 use super::file::RouteConfig;
+use super::reading::ReadingConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::formats::{self, Compression, Detected, Format};
+use crate::rules::Rules;
 use globset::{GlobBuilder, GlobMatcher};
+use std::sync::Arc;
 
 /// Settings every route has unless it says otherwise (flags, environment, config file).
 #[derive(Debug, Clone, Default)]
@@ -18,6 +21,8 @@ pub struct RouteDefaults {
     pub order_by: Option<String>,
     pub insert_settings: InsertSettings,
     pub on_change: OnChange,
+    /// How files are written and mapped, where their route does not say.
+    pub reading: ReadingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +35,7 @@ struct Route {
     order_by: Option<String>,
     insert_settings: InsertSettings,
     on_change: Option<OnChange>,
+    rules: Arc<Rules>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +47,8 @@ pub struct Routes {
     create_table: bool,
     create: CreateSpec,
     insert_settings: InsertSettings,
+    /// The rules of files no route takes.
+    rules: Arc<Rules>,
 }
 
 fn parse_on_change(text: &str, what: &str) -> Result<OnChange, String> {
@@ -99,7 +107,9 @@ impl Routes {
                     Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
                     None => InsertSettings::new(),
                 };
+                let rules = r.reading().over(&defaults.reading).build(&what)?;
                 Ok(Route {
+                    rules: Arc::new(rules),
                     glob: glob.compile_matcher(),
                     table,
                     format,
@@ -140,6 +150,7 @@ impl Routes {
                 ));
             }
         }
+        let rules = Arc::new(defaults.reading.build("settings")?);
         Ok(Routes {
             routes,
             default,
@@ -148,7 +159,15 @@ impl Routes {
             create_table: defaults.create_table,
             create,
             insert_settings: defaults.insert_settings.clone(),
+            rules,
         })
+    }
+
+    /// The rules a file's path takes: its route's, else the global ones.
+    pub fn rules_for(&self, rel_path: &str) -> Arc<Rules> {
+        self.route_for(rel_path)
+            .map_or(&self.rules, |r| &r.rules)
+            .clone()
     }
 
     fn route_for(&self, rel_path: &str) -> Option<&Route> {
@@ -183,6 +202,12 @@ impl Routes {
     }
 
     /// What a file is: the format its route (or `--format`) sets, else what its name says.
+    /// What a file is and how its route says it is written: `None` for a file of no known type.
+    pub fn recognise(&self, rel_path: &str, name: &str) -> Option<(Detected, Arc<Rules>)> {
+        let detected = self.detect(rel_path, name)?;
+        Some((detected, self.rules_for(rel_path)))
+    }
+
     pub fn detect(&self, rel_path: &str, name: &str) -> Option<Detected> {
         if self.format.is_none() && self.routes.iter().all(|r| r.format.is_none()) {
             return formats::detect(name);
@@ -309,7 +334,7 @@ mod tests {
         bad.format = Some("xls".into());
         assert_eq!(
             build(&[bad], &RouteDefaults::default()).unwrap_err(),
-            "route `*`: unknown format `xls`; use one of csv, json, jsonl (or ndjson), parquet, xml"
+            "route `*`: unknown format `xls`; use one of csv, tsv (or tab), json, jsonl (or ndjson), parquet, xml"
         );
     }
 

@@ -280,6 +280,7 @@ mod tests {
             dry_run: false,
             outcomes,
             created: Vec::new(),
+            altered: Vec::new(),
             warnings: Vec::new(),
             stopped: None,
             exit,

@@ -2,36 +2,48 @@
 //! read) and the format reader, and the columns of the target table its fields fill.
 
 use super::target::{ColumnPlan, Target};
-use crate::append::Segment;
 use crate::formats::{self, Compression, Detected, Format, Input, Limits, ReadError, RecordSource};
 use crate::hash::{HashingReader, Range, hash_range};
 use crate::progress::Reading;
+use crate::scan::FileEntry;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Opens records over bytes already in memory.
+/// Opens records over bytes already in memory, read as the file's route says.
 pub fn open_bytes(
     bytes: bytes::Bytes,
-    detected: Detected,
+    entry: &FileEntry,
     limits: Limits,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
-    formats::open(Input::Bytes(bytes), detected, limits)
+    // A grown file's new part comes as its text, decompressed.
+    let detected = match &entry.segment {
+        Some(_) => Detected {
+            compression: Compression::None,
+            ..entry.detected
+        },
+        None => entry.detected,
+    };
+    formats::open(Input::Bytes(bytes), detected, limits, &entry.rules.text)
 }
 
-/// The columns a file fills: its own fields where the format names them up front, else all.
+/// The columns a file fills: its own fields where the format names them up front, else all;
+/// found by its route's rules, and ready to stamp its rows' metadata.
 pub fn column_plan(
     target: &Target,
-    format: Format,
+    entry: &FileEntry,
     source: &dyn RecordSource,
 ) -> Result<ColumnPlan, String> {
-    if format.fields_known_up_front() {
-        ColumnPlan::for_fields(target, source.fields())
+    let rules = &entry.rules;
+    let mut plan = if entry.detected.format.fields_known_up_front() {
+        ColumnPlan::for_fields(target, source.fields(), source.positional(), rules)?
     } else {
-        Ok(ColumnPlan::for_table(target))
-    }
+        ColumnPlan::for_table(target, rules)?
+    };
+    plan.start_file(entry);
+    Ok(plan)
 }
 
 /// Counts bytes read through it, so a reader can tell whether a consumer saw the whole file (and
@@ -72,10 +84,11 @@ impl HashedSource {
     /// Starts reading an opened file; `progress` counts its bytes for the progress display.
     pub fn open(
         file: File,
-        detected: Detected,
+        entry: &FileEntry,
         limits: Limits,
         progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
+        let (detected, text) = (entry.detected, &entry.rules.text);
         let size = file.metadata().map_err(|e| ReadError::io(&e, None))?.len();
         let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
         let count = Arc::new(AtomicU64::new(0));
@@ -83,7 +96,7 @@ impl HashedSource {
         if detected.format == Format::Parquet && detected.compression == Compression::None {
             // Read in place; `finish` hashes the file on its own.
             return Ok(HashedSource {
-                source: formats::open(Input::File(file), detected, limits)?,
+                source: formats::open(Input::File(file), detected, limits, text)?,
                 hasher,
                 count,
                 file: own,
@@ -105,6 +118,7 @@ impl HashedSource {
             },
             detected,
             limits,
+            text,
         )?;
         Ok(HashedSource {
             source,
@@ -122,13 +136,12 @@ impl HashedSource {
     /// content hash of the file up to the part's end).
     pub fn open_part(
         file: File,
-        detected: Detected,
-        part: Option<&Segment>,
+        entry: &FileEntry,
         limits: Limits,
         progress: Option<Reading>,
     ) -> Result<HashedSource, ReadError> {
-        let Some(seg) = part else {
-            return HashedSource::open(file, detected, limits, progress);
+        let Some(seg) = entry.segment.as_deref() else {
+            return HashedSource::open(file, entry, limits, progress);
         };
         let own = file.try_clone().map_err(|e| ReadError::io(&e, None))?;
         let mut prefix = blake3::Hasher::new();
@@ -141,7 +154,13 @@ impl HashedSource {
             progress,
         };
         let (reader, hasher) = HashingReader::with(counting, prefix);
-        let records = crate::append::stream(seg, detected, Box::new(reader), limits)?;
+        let records = crate::append::stream(
+            seg,
+            entry.detected,
+            Box::new(reader),
+            limits,
+            &entry.rules.text,
+        )?;
         Ok(HashedSource {
             source: records,
             hasher,

@@ -19,6 +19,7 @@ use crate::formats::Limits;
 use crate::manifest::{Manifest, PathState, State};
 use crate::outcome::{FileOutcome, RunReport, RunStart, Status};
 use crate::progress::Progress;
+use crate::rows::target::RunStamp;
 use crate::scan::FileEntry;
 use crate::sink::Sink;
 use crate::sink::work::Work;
@@ -133,7 +134,7 @@ impl Session {
     /// Scans the whole data folder, as a run's survey does.
     pub fn scan(&self, cfg: &RunConfig) -> Result<crate::scan::Scan, Fatal> {
         crate::scan::scan(&self.root, &cfg.disposal.folders(), |rel, name| {
-            cfg.routes.detect(rel, name)
+            cfg.routes.recognise(rel, name)
         })
         .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))
         .map_err(Fatal::from)
@@ -168,14 +169,17 @@ impl Session {
         if self.existed && !survey.checks.is_empty() && !state.contents_loaded {
             self.manifest.load_contents(&mut state).await?;
         }
-        let mut created = Vec::new();
+        let mut ddl = Ddl::default();
+        let stamp = RunStamp {
+            run_id: Arc::from(self.manifest.stamp.run_id.as_str()),
+            started_ns: i128::from(chrono::Utc::now().timestamp()) * 1_000_000_000,
+        };
         let candidates = candidates(
             cfg,
             &self.server,
-            &state,
-            &self.crashes,
+            (&state, &self.crashes, stamp),
             survey.checks,
-            &mut created,
+            &mut ddl,
         )
         .await?;
         progress.start(
@@ -227,7 +231,8 @@ impl Session {
             run_id: self.manifest.stamp.run_id.clone(),
             dry_run: cfg.dry_run,
             outcomes,
-            created,
+            created: ddl.created,
+            altered: ddl.altered,
             warnings: survey.warnings,
             stopped: sink.stopped.map(|e| e.to_string()),
             exit,
@@ -237,14 +242,21 @@ impl Session {
     }
 }
 
-/// The files to read, each with its table ready (and the `CREATE TABLE`s run to make them).
+/// The statements that readied the tables (in a dry run: that would), by table.
+#[derive(Debug, Default)]
+struct Ddl {
+    created: Vec<(String, String)>,
+    altered: Vec<(String, String)>,
+}
+
+/// The files to read, each with its table ready (and the `CREATE TABLE`s and `ALTER TABLE`s run
+/// to make them so).
 async fn candidates(
     cfg: &RunConfig,
     server: &Server,
-    state: &State,
-    crashes: &Arc<Mutex<Crashes>>,
+    (state, crashes, stamp): (&State, &Arc<Mutex<Crashes>>, RunStamp),
     checks: Vec<(FileEntry, TableRef, Option<Box<PathState>>)>,
-    created: &mut Vec<(String, String)>,
+    ddl: &mut Ddl,
 ) -> Result<Vec<Candidate>, Fatal> {
     let mut tables: BTreeMap<&TableRef, Vec<&FileEntry>> = BTreeMap::new();
     for (entry, table, _) in &checks {
@@ -256,8 +268,9 @@ async fn candidates(
         cfg,
         state,
         crashes,
+        stamp,
     }
-    .prepare(tables, created, &mut refused)
+    .prepare(tables, &mut ddl.created, &mut ddl.altered, &mut refused)
     .await?;
     Ok(checks
         .into_iter()

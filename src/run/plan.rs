@@ -160,6 +160,7 @@ mod tests {
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),
             segment: None,
+            rules: std::sync::Arc::default(),
         }
     }
 

@@ -28,7 +28,7 @@ pub(super) struct Survey {
 pub(super) fn survey(cfg: &RunConfig, root: &Arc<Folder>, state: &State) -> anyhow::Result<Survey> {
     let scanned_at = Instant::now();
     let found = scan::scan(root, &cfg.disposal.folders(), |rel, name| {
-        cfg.routes.detect(rel, name)
+        cfg.routes.recognise(rel, name)
     })
     .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
     crate::failpoints::rendezvous("after-scan");

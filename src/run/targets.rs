@@ -10,7 +10,7 @@ use crate::config::RunConfig;
 use crate::crashes::Crashes;
 use crate::exit::Fatal;
 use crate::manifest::State;
-use crate::rows::target::Target;
+use crate::rows::target::{RunStamp, Target};
 use crate::scan::FileEntry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,8 @@ pub(super) struct Targets<'a> {
     pub cfg: &'a RunConfig,
     pub state: &'a State,
     pub crashes: &'a Arc<Mutex<Crashes>>,
+    /// The run, for the metadata columns.
+    pub stamp: RunStamp,
 }
 
 impl Targets<'_> {
@@ -31,12 +33,16 @@ impl Targets<'_> {
         &self,
         tables: BTreeMap<&TableRef, Vec<&FileEntry>>,
         created: &mut Vec<(String, String)>,
+        altered: &mut Vec<(String, String)>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
         let mut targets = BTreeMap::new();
         for (table, files) in tables {
             let target = match TableSchema::load(self.server, table).await? {
-                Some(schema) => self.target(schema, false).await?,
+                Some(mut schema) => {
+                    self.evolve(&mut schema, &files, altered, refused).await?;
+                    self.target(schema, false).await?
+                }
                 None => match self.create(table, files, refused).await? {
                     Some((schema, sql)) => {
                         created.push((table.to_string(), sql));
@@ -49,6 +55,42 @@ impl Targets<'_> {
             targets.insert(table.clone(), Arc::new(target));
         }
         Ok(targets)
+    }
+
+    /// Adds the columns the files of routes with `schema = "add-columns"` need (in a dry run,
+    /// only to the schema in memory), noting each statement.
+    async fn evolve(
+        &self,
+        schema: &mut TableSchema,
+        files: &[&FileEntry],
+        altered: &mut Vec<(String, String)>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<(), Fatal> {
+        let evolving: Vec<FileEntry> = files
+            .iter()
+            .filter(|f| f.rules.add_columns)
+            .map(|f| (*f).clone())
+            .collect();
+        if evolving.is_empty() {
+            return Ok(());
+        }
+        let done = crate::infer::evolve::add_columns(
+            self.server,
+            schema,
+            evolving,
+            self.cfg.dry_run,
+            self.cfg.max_columns,
+            self.crashes.clone(),
+        )
+        .await?;
+        for sql in done.statements {
+            altered.push((schema.table.to_string(), sql));
+        }
+        for (rel, why) in done.refused {
+            let reason = format!("{rel}: {why}");
+            refused.insert(rel, Refusal::data(reason));
+        }
+        Ok(())
     }
 
     /// Creates a missing table from its files where configured; `None` when the files give no
@@ -134,6 +176,7 @@ impl Targets<'_> {
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
+        target.stamp = self.stamp.clone();
         Ok(target)
     }
 }

@@ -176,18 +176,13 @@ fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
         .entry
         .open()
         .map_err(|e| changed(format!("{rel}: {e}")))?;
-    let mut opened = HashedSource::open_part(
-        file,
-        job.entry.detected,
-        job.entry.segment.as_deref(),
-        job.limits,
-        None,
-    )
-    .map_err(|e| match e.is_local() {
-        true => Fault::Local(e.describe(rel)),
-        false => changed(e.describe(rel)),
+    let mut opened = HashedSource::open_part(file, &job.entry, job.limits, None).map_err(|e| {
+        match e.is_local() {
+            true => Fault::Local(e.describe(rel)),
+            false => changed(e.describe(rel)),
+        }
     })?;
-    let mut plan = column_plan(&job.target, job.entry.detected.format, &*opened.source)
+    let mut plan = column_plan(&job.target, &job.entry, &*opened.source)
         .map_err(|e| changed(format!("{rel}: {e}")))?;
     let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
     let layout = Layout {

@@ -284,7 +284,7 @@ impl<'a> Watcher<'a> {
             session.root(),
             &run.disposal.folders(),
             &rel,
-            |rel, name| run.routes.detect(rel, name),
+            |rel, name| run.routes.recognise(rel, name),
         ) {
             One::File(entry) => {
                 self.observe(entry);

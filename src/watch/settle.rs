@@ -102,6 +102,7 @@ mod tests {
             detected: crate::formats::detect(rel).unwrap(),
             root: Arc::new(Folder::open(std::path::Path::new(".")).unwrap()),
             segment: None,
+            rules: Arc::default(),
         }
     }
 

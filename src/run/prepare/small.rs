@@ -84,15 +84,7 @@ impl Prepare {
         bytes: &Bytes,
     ) -> Result<Converted, Closed> {
         let rel = &c.entry.rel;
-        // A grown file's new part comes as its text, decompressed.
-        let detected = match &c.entry.segment {
-            Some(_) => crate::formats::Detected {
-                compression: crate::formats::Compression::None,
-                ..c.entry.detected
-            },
-            None => c.entry.detected,
-        };
-        let mut source = match source::open_bytes(bytes.clone(), detected, self.settings.limits) {
+        let mut source = match source::open_bytes(bytes.clone(), &c.entry, self.settings.limits) {
             Ok(s) => s,
             Err(e) => {
                 let kind = match e.is_local() {
@@ -102,7 +94,7 @@ impl Prepare {
                 return Ok(Converted::Failed(kind, vec![e.describe(rel)]));
             }
         };
-        let plan = match source::column_plan(&c.target, detected.format, &*source) {
+        let plan = match source::column_plan(&c.target, &c.entry, &*source) {
             Ok(p) => p,
             Err(e) => {
                 return Ok(Converted::Failed(
@@ -166,7 +158,10 @@ impl Prepare {
 
     /// Opens a group for this file's table and columns (`key`) unless one is open.
     fn open_group(&mut self, c: &Candidate, key: String, plan: ColumnPlan) -> Result<(), String> {
-        if self.group.is_none() {
+        if let Some(g) = self.group.as_mut() {
+            // The same columns: this file's own plan (its field order, rules and metadata).
+            g.plan = plan;
+        } else {
             let block = plan.new_block(c.target.server_tz)?;
             self.group = Some(GroupBuilder {
                 target: c.target.clone(),

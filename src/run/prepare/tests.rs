@@ -59,7 +59,10 @@ fn prepare(files: &[(&str, &str)], settings: Settings, state: State) -> Vec<Stri
         std::fs::write(root.join(name), text).unwrap();
     }
     let folder = Arc::new(Folder::open(&root).unwrap());
-    let found = crate::scan::scan(&folder, &[], |_, name| crate::formats::detect(name)).unwrap();
+    let found = crate::scan::scan(&folder, &[], |_, name| {
+        crate::formats::detect(name).map(|d| (d, std::sync::Arc::default()))
+    })
+    .unwrap();
     let target = target();
     let mut candidates: Vec<Candidate> = found
         .files
