@@ -129,16 +129,21 @@ impl Server {
     }
 
     /// Waits until no query whose id starts with `prefix` (an insert of an earlier run on this
-    /// folder) is still executing on the server, so that what the table holds is final before it
-    /// is compared with the file.
+    /// folder) is still executing on the server (on any of the replicas configured that answers:
+    /// the earlier run may have written through another), so that what the table holds is final
+    /// before it is compared with the file.
     pub async fn wait_for_queries(&self, prefix: &str, max_wait: Duration) -> Result<(), ChError> {
         let started = Instant::now();
         let sql =
             Sql::new("SELECT count() AS n FROM system.processes WHERE startsWith(query_id, ?)")
                 .arg(prefix);
         loop {
-            let c: Count = self.fetch_one("check running inserts", &sql).await?;
-            if c.n == 0 {
+            let (answers, failed) = self.fetch_one_everywhere::<Count>(&sql).await;
+            let running: u64 = match (answers.is_empty(), failed) {
+                (true, Some(e)) => return Err(e),
+                _ => answers.iter().map(|c| c.n).sum(),
+            };
+            if running == 0 {
                 return Ok(());
             }
             if started.elapsed() >= max_wait {

@@ -35,9 +35,11 @@ impl Server {
     /// Creates the rejects table if missing; `true` if it did.
     pub async fn create_rejects(&self, rejects: &TableRef) -> Result<bool, ChError> {
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+            "CREATE TABLE IF NOT EXISTS {}{} ({COLUMNS}) ENGINE = {} \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, record)",
-            rejects.sql()
+            rejects.sql(),
+            self.on_cluster(),
+            self.own_engine(rejects)
         );
         self.create_if_missing("create rejects table", rejects, &ddl)
             .await

@@ -129,8 +129,9 @@ impl TableSchema {
             }
             // `IF NOT EXISTS` is newer than 18.16; a column added meanwhile by another run is fine.
             let sql = format!(
-                "ALTER TABLE {} ADD COLUMN {} {ty}",
+                "ALTER TABLE {}{} ADD COLUMN {} {ty}",
                 self.table.sql(),
+                server.on_cluster(),
                 quote(name)
             );
             match server

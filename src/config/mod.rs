@@ -15,6 +15,7 @@ pub use routes::{RouteDefaults, Routes};
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
+use crate::coord::{Coordination, Shard};
 use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
@@ -60,6 +61,10 @@ pub struct RunConfig {
     pub fail_on_warning: bool,
     /// Most columns `--create-table` gives a table.
     pub max_columns: usize,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
+    /// The files this host takes, when several share the folder.
+    pub shard: Option<Shard>,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -114,8 +119,17 @@ fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
 
 impl Common {
     fn build(args: &CommonArgs) -> Result<Common, Fatal> {
-        let local = check_url(&args.url, args.allow_insecure_http)?;
+        let mut local = true;
+        for url in &args.url {
+            local &= check_url(url, args.allow_insecure_http)?;
+        }
+        if args.url.is_empty() {
+            return Err(Fatal::config("--url: give at least one"));
+        }
         check_name(&args.database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
+        if let Some(c) = &args.cluster {
+            check_name(c).map_err(|e| Fatal::config(format!("--cluster: {e}")))?;
+        }
         let manifest = TableRef::parse(&args.manifest_table, &args.database)
             .map_err(|e| Fatal::config(format!("--manifest-table: {e}")))?;
         if let Some(id) = &args.folder_id {
@@ -124,7 +138,7 @@ impl Common {
         Ok(Common {
             data_dir: args.data_dir.clone(),
             connect: ConnectOptions {
-                url: args.url.clone(),
+                urls: args.url.clone(),
                 user: args.user.clone(),
                 password: args.password.clone(),
                 query_timeout: args.timeout,
@@ -136,6 +150,7 @@ impl Common {
                     base_delay: Duration::from_millis(250),
                     max_delay: Duration::from_secs(15),
                 },
+                cluster: args.cluster.clone(),
             },
             database: args.database.clone(),
             manifest,
@@ -193,6 +208,23 @@ impl RunConfig {
         if let Some(path) = &args.metrics_file {
             check_metrics_file(path)?;
         }
+        let coordination = args
+            .coordination
+            .as_deref()
+            .map(Coordination::parse)
+            .transpose()
+            .map_err(|e| Fatal::config(format!("--coordination: {e}")))?;
+        let shard = args
+            .shard
+            .as_deref()
+            .map(Shard::parse)
+            .transpose()
+            .map_err(|e| Fatal::config(format!("--shard: {e}")))?;
+        if shard.is_some() && coordination.is_none() {
+            return Err(Fatal::config(
+                "--shard needs --coordination: a shard's lock is a cluster lock",
+            ));
+        }
         Ok(RunConfig {
             common,
             routes,
@@ -209,6 +241,8 @@ impl RunConfig {
             metrics_file: args.metrics_file.clone(),
             fail_on_warning: args.fail_on_warning,
             max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
+            coordination,
+            shard,
         })
     }
 }

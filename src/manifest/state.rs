@@ -21,6 +21,8 @@ pub struct PathState {
     pub detail: String,
     /// Whether the content this path last had is ingested into its table.
     pub content_done: bool,
+    /// The run of the latest event.
+    pub run_id: String,
 }
 
 /// The latest event about some content in some table.
@@ -35,6 +37,8 @@ pub struct ContentState {
     /// How many times the content was forgotten: an ingestion after a `forget` is a new one,
     /// whose inserts must not be taken for repeats of the earlier one.
     pub generation: u64,
+    /// The run of the latest event.
+    pub run_id: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -44,11 +48,20 @@ pub struct State {
     pub by_content: HashMap<(String, String), ContentState>,
     /// Tables that have any manifest entry (to tell a lost manifest from a new table).
     pub tables: HashSet<String>,
+    /// Other runs alive now (on other hosts, as the cluster lock's service knows them).
+    pub live_runs: HashSet<String>,
 }
 
 impl State {
     pub fn content(&self, table: &str, hash: &str) -> Option<&ContentState> {
         self.by_content.get(&(table.to_owned(), hash.to_owned()))
+    }
+
+    /// The live run whose claim of a file is still open after `event` by `run_id`, if any: a
+    /// file claimed (or part-sent) by another run that is still running is left to it.
+    pub fn claimed_by_live_run<'a>(&self, event: Event, run_id: &'a str) -> Option<&'a str> {
+        let open = matches!(event, Event::Claimed | Event::Batch);
+        (open && self.live_runs.contains(run_id)).then_some(run_id)
     }
 }
 
@@ -88,6 +101,7 @@ impl Manifest {
                             error_kind: FailureKind::parse(&r.last_kind),
                             detail: r.last_detail,
                             content_done: r.content_event == Event::Done.as_str(),
+                            run_id: r.last_run,
                         },
                     );
                 },
@@ -119,6 +133,7 @@ impl Manifest {
                             error: r.last_error,
                             error_kind: FailureKind::parse(&r.last_kind),
                             generation: r.forgotten,
+                            run_id: r.last_run,
                         },
                     );
                 },

@@ -30,9 +30,16 @@ pub struct Target {
     pub provenance: bool,
     /// Settings every insert into the table carries (`--insert-setting`, checked).
     pub insert_settings: Vec<(String, String)>,
+    /// Where its rows are written, and whether they are replicated.
+    pub layout: crate::ch::cluster::Layout,
 }
 
 impl Target {
+    /// The table rows are inserted into: a Distributed table's local table, else the table.
+    pub fn write_table(&self) -> &TableRef {
+        self.layout.local.as_ref().unwrap_or(&self.table)
+    }
+
     pub fn new(schema: TableSchema, server_tz: Tz) -> Target {
         let mut data_specs = Vec::new();
         let mut unsupported = HashMap::new();
@@ -56,6 +63,7 @@ impl Target {
             recovery: false,
             provenance: true,
             insert_settings: Vec::new(),
+            layout: Default::default(),
         }
     }
 }

@@ -5,9 +5,9 @@ pub mod dispose;
 mod plan;
 mod prepare;
 mod report;
+mod targets;
 
 use crate::ch::ident::TableRef;
-use crate::ch::schema::TableSchema;
 use crate::ch::{ChError, Server};
 use crate::config::RunConfig;
 use crate::crashes::Crashes;
@@ -17,12 +17,12 @@ use crate::manifest::{Manifest, State};
 use crate::outcome::{FileOutcome, Status};
 use crate::outcome::{RunReport, RunStart};
 use crate::progress::Progress;
-use crate::rows::target::Target;
 use crate::scan;
 use crate::sink::Sink;
 use anyhow::Context;
 use plan::{Known, Plan};
-use prepare::{Candidate, Prepare, Refusal, Settings};
+use prepare::{Candidate, Prepare, Settings};
+use targets::Targets;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -36,13 +36,15 @@ fn query_folder(folder: &str, cfg: &RunConfig) -> String {
 }
 
 /// Ingests the data folder, whose id is `folder`. The caller holds the folder's lock (unless this
-/// is a dry run) and has connected to `server`; `start` names and times the run.
+/// is a dry run) and has connected to `server`; `start` names and times the run. `live_runs` are
+/// other runs known to be alive (on other hosts): files they claimed are left to them.
 pub async fn run(
     cfg: &RunConfig,
     server: Server,
     folder: &str,
     start: &RunStart,
     progress: &Progress,
+    live_runs: HashSet<String>,
 ) -> Result<RunReport, Fatal> {
     let started = start.instant;
     let mut manifest = Manifest::new(
@@ -58,11 +60,15 @@ pub async fn run(
             log::info!("created {created}");
         }
     }
+    if manifest_exists {
+        manifest.catch_up().await?;
+    }
     let mut state = if manifest_exists {
         manifest.load_paths().await?
     } else {
         State::default()
     };
+    state.live_runs = live_runs;
 
     let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
     let root = Arc::new(
@@ -85,7 +91,22 @@ pub async fn run(
     let routes = cfg.routes.describe();
     let mut route_hits = vec![0u64; routes.len()];
     let any_data = !found.files.is_empty();
-    for entry in found.files {
+    let (mine, others): (Vec<_>, Vec<_>) = found
+        .files
+        .into_iter()
+        .partition(|f| cfg.shard.is_none_or(|s| s.takes(&f.rel)));
+    if let (Some(shard), false) = (cfg.shard, others.is_empty()) {
+        log::info!(
+            "{} of the folder's files are other shards' than {shard}",
+            others.len()
+        );
+    }
+    for other in &others {
+        if let Some(i) = cfg.routes.route_index(&other.rel) {
+            route_hits[i] += 1;
+        }
+    }
+    for entry in mine {
         if let Some(i) = cfg.routes.route_index(&entry.rel) {
             route_hits[i] += 1;
         }
@@ -272,6 +293,11 @@ fn known_outcome(
             Status::ChangedBefore,
             "changed since ingested; held back earlier",
         ),
+        Known::Busy(run) => {
+            return FileOutcome::of(entry, table, Status::Unsettled).detail(format!(
+                "claimed by run {run}, which is still running (on another host): left to it"
+            ));
+        }
     };
     let known = state.by_path.get(&entry.rel);
     let mut outcome = FileOutcome::of(entry, table, status)
@@ -279,127 +305,4 @@ fn known_outcome(
         .hash(known.map_or("", |p| p.file_hash.as_str()));
     outcome.failure = known.and_then(|p| p.error_kind);
     outcome
-}
-
-/// What loading the target tables needs.
-struct Targets<'a> {
-    server: &'a Server,
-    cfg: &'a RunConfig,
-    state: &'a State,
-    crashes: &'a Arc<Mutex<Crashes>>,
-}
-
-impl Targets<'_> {
-    /// Loads each target table (creating a missing one where configured), adding provenance
-    /// columns where missing (and saying so). Files that cannot go in (their fields cannot
-    /// become columns, or no table could be made from the files) are `refused`, each with why.
-    async fn prepare(
-        &self,
-        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
-        created: &mut Vec<(String, String)>,
-        refused: &mut HashMap<String, Refusal>,
-    ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
-        let mut targets = BTreeMap::new();
-        for (table, files) in tables {
-            let target = match TableSchema::load(self.server, table).await? {
-                Some(schema) => self.target(schema, false).await?,
-                None => match self.create(table, files, refused).await? {
-                    Some((schema, sql)) => {
-                        created.push((table.to_string(), sql));
-                        self.target(schema, true).await?
-                    }
-                    // Every file of the table is refused: a table with no column stands in.
-                    None => Target::new(TableSchema::empty(table), self.server.caps.timezone),
-                },
-            };
-            targets.insert(table.clone(), Arc::new(target));
-        }
-        Ok(targets)
-    }
-
-    /// Creates a missing table from its files where configured; `None` when the files give no
-    /// table (each of them then refused).
-    async fn create(
-        &self,
-        table: &TableRef,
-        files: Vec<&scan::FileEntry>,
-        refused: &mut HashMap<String, Refusal>,
-    ) -> Result<Option<(TableSchema, String)>, Fatal> {
-        let Some(spec) = self.cfg.routes.create_for(table) else {
-            return Err(Fatal::config(format!(
-                "target table {table} does not exist; create it first, or pass \
-                 --create-table to create it from its files"
-            )));
-        };
-        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
-        let files = files.into_iter().cloned().collect();
-        let made = crate::infer::create_table(
-            self.server,
-            table,
-            files,
-            &spec,
-            self.cfg.dry_run,
-            self.cfg.max_columns,
-            self.crashes.clone(),
-        )
-        .await?;
-        for (rel, why) in made.refused {
-            let reason = format!("{rel}: {why}");
-            refused.insert(rel, Refusal::data(reason));
-        }
-        match made.created {
-            Ok(c) => Ok(Some((c.schema, c.sql))),
-            Err(why) => {
-                log::warn!("{why}");
-                for rel in rels {
-                    refused
-                        .entry(rel.clone())
-                        .or_insert_with(|| Refusal::transient(format!("{rel}: {why}")));
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
-        let (server, cfg) = (self.server, self.cfg);
-        let table = &schema.table.clone();
-        if !schema.has_provenance() {
-            if !cfg.add_provenance {
-                log::warn!(
-                    "table {table} has no provenance columns (--without-provenance): ingestion \
-                     into it is at-least-once"
-                );
-            } else if cfg.dry_run {
-                log::warn!(
-                    "table {table} has no provenance columns; a run would add them \
-                     (ALTER TABLE ADD COLUMN, metadata only)"
-                );
-            } else {
-                schema.add_provenance(server).await?;
-                log::warn!(
-                    "added provenance columns {} and {} to table {table}",
-                    crate::ch::schema::PROVENANCE_FILE,
-                    crate::ch::schema::PROVENANCE_ROW
-                );
-            }
-        }
-        let schema_has_provenance = schema.has_provenance();
-        let recovery = !new
-            && schema_has_provenance
-            && !self.state.tables.contains(&table.to_string())
-            && server.has_provenance_rows(table).await?;
-        if recovery {
-            log::warn!(
-                "the manifest has no record of table {table}, which holds ingested rows; \
-                 checking every file against the table before sending it"
-            );
-        }
-        let defaults = schema.constant_defaults(server).await?;
-        let mut target = Target::new(schema, server.caps.timezone).with_defaults(&defaults);
-        target.recovery = recovery;
-        target.provenance = schema_has_provenance;
-        target.insert_settings = cfg.routes.insert_settings_for(table).clone();
-        Ok(target)
-    }
 }

@@ -316,7 +316,7 @@ impl Sink {
         });
         fail::fail_point!("insert-unreachable", |_| {
             Err(SinkError::Server(ChError::Unreachable {
-                url: self.server.display_url().to_owned(),
+                url: self.server.display_url().to_string(),
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
         });

@@ -121,6 +121,7 @@ impl Sink {
             true => Box::new(ByProvenance {
                 server: self.server.clone(),
                 table,
+                replicated: target.layout.replicated.clone(),
             }),
             false => Box::new(ByManifest {
                 manifest: self.manifest.clone(),

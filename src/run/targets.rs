@@ -1,0 +1,155 @@
+//! The target tables of a run, readied before any file is read: loaded (or created from their
+//! files where configured), given the provenance columns they lack (a Distributed table's local
+//! table too), and told where their rows are written and whether they are replicated.
+
+use super::prepare::Refusal;
+use crate::ch::Server;
+use crate::ch::ident::TableRef;
+use crate::ch::schema::TableSchema;
+use crate::config::RunConfig;
+use crate::crashes::Crashes;
+use crate::exit::Fatal;
+use crate::manifest::State;
+use crate::rows::target::Target;
+use crate::scan;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// What loading the target tables needs.
+pub(super) struct Targets<'a> {
+    pub(super) server: &'a Server,
+    pub(super) cfg: &'a RunConfig,
+    pub(super) state: &'a State,
+    pub(super) crashes: &'a Arc<Mutex<Crashes>>,
+}
+
+impl Targets<'_> {
+    /// Loads each target table (creating a missing one where configured), adding provenance
+    /// columns where missing (and saying so). Files that cannot go in (their fields cannot
+    /// become columns, or no table could be made from the files) are `refused`, each with why.
+    pub(super) async fn prepare(
+        &self,
+        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
+        created: &mut Vec<(String, String)>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
+        let mut targets = BTreeMap::new();
+        for (table, files) in tables {
+            let target = match TableSchema::load(self.server, table).await? {
+                Some(schema) => self.target(schema, false).await?,
+                None => match self.create(table, files, refused).await? {
+                    Some((schema, sql)) => {
+                        created.push((table.to_string(), sql));
+                        self.target(schema, true).await?
+                    }
+                    // Every file of the table is refused: a table with no column stands in.
+                    None => Target::new(TableSchema::empty(table), self.server.caps.timezone),
+                },
+            };
+            targets.insert(table.clone(), Arc::new(target));
+        }
+        Ok(targets)
+    }
+
+    /// Creates a missing table from its files where configured; `None` when the files give no
+    /// table (each of them then refused).
+    async fn create(
+        &self,
+        table: &TableRef,
+        files: Vec<&scan::FileEntry>,
+        refused: &mut HashMap<String, Refusal>,
+    ) -> Result<Option<(TableSchema, String)>, Fatal> {
+        let Some(spec) = self.cfg.routes.create_for(table) else {
+            return Err(Fatal::config(format!(
+                "target table {table} does not exist; create it first, or pass \
+                 --create-table to create it from its files"
+            )));
+        };
+        let rels: Vec<String> = files.iter().map(|f| f.rel.clone()).collect();
+        let files = files.into_iter().cloned().collect();
+        let made = crate::infer::create_table(
+            self.server,
+            table,
+            files,
+            &spec,
+            self.cfg.dry_run,
+            self.cfg.max_columns,
+            self.crashes.clone(),
+        )
+        .await?;
+        for (rel, why) in made.refused {
+            let reason = format!("{rel}: {why}");
+            refused.insert(rel, Refusal::data(reason));
+        }
+        match made.created {
+            Ok(c) => Ok(Some((c.schema, c.sql))),
+            Err(why) => {
+                log::warn!("{why}");
+                for rel in rels {
+                    refused
+                        .entry(rel.clone())
+                        .or_insert_with(|| Refusal::transient(format!("{rel}: {why}")));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
+        let (server, cfg) = (self.server, self.cfg);
+        let table = &schema.table.clone();
+        let layout = server.layout(table).await?;
+        if let Some(local) = &layout.local {
+            // A Distributed table's rows go into its local table, which needs the columns first.
+            if let Some(mut local) = TableSchema::load(server, local).await? {
+                self.provenance(&mut local).await?;
+            }
+        }
+        self.provenance(&mut schema).await?;
+        let schema_has_provenance = schema.has_provenance();
+        let recovery = !new
+            && schema_has_provenance
+            && !self.state.tables.contains(&table.to_string())
+            && server.has_provenance_rows(table).await?;
+        if recovery {
+            log::warn!(
+                "the manifest has no record of table {table}, which holds ingested rows; \
+                 checking every file against the table before sending it"
+            );
+        }
+        let defaults = schema.constant_defaults(server).await?;
+        let mut target = Target::new(schema, server.caps.timezone).with_defaults(&defaults);
+        target.recovery = recovery;
+        target.provenance = schema_has_provenance;
+        target.insert_settings = cfg.routes.insert_settings_for(table).clone();
+        target.layout = layout;
+        Ok(target)
+    }
+
+    /// Adds the provenance columns a table lacks (and says so), unless told not to.
+    async fn provenance(&self, schema: &mut TableSchema) -> Result<(), Fatal> {
+        let table = &schema.table.clone();
+        if schema.has_provenance() {
+            return Ok(());
+        }
+        if !self.cfg.add_provenance {
+            log::warn!(
+                "table {table} has no provenance columns (--without-provenance): ingestion \
+                 into it is at-least-once"
+            );
+        } else if self.cfg.dry_run {
+            log::warn!(
+                "table {table} has no provenance columns; a run would add them \
+                 (ALTER TABLE ADD COLUMN, metadata only)"
+            );
+        } else {
+            schema.add_provenance(self.server).await?;
+            log::warn!(
+                "added provenance columns {} and {} to table {table}",
+                crate::ch::schema::PROVENANCE_FILE,
+                crate::ch::schema::PROVENANCE_ROW
+            );
+        }
+        Ok(())
+    }
+}
