@@ -130,7 +130,7 @@ async fn serve(
     let run = format!("{runs}/{}", job.holder.run_id);
     let taken = tokio::time::timeout(REQUEST_TIMEOUT, take(&client, &job, &lock, &run)).await;
     let taken = match taken {
-        Ok(Ok(t)) => t,
+        Ok(Ok(t)) => Ok(t),
         Ok(Err(e)) => Err(format!("{e}")),
         Err(_) => Err("no answer".to_owned()),
     };
