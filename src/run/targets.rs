@@ -102,10 +102,10 @@ impl Targets<'_> {
         if let Some(local) = &layout.local {
             // A Distributed table's rows go into its local table, which needs the columns first.
             if let Some(mut local) = TableSchema::load(server, local).await? {
-                self.provenance(&mut local).await?;
+                self.provenance(&mut local, false).await?;
             }
         }
-        self.provenance(&mut schema).await?;
+        self.provenance(&mut schema, layout.local.is_some()).await?;
         let schema_has_provenance = schema.has_provenance();
         let recovery = !new
             && schema_has_provenance
@@ -127,7 +127,7 @@ impl Targets<'_> {
     }
 
     /// Adds the provenance columns a table lacks (and says so), unless told not to.
-    async fn provenance(&self, schema: &mut TableSchema) -> Result<(), Fatal> {
+    async fn provenance(&self, schema: &mut TableSchema, here_only: bool) -> Result<(), Fatal> {
         let table = &schema.table.clone();
         if schema.has_provenance() {
             return Ok(());
@@ -143,7 +143,7 @@ impl Targets<'_> {
                  (ALTER TABLE ADD COLUMN, metadata only)"
             );
         } else {
-            schema.add_provenance(self.server).await?;
+            schema.add_provenance(self.server, here_only).await?;
             log::warn!(
                 "added provenance columns {} and {} to table {table}",
                 crate::ch::schema::PROVENANCE_FILE,

@@ -308,6 +308,7 @@ impl Sink {
             return Ok(());
         }
         crash_point!("before-insert");
+        self.server.check_fence()?;
         fail::fail_point!("insert-server-error", |_| {
             Err(SinkError::Server(ChError::Server {
                 code: 252,

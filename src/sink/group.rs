@@ -20,15 +20,31 @@ impl Sink {
             return self.interrupted(Work::Group(g));
         }
         crash_point!("before-insert");
+        if let Err(e) = self.server.check_fence() {
+            self.stopped.get_or_insert(e);
+            return self.interrupted(Work::Group(g));
+        }
         let name = self.inserter.group_name(&g.target, &g.files);
         let generation = g.files.iter().map(|f| f.generation).max().unwrap_or(0);
         let mut insert = self
             .inserter
             .start(&g.target, &g.columns, &name, generation);
+        let body = bytes::Bytes::from(g.body);
         let sent = async {
-            insert.send(bytes::Bytes::from(g.body)).await?;
+            insert.send(body.clone()).await?;
             crash_point!("mid-insert");
-            insert.end().await
+            insert.end().await?;
+            // The same insert again, as a client that lost the first answer would send it: the
+            // tests show what the server's deduplication makes of it.
+            #[cfg(feature = "failpoints")]
+            if fail::eval("repeat-insert", |_| ()).is_some() {
+                let mut again = self
+                    .inserter
+                    .start(&g.target, &g.columns, &name, generation);
+                again.send(body).await?;
+                again.end().await?;
+            }
+            Ok(())
         }
         .await;
         if let Err(e) = sent {

@@ -78,7 +78,6 @@ fn free_port() -> u16 {
 /// One ClickHouse server of the cluster.
 pub struct Node {
     pub url: String,
-    pub shard: u32,
     proc: Proc,
 }
 
@@ -150,7 +149,6 @@ impl Cluster {
                 write_config(&d, i, &ports, zk_port, shard);
                 Node {
                     url: format!("http://127.0.0.1:{http}"),
-                    shard,
                     proc: Proc {
                         program: format!(
                             "/usr/sbin/clickhouse-server --config-file='{}/config.xml'",
