@@ -150,8 +150,11 @@ async fn serve(
         }
     }
     job.fence.release();
+    // A refused run never touches the lock node: it is the holder's.
     let release = async {
-        let _ = client.delete(&lock, None).await;
+        if held {
+            let _ = client.delete(&lock, None).await;
+        }
         let _ = client.delete(&run, None).await;
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), release).await;

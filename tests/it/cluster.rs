@@ -81,10 +81,23 @@ impl<'a> CEnv<'a> {
 
     /// A replicated table of reviews on every server, with a Distributed table over it.
     pub fn reviews(&self, local: &str, dist: &str) {
+        self.reviews_with(local, dist, LOCAL_DDL);
+    }
+
+    /// The same, with the provenance columns from the start (on every server).
+    pub fn reviews_with_provenance(&self, local: &str, dist: &str) {
+        let ddl = LOCAL_DDL.replace(
+            "UInt8)",
+            "UInt8, _ingest_file UInt64, _ingest_row UInt64)",
+        );
+        self.reviews_with(local, dist, &ddl);
+    }
+
+    fn reviews_with(&self, local: &str, dist: &str, columns: &str) {
         self.q(
             0,
             &format!(
-                "CREATE TABLE {{db}}.{local} ON CLUSTER {CLUSTER} {LOCAL_DDL} ENGINE = \
+                "CREATE TABLE {{db}}.{local} ON CLUSTER {CLUSTER} {columns} ENGINE = \
                  ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{}/{local}', '{{replica}}') \
                  ORDER BY (asin, timestamp)",
                 self.db
@@ -94,7 +107,7 @@ impl<'a> CEnv<'a> {
             self.q(
                 0,
                 &format!(
-                    "CREATE TABLE {{db}}.{dist} ON CLUSTER {CLUSTER} {LOCAL_DDL} ENGINE = \
+                    "CREATE TABLE {{db}}.{dist} ON CLUSTER {CLUSTER} {columns} ENGINE = \
                      Distributed({CLUSTER}, {}, {local}, rand())",
                     self.db
                 ),

@@ -47,7 +47,7 @@ fn a_second_run_on_the_folder_is_turned_away_and_a_killed_holder_is_resumed_by_a
     }
     let (_one, cl) = cluster();
     let env = CEnv::new(cl, "zklock");
-    env.reviews("local", "dist");
+    env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("f", 0, 3, 3000);
     let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
@@ -113,7 +113,7 @@ fn two_shards_of_hosts_split_the_folder_and_land_every_file_once() {
     }
     let (_one, cl) = cluster();
     let env = CEnv::new(cl, "shards");
-    env.reviews("local", "dist");
+    env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("s", 0, 12, 400);
     let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
@@ -173,13 +173,17 @@ fn runs_fail_over_to_another_replica_and_lose_nothing_when_one_stops_mid_run() {
     env.reviews("rep", "");
     env.reference();
     env.files("a", 0, 2, 500);
+    // The tool's DDL ON CLUSTER waits for every server: the first run has them all.
+    assert_code(&env.ingest(&[0, 1], &["--table", "rep"]), 0);
+    env.files("b", 1000, 2, 500);
     // The first URL's server is down: the run goes to the next replica.
     cl.stop_node(0);
     let out = env.ingest(&[0, 1], &["--table", "rep"]);
     assert_code(&out, 0);
+    assert!(out.stderr.contains("going on with"), "{}", out.stderr);
     cl.start_node(0);
     // A replica stopped in the middle of a run: what it took, the run (or the next) finds.
-    env.files("b", 1000, 4, 4000);
+    env.files("c", 2000, 4, 4000);
     let hooks = tempfile::tempdir().unwrap();
     let mut child = env
         .command(&[0, 1])
@@ -195,7 +199,7 @@ fn runs_fail_over_to_another_replica_and_lose_nothing_when_one_stops_mid_run() {
     wait_for(&hooks.path().join("after-scan.reached"));
     std::fs::write(hooks.path().join("after-scan.go"), "").unwrap();
     let started = Instant::now();
-    while env.n(0, "SELECT count() FROM {db}.rep") <= 1000 && started.elapsed() < Duration::from_secs(60) {
+    while env.n(0, "SELECT count() FROM {db}.rep") <= 3000 && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
     }
     cl.stop_node(0);
@@ -216,7 +220,7 @@ fn zookeeper_stopped_and_restarted_mid_run_loses_nothing_and_doubles_nothing() {
     }
     let (_one, cl) = cluster();
     let env = CEnv::new(cl, "zkdown");
-    env.reviews("local", "dist");
+    env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("z", 0, 4, 4000);
     let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
@@ -274,7 +278,7 @@ fn chaos_kills_on_two_hosts_and_a_replica_restart_leave_every_record_exactly_onc
     }
     let (_one, cl) = cluster();
     let env = CEnv::new(cl, "chaos");
-    env.reviews("local", "dist");
+    env.reviews_with_provenance("local", "dist");
     env.reference();
     let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
     let seed = std::env::var("INGEST_CHAOS_SEED")
