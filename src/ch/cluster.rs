@@ -120,7 +120,11 @@ fn distributed_local(engine_full: &str, own_database: &str) -> Option<TableRef> 
         .trim()
         .strip_prefix("Distributed(")?
         .split(',')
-        .map(|a| a.trim().trim_matches(['\'', '`', '"', ')']).replace("\\'", ""))
+        .map(|a| {
+            a.trim()
+                .trim_matches(['\'', '`', '"', ')'])
+                .replace("\\'", "")
+        })
         .collect::<Vec<_>>();
     let database = match args.get(1)?.as_str() {
         "currentDatabase(" | "currentDatabase()" | "" => own_database.to_owned(),

@@ -261,7 +261,13 @@ mod tests {
         };
         assert!(create_table_sql(&t, &cols, &log, true, "").ends_with("ENGINE = Log"));
         assert_eq!(
-            create_table_sql(&t, &cols[..1], &CreateSpec::default(), true, " ON CLUSTER `c`"),
+            create_table_sql(
+                &t,
+                &cols[..1],
+                &CreateSpec::default(),
+                true,
+                " ON CLUSTER `c`"
+            ),
             "CREATE TABLE IF NOT EXISTS `db`.`events` ON CLUSTER `c` (`id` Int64, \
              `_ingest_file` UInt64, `_ingest_row` UInt64) ENGINE = \
              ReplicatedMergeTree('/clickhouse/tables/{shard}/db/events', '{replica}') \

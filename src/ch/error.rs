@@ -16,7 +16,9 @@ pub enum ChError {
     #[error("ClickHouse client error: {0}")]
     Client(String),
     /// The cluster lock may be lost: nothing more is written (another host may hold it now).
-    #[error("{0} may be lost (the coordination session was interrupted); stopping before anything more is written")]
+    #[error(
+        "{0} may be lost (the coordination session was interrupted); stopping before anything more is written"
+    )]
     Fenced(String),
 }
 

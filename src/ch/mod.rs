@@ -304,7 +304,9 @@ impl Server {
             let q = sql.build(&self.replicas.get(at).client, self.caps.query_parameters());
             match tokio::time::timeout(self.opts.query_timeout, q.fetch_one::<T>()).await {
                 Ok(Ok(v)) => answers.push(v),
-                Ok(Err(e)) => failed = Some(ChError::classify(e, &self.replicas.get(at).display_url)),
+                Ok(Err(e)) => {
+                    failed = Some(ChError::classify(e, &self.replicas.get(at).display_url))
+                }
                 Err(_) => failed = Some(ChError::Timeout(self.opts.query_timeout)),
             }
         }

@@ -64,10 +64,7 @@ impl Replicas {
             .compare_exchange(at, next, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
-            log::warn!(
-                "{e}; going on with {}",
-                self.get(next).display_url
-            );
+            log::warn!("{e}; going on with {}", self.get(next).display_url);
         }
     }
 }

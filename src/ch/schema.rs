@@ -125,7 +125,11 @@ impl TableSchema {
     /// On a cluster, the change reaches every server (`ON CLUSTER`) unless `here_only`: a
     /// Distributed table is altered on the server connected to (18.16 refuses a distributed
     /// ALTER of a table that is not replicated on a cluster of replicated shards).
-    pub async fn add_provenance(&mut self, server: &Server, here_only: bool) -> Result<(), ChError> {
+    pub async fn add_provenance(
+        &mut self,
+        server: &Server,
+        here_only: bool,
+    ) -> Result<(), ChError> {
         let on_cluster = match here_only {
             true => String::new(),
             false => server.on_cluster(),

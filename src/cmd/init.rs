@@ -132,7 +132,9 @@ async fn targets(
         if schema.has_provenance() {
             lines.push(format!("ready   {table}"));
         } else {
-            schema.add_provenance(server, layout.local.is_some()).await?;
+            schema
+                .add_provenance(server, layout.local.is_some())
+                .await?;
             lines.push(format!(
                 "altered {table}: added provenance columns {} and {}",
                 crate::ch::schema::PROVENANCE_FILE,

@@ -6,7 +6,6 @@
 mod session;
 mod shard;
 
-
 pub use shard::Shard;
 
 use crate::ch::Fence;
@@ -68,8 +67,7 @@ fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s != "."
         && s != ".."
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
@@ -144,10 +142,12 @@ pub fn acquire(
     let (mut session, taken) =
         session::Session::start(coord, folder, &name, holder, fence.clone())?;
     let taken = match taken {
-        session::Taken::Held { live_runs, others } => match others.iter().find(|(n, _)| overlaps(folder, shard, n)) {
-            Some((_, by)) => Err(by.clone()),
-            None => Ok(live_runs),
-        },
+        session::Taken::Held { live_runs, others } => {
+            match others.iter().find(|(n, _)| overlaps(folder, shard, n)) {
+                Some((_, by)) => Err(by.clone()),
+                None => Ok(live_runs),
+            }
+        }
         session::Taken::Refused(by) => Err(by),
     };
     match taken {

@@ -171,12 +171,7 @@ async fn interrupted(states: &mut zk::StateWatcher) -> zk::SessionState {
 }
 
 /// Registers the run and creates the lock node; what is in the way if it cannot.
-async fn take(
-    client: &zk::Client,
-    job: &Job,
-    lock: &str,
-    run: &str,
-) -> Result<Taken, zk::Error> {
+async fn take(client: &zk::Client, job: &Job, lock: &str, run: &str) -> Result<Taken, zk::Error> {
     let dir = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
     let root = &job.coord.root;

@@ -22,10 +22,10 @@ use crate::sink::Sink;
 use anyhow::Context;
 use plan::{Known, Plan};
 use prepare::{Candidate, Prepare, Settings};
-use targets::Targets;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use targets::Targets;
 
 pub use report::print_report;
 

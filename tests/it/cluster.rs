@@ -50,7 +50,10 @@ impl<'a> CEnv<'a> {
 
     /// `ingest run` on the cluster through the replicas `nodes` (in order), quick to give up.
     pub fn command(&self, nodes: &[usize]) -> Command {
-        let urls: Vec<&str> = nodes.iter().map(|&i| self.cl.nodes[i].url.as_str()).collect();
+        let urls: Vec<&str> = nodes
+            .iter()
+            .map(|&i| self.cl.nodes[i].url.as_str())
+            .collect();
         let mut cmd = Command::new(BIN);
         cmd.arg("run")
             .env_clear()
@@ -86,10 +89,7 @@ impl<'a> CEnv<'a> {
 
     /// The same, with the provenance columns from the start (on every server).
     pub fn reviews_with_provenance(&self, local: &str, dist: &str) {
-        let ddl = LOCAL_DDL.replace(
-            "UInt8)",
-            "UInt8, _ingest_file UInt64, _ingest_row UInt64)",
-        );
+        let ddl = LOCAL_DDL.replace("UInt8)", "UInt8, _ingest_file UInt64, _ingest_row UInt64)");
         self.reviews_with(local, dist, &ddl);
     }
 
@@ -142,7 +142,11 @@ impl<'a> CEnv<'a> {
                 &format!("SELECT count(), sum(cityHash64({COLUMNS})) FROM {{db}}.{t}"),
             )
         };
-        assert_eq!(fingerprint(i, table), fingerprint(0, "reference"), "{table} on node {i}");
+        assert_eq!(
+            fingerprint(i, table),
+            fingerprint(0, "reference"),
+            "{table} on node {i}"
+        );
         let doubled = self.n(
             i,
             &format!(
@@ -150,7 +154,10 @@ impl<'a> CEnv<'a> {
                  FROM {{db}}.{table} GROUP BY _ingest_file, _ingest_row HAVING c > 1)"
             ),
         );
-        assert_eq!(doubled, 0, "duplicate provenance keys in {table} on node {i}");
+        assert_eq!(
+            doubled, 0,
+            "duplicate provenance keys in {table} on node {i}"
+        );
     }
 
     /// Writes `files` review files of `rows` rows each, numbered from `first`, named `prefix…`;
@@ -184,7 +191,10 @@ fn replicated_and_distributed_targets_take_every_file_once_seen_from_any_replica
     let first = env.ingest(&[0], &["--table", "dist", "--batch-rows", "300"]);
     assert_code(&first, 0);
     env.files("b", 2100, 3, 700);
-    let second = env.ingest(&[2], &["--table", "dist", "--batch-rows", "300", "--output", "json"]);
+    let second = env.ingest(
+        &[2],
+        &["--table", "dist", "--batch-rows", "300", "--output", "json"],
+    );
     assert_code(&second, 0);
     let summary: serde_json::Value = serde_json::from_str(second.stdout.trim()).unwrap();
     assert_eq!(summary["files"]["ingested"], 3, "{}", second.stdout);
@@ -234,7 +244,11 @@ fn replicated_and_distributed_targets_take_every_file_once_seen_from_any_replica
     // A rerun through the other replica of shard 2 has nothing to do.
     let again = env.ingest(&[3], &["--table", "dist", "--batch-rows", "300"]);
     assert_code(&again, 0);
-    assert!(again.stdout.contains("6 already-ingested"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("6 already-ingested"),
+        "{}",
+        again.stdout
+    );
     env.assert_exactly_once(2, "dist");
 
     // A Replicated table as the target, through the second replica of shard 1.
@@ -243,7 +257,11 @@ fn replicated_and_distributed_targets_take_every_file_once_seen_from_any_replica
     synced(&env, "rep");
     env.assert_exactly_once(0, "rep");
     env.assert_exactly_once(1, "rep");
-    assert_eq!(env.n(2, "SELECT count() FROM {db}.rep"), 0, "shard 2 has its own rep");
+    assert_eq!(
+        env.n(2, "SELECT count() FROM {db}.rep"),
+        0,
+        "shard 2 has its own rep"
+    );
 }
 
 #[test]
@@ -266,7 +284,11 @@ fn created_tables_are_replicated_on_every_server_of_the_cluster() {
     }
     synced(&env, "made");
     assert_eq!(env.n(3, "SELECT count() FROM {db}.made"), 1000);
-    assert_eq!(env.n(0, "SELECT count() FROM {db}.made"), 0, "shard 1 has its own");
+    assert_eq!(
+        env.n(0, "SELECT count() FROM {db}.made"),
+        0,
+        "shard 1 has its own"
+    );
 }
 
 #[test]
@@ -283,7 +305,14 @@ fn replicated_deduplication_drops_a_repeated_insert_and_keeps_identical_batches_
     env.files("f", 0, 4, 100);
     let repeated = run(env
         .command(&[0])
-        .args(["--table", "rep", "--batch-rows", "100", "--insert-rows", "100"])
+        .args([
+            "--table",
+            "rep",
+            "--batch-rows",
+            "100",
+            "--insert-rows",
+            "100",
+        ])
         .env("FAILPOINTS", "repeat-insert=return"));
     assert_code(&repeated, 0);
     synced(&env, "rep");
@@ -309,7 +338,14 @@ fn replicated_deduplication_drops_a_repeated_insert_and_keeps_identical_batches_
         let mut cmd = env.command(&[0]);
         cmd.env("INGEST_DATA_DIR", dir.path())
             .env("INGEST_FOLDER_ID", format!("twins-{table}"))
-            .args(["--table", table, "--batch-rows", "100", "--insert-rows", "100"]);
+            .args([
+                "--table",
+                table,
+                "--batch-rows",
+                "100",
+                "--insert-rows",
+                "100",
+            ]);
         if table == "bare" {
             cmd.arg("--without-provenance");
         }

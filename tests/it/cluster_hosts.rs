@@ -35,7 +35,11 @@ fn run_when_free(env: &CEnv, nodes: &[usize], args: &[&str]) -> crate::util::Out
 fn wait_for(path: &std::path::Path) {
     let started = Instant::now();
     while !path.exists() {
-        assert!(started.elapsed() < Duration::from_secs(60), "{} never came", path.display());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{} never came",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -87,13 +91,18 @@ fn a_second_run_on_the_folder_is_turned_away_and_a_killed_holder_is_resumed_by_a
     // A goes on, and dies mid-file.
     std::fs::write(hooks.path().join("after-scan.go"), "").unwrap();
     let started = Instant::now();
-    while env.n(0, "SELECT count() FROM {db}.dist") == 0 && started.elapsed() < Duration::from_secs(60) {
+    while env.n(0, "SELECT count() FROM {db}.dist") == 0
+        && started.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     a.kill().unwrap();
     a.wait().unwrap();
     let sent_by_a = env.n(0, "SELECT count() FROM {db}.dist");
-    assert!(sent_by_a > 0 && sent_by_a < 9000, "A died mid-run: {sent_by_a}");
+    assert!(
+        sent_by_a > 0 && sent_by_a < 9000,
+        "A died mid-run: {sent_by_a}"
+    );
     // B waits out A's session, then resumes A's files through the other replica.
     let b = run_when_free(&env, &[1, 0], &args);
     assert_code(&b, 0);
@@ -117,7 +126,13 @@ fn two_shards_of_hosts_split_the_folder_and_land_every_file_once() {
     env.reference();
     env.files("s", 0, 12, 400);
     let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
-    let base = ["--table", "dist", "--coordination", &coordination, "--shard"];
+    let base = [
+        "--table",
+        "dist",
+        "--coordination",
+        &coordination,
+        "--shard",
+    ];
     let args = |k: &'static str| {
         let mut v = base.to_vec();
         v.push(k);
@@ -187,7 +202,14 @@ fn runs_fail_over_to_another_replica_and_lose_nothing_when_one_stops_mid_run() {
     let hooks = tempfile::tempdir().unwrap();
     let mut child = env
         .command(&[0, 1])
-        .args(["--table", "rep", "--batch-rows", "1000", "--insert-rows", "1000"])
+        .args([
+            "--table",
+            "rep",
+            "--batch-rows",
+            "1000",
+            "--insert-rows",
+            "1000",
+        ])
         .env(
             "FAILPOINTS",
             format!("after-scan=return({})", hooks.path().display()),
@@ -199,14 +221,26 @@ fn runs_fail_over_to_another_replica_and_lose_nothing_when_one_stops_mid_run() {
     wait_for(&hooks.path().join("after-scan.reached"));
     std::fs::write(hooks.path().join("after-scan.go"), "").unwrap();
     let started = Instant::now();
-    while env.n(0, "SELECT count() FROM {db}.rep") <= 3000 && started.elapsed() < Duration::from_secs(60) {
+    while env.n(0, "SELECT count() FROM {db}.rep") <= 3000
+        && started.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     cl.stop_node(0);
     let code = child.wait().unwrap().code();
     assert!(matches!(code, Some(0 | 4)), "{code:?}");
     cl.start_node(0);
-    let last = env.ingest(&[1, 0], &["--table", "rep", "--batch-rows", "1000", "--insert-rows", "1000"]);
+    let last = env.ingest(
+        &[1, 0],
+        &[
+            "--table",
+            "rep",
+            "--batch-rows",
+            "1000",
+            "--insert-rows",
+            "1000",
+        ],
+    );
     assert_code(&last, 0);
     cl.sync(&format!("{}.rep", env.db));
     env.assert_exactly_once(0, "rep");
@@ -249,7 +283,9 @@ fn zookeeper_stopped_and_restarted_mid_run_loses_nothing_and_doubles_nothing() {
     wait_for(&hooks.path().join("after-scan.reached"));
     std::fs::write(hooks.path().join("after-scan.go"), "").unwrap();
     let started = Instant::now();
-    while env.n(0, "SELECT count() FROM {db}.local") == 0 && started.elapsed() < Duration::from_secs(60) {
+    while env.n(0, "SELECT count() FROM {db}.local") == 0
+        && started.elapsed() < Duration::from_secs(60)
+    {
         std::thread::sleep(Duration::from_millis(10));
     }
     cl.stop_zk();
@@ -303,7 +339,11 @@ fn chaos_kills_on_two_hosts_and_a_replica_restart_leave_every_record_exactly_onc
     let mut next = 0u64;
     for round in 0..6 {
         for f in 0..rng.u64(2..5) {
-            let rows = if rng.u8(..3) == 0 { rng.u64(1500..4000) } else { rng.u64(20..400) };
+            let rows = if rng.u8(..3) == 0 {
+                rng.u64(1500..4000)
+            } else {
+                rng.u64(20..400)
+            };
             let csv = reviews_csv(next, rows);
             next += rows;
             env.write(&format!("r{round}/f{f}.csv"), &csv);
@@ -332,7 +372,10 @@ fn chaos_kills_on_two_hosts_and_a_replica_restart_leave_every_record_exactly_onc
         }
         for mut child in children {
             let code = child.wait().unwrap().code();
-            assert!(matches!(code, None | Some(0 | 4 | 5)), "round {round}: {code:?}");
+            assert!(
+                matches!(code, None | Some(0 | 4 | 5)),
+                "round {round}: {code:?}"
+            );
         }
     }
     for (nodes, shard) in hosts {
