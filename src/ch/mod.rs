@@ -16,6 +16,7 @@ mod replicas;
 pub mod runs;
 pub mod schema;
 mod sql;
+pub mod status;
 pub mod types;
 
 pub use caps::Caps;

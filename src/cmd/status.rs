@@ -5,7 +5,7 @@
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::ch::manifest::PathStatusRow;
+use crate::ch::status::PathStatusRow;
 use crate::config::flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
@@ -271,9 +271,14 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     for w in &r.warnings {
         writeln!(out, "warning: {}", escape(w))?;
     }
+    print_runs(out, &r.runs)?;
+    print_attention(out, &r.attention)?;
+    print_recent(out, &r.recent)
+}
 
+fn print_runs(out: &mut dyn Write, runs: &[RunFields]) -> io::Result<()> {
     writeln!(out, "\nlast runs:")?;
-    if r.runs.is_empty() {
+    if runs.is_empty() {
         writeln!(out, "  none recorded")?;
     } else {
         writeln!(
@@ -282,7 +287,7 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             "STARTED (UTC)", "SECONDS", "EXIT", "FILES", "INGESTED", "FAILED", "ROWS"
         )?;
     }
-    for run in &r.runs {
+    for run in runs {
         let files: u64 = run.files.values().sum();
         let started = run.started.replace('T', " ").replace('Z', "");
         writeln!(
@@ -302,15 +307,18 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_attention(out: &mut dyn Write, attention: &[FileJson]) -> io::Result<()> {
     writeln!(
         out,
         "\nneeds attention (until a run, `ingest retry` or `ingest forget` resolves it):"
     )?;
-    if r.attention.is_empty() {
+    if attention.is_empty() {
         writeln!(out, "  none")?;
     }
-    for f in &r.attention {
+    for f in attention {
         writeln!(
             out,
             "{:<20} {:<11} {:<24} {}",
@@ -327,14 +335,17 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_recent(out: &mut dyn Write, recent: &[FileJson]) -> io::Result<()> {
     writeln!(out, "\nrecent files:")?;
     writeln!(
         out,
         "{:<20} {:<11} {:>10}  {:<24} FILE",
         "LAST EVENT (UTC)", "STATE", "ROWS", "TABLE"
     )?;
-    for f in &r.recent {
+    for f in recent {
         writeln!(
             out,
             "{:<20} {:<11} {:>10}  {:<24} {}",

@@ -1,26 +1,28 @@
-//! `ingest run`: lock the folder, read the manifest once, scan, decide per file, then ingest with a
-//! reading thread and a writing task working side by side; the exit code is decided at the end.
+//! One run over the data folder: read the manifest once, survey the folder, ready the target
+//! tables, then ingest with a reading thread (`prepare`) and the writing side (`sink`) working side
+//! by side; dispose of the files and decide the exit code at the end.
 
 pub mod dispose;
 mod plan;
 mod prepare;
 mod report;
+mod survey;
 mod targets;
 
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
-use crate::config::RunConfig;
+use crate::config::{OnChange, RunConfig};
 use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
+use crate::folder::Folder;
 use crate::formats::Limits;
-use crate::manifest::{Manifest, State};
-use crate::outcome::{FileOutcome, Status};
-use crate::outcome::{RunReport, RunStart};
+use crate::manifest::{Manifest, PathState, State};
+use crate::outcome::{FileOutcome, RunReport, RunStart, Status};
 use crate::progress::Progress;
-use crate::scan;
+use crate::scan::FileEntry;
 use crate::sink::Sink;
+use crate::sink::work::Work;
 use anyhow::Context;
-use plan::{Known, Plan};
 use prepare::{Candidate, Prepare, Settings};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -46,128 +48,20 @@ pub async fn run(
     progress: &Progress,
     live_runs: HashSet<String>,
 ) -> Result<RunReport, Fatal> {
-    let started = start.instant;
-    let mut manifest = Manifest::new(
-        server.clone(),
-        cfg.common.manifest.clone(),
-        start.run_id.clone(),
-        folder.to_owned(),
-    );
-    check_insert_settings(&server, cfg).await?;
-    let manifest_exists = manifest.open().await?;
-    if !cfg.dry_run {
-        for created in manifest.ensure().await?.created {
-            log::info!("created {created}");
-        }
-    }
-    if manifest_exists {
-        manifest.catch_up().await?;
-    }
-    let mut state = if manifest_exists {
-        manifest.load_paths().await?
-    } else {
-        State::default()
-    };
+    let (manifest, exists, mut state) = open_manifest(cfg, &server, folder, start).await?;
     state.live_runs = live_runs;
-
     let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
     let root = Arc::new(
-        crate::folder::Folder::open(&cfg.common.data_dir)
+        Folder::open(&cfg.common.data_dir)
             .with_context(|| format!("cannot open {}", cfg.common.data_dir.display()))?,
     );
-    let scanned_at = Instant::now();
-    let found = scan::scan(&root, &cfg.disposal.folders(), |rel, name| {
-        cfg.routes.detect(rel, name)
-    })
-    .with_context(|| format!("cannot scan {}", cfg.common.data_dir.display()))?;
-    crate::failpoints::rendezvous("after-scan");
-    let mut outcomes: Vec<FileOutcome> = found
-        .ignored
-        .iter()
-        .map(|i| FileOutcome::new(&i.rel, Status::Ignored).detail(i.reason.clone()))
-        .collect();
-    let mut checks = Vec::new();
-    let mut warnings = Vec::new();
-    let routes = cfg.routes.describe();
-    let mut route_hits = vec![0u64; routes.len()];
-    let any_data = !found.files.is_empty();
-    let (mine, others): (Vec<_>, Vec<_>) = found
-        .files
-        .into_iter()
-        .partition(|f| cfg.shard.is_none_or(|s| s.takes(&f.rel)));
-    if let (Some(shard), false) = (cfg.shard, others.is_empty()) {
-        log::info!(
-            "{} of the folder's files are other shards' than {shard}",
-            others.len()
-        );
-    }
-    for other in &others {
-        if let Some(i) = cfg.routes.route_index(&other.rel) {
-            route_hits[i] += 1;
-        }
-    }
-    for entry in mine {
-        if let Some(i) = cfg.routes.route_index(&entry.rel) {
-            route_hits[i] += 1;
-        }
-        let Some(table) = cfg.routes.table_for(&entry.rel) else {
-            warnings.push(format!(
-                "{}: no route matches this data file and no --table is set",
-                entry.rel
-            ));
-            outcomes.push(
-                FileOutcome::new(&entry.rel, Status::Ignored)
-                    .detail("no route matches it and no --table is set"),
-            );
-            continue;
-        };
-        match plan::plan(
-            &entry,
-            &table.to_string(),
-            &state,
-            cfg.on_change == crate::config::OnChange::Ingest,
-        ) {
-            Plan::Known(known) => outcomes.push(known_outcome(&entry, table, known, &state)),
-            Plan::Check { previous } => checks.push((entry, table.clone(), previous.map(Box::new))),
-        }
-    }
-
-    // Files stay in the folder: a route that matches none of them is most likely a typo. (Files
-    // moved or deleted after ingestion leave routes idle between arrivals.)
-    if any_data && cfg.disposal.after == crate::config::After::Keep {
-        for (route, hits) in routes.iter().zip(&route_hits) {
-            if *hits == 0 {
-                warnings.push(format!("route {route} matched no file in the data folder"));
-            }
-        }
-    }
-
-    if manifest_exists && !checks.is_empty() {
+    let survey = survey::survey(cfg, &root, &state)?;
+    if exists && !survey.checks.is_empty() {
         manifest.load_contents(&mut state).await?;
     }
-    let mut tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>> = BTreeMap::new();
-    for (entry, table, _) in &checks {
-        tables.entry(table).or_default().push(entry);
-    }
     let mut created = Vec::new();
-    let mut refused = HashMap::new();
-    let targets = Targets {
-        server: &server,
-        cfg,
-        state: &state,
-        crashes: &crashes,
-    }
-    .prepare(tables, &mut created, &mut refused)
-    .await?;
-    let candidates: Vec<Candidate> = checks
-        .into_iter()
-        .map(|(entry, table, previous)| Candidate {
-            refused: refused.remove(&entry.rel),
-            entry,
-            target: targets[&table].clone(),
-            previous,
-        })
-        .collect();
+    let candidates =
+        candidates(cfg, &server, &state, &crashes, survey.checks, &mut created).await?;
     progress.start(
         candidates.len() as u64,
         candidates.iter().map(|c| c.entry.size).sum(),
@@ -176,31 +70,17 @@ pub async fn run(
         .iter()
         .map(|c| (c.entry.rel.clone(), c.target.table.to_string()))
         .collect();
-
-    let settings = Settings {
-        batch_rows: cfg.batch_rows,
-        insert_rows: cfg.insert_rows,
-        settle: cfg.settle,
-        scanned_at,
-        limits: Limits::default(),
-        policy: cfg.on_error,
-        ingest_changed: cfg.on_change == crate::config::OnChange::Ingest,
-        dry_run: cfg.dry_run,
-        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
-    };
     // One unit of work ahead: a coalesced group holds up to 16 MiB of rows.
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let prepare = Prepare::new(
-        settings,
+    let reading = Prepare::new(
+        settings(cfg, survey.scanned_at),
         progress.clone(),
         Arc::new(state),
         manifest.clone(),
         tx,
         crashes.clone(),
     );
-    let reader = crate::rows::spawn_reading("read", move || prepare.run(candidates))
-        .context("cannot start the reading thread")?;
-    let mut sender = Sink::new(
+    let mut sink = Sink::new(
         server,
         manifest.clone(),
         cfg,
@@ -208,40 +88,136 @@ pub async fn run(
         progress.clone(),
         crashes,
     );
-    sender.run(rx).await;
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
-
-    let seen: HashSet<&str> = sender.outcomes.iter().map(|o| o.rel.as_str()).collect();
-    let mut missing = Vec::new();
-    for (rel, table) in &expected {
-        if !seen.contains(rel.as_str()) {
-            let mut o = FileOutcome::new(rel, Status::Interrupted)
-                .detail("not reached: the run stopped early");
-            o.table = table.clone();
-            missing.push(o);
-        }
-    }
-    outcomes.extend(sender.outcomes);
-    outcomes.extend(missing);
+    ingest(reading, candidates, rx, &mut sink).await?;
+    let mut outcomes = survey.outcomes;
+    outcomes.extend(std::mem::take(&mut sink.outcomes));
+    outcomes.extend(not_reached(&expected, &outcomes));
     outcomes.sort_by(|a, b| a.rel.cmp(&b.rel));
-    if !cfg.dry_run && sender.stopped.is_none() {
+    if !cfg.dry_run && sink.stopped.is_none() {
         let events = cfg.disposal.apply(&root, &manifest, &mut outcomes);
         if let Err(e) = manifest.write(&events).await {
             log::error!("cannot record {} quarantine events: {e}", events.len());
         }
     }
-    let failing_warnings = cfg.fail_on_warning && !warnings.is_empty();
-    let exit = exit_code(&outcomes, sender.stopped.as_ref(), failing_warnings);
+    let failing_warnings = cfg.fail_on_warning && !survey.warnings.is_empty();
+    let exit = exit_code(&outcomes, sink.stopped.as_ref(), failing_warnings);
     Ok(RunReport {
         run_id: manifest.run_id.clone(),
         dry_run: cfg.dry_run,
         outcomes,
         created,
-        warnings,
-        stopped: sender.stopped.map(|e| e.to_string()),
+        warnings: survey.warnings,
+        stopped: sink.stopped.map(|e| e.to_string()),
         exit,
-        elapsed: started.elapsed(),
+        elapsed: start.instant.elapsed(),
     })
+}
+
+/// The manifest (created where missing, unless this is a dry run), whether it existed, and the
+/// latest state of every path.
+async fn open_manifest(
+    cfg: &RunConfig,
+    server: &Server,
+    folder: &str,
+    start: &RunStart,
+) -> Result<(Manifest, bool, State), Fatal> {
+    let mut manifest = Manifest::new(
+        server.clone(),
+        cfg.common.manifest.clone(),
+        start.run_id.clone(),
+        folder.to_owned(),
+    );
+    check_insert_settings(server, cfg).await?;
+    let exists = manifest.open().await?;
+    if !cfg.dry_run {
+        for created in manifest.ensure().await?.created {
+            log::info!("created {created}");
+        }
+    }
+    if exists {
+        manifest.catch_up().await?;
+    }
+    let state = match exists {
+        true => manifest.load_paths().await?,
+        false => State::default(),
+    };
+    Ok((manifest, exists, state))
+}
+
+/// The files to read, each with its table ready (and the `CREATE TABLE`s run to make them).
+async fn candidates(
+    cfg: &RunConfig,
+    server: &Server,
+    state: &State,
+    crashes: &Arc<Mutex<Crashes>>,
+    checks: Vec<(FileEntry, TableRef, Option<Box<PathState>>)>,
+    created: &mut Vec<(String, String)>,
+) -> Result<Vec<Candidate>, Fatal> {
+    let mut tables: BTreeMap<&TableRef, Vec<&FileEntry>> = BTreeMap::new();
+    for (entry, table, _) in &checks {
+        tables.entry(table).or_default().push(entry);
+    }
+    let mut refused = HashMap::new();
+    let targets = Targets {
+        server,
+        cfg,
+        state,
+        crashes,
+    }
+    .prepare(tables, created, &mut refused)
+    .await?;
+    Ok(checks
+        .into_iter()
+        .map(|(entry, table, previous)| Candidate {
+            refused: refused.remove(&entry.rel),
+            entry,
+            target: targets[&table].clone(),
+            previous,
+        })
+        .collect())
+}
+
+fn settings(cfg: &RunConfig, scanned_at: Instant) -> Settings {
+    Settings {
+        batch_rows: cfg.batch_rows,
+        insert_rows: cfg.insert_rows,
+        settle: cfg.settle,
+        scanned_at,
+        limits: Limits::default(),
+        policy: cfg.on_error,
+        ingest_changed: cfg.on_change == OnChange::Ingest,
+        dry_run: cfg.dry_run,
+        spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),
+    }
+}
+
+/// Reads the candidates on a thread of their own while the sink writes what it is handed.
+async fn ingest(
+    reading: Prepare,
+    candidates: Vec<Candidate>,
+    rx: tokio::sync::mpsc::Receiver<Work>,
+    sink: &mut Sink,
+) -> Result<(), Fatal> {
+    let reader = crate::rows::spawn_reading("read", move || reading.run(candidates))
+        .context("cannot start the reading thread")?;
+    sink.run(rx).await;
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    Ok(())
+}
+
+/// Files the run meant to read but never finished: it stopped early.
+fn not_reached(expected: &[(String, String)], outcomes: &[FileOutcome]) -> Vec<FileOutcome> {
+    let seen: HashSet<&str> = outcomes.iter().map(|o| o.rel.as_str()).collect();
+    expected
+        .iter()
+        .filter(|(rel, _)| !seen.contains(rel.as_str()))
+        .map(|(rel, table)| {
+            let mut o = FileOutcome::new(rel, Status::Interrupted)
+                .detail("not reached: the run stopped early");
+            o.table = table.clone();
+            o
+        })
+        .collect()
 }
 
 /// Every `--insert-setting` must be one the server knows, before anything is inserted.
@@ -274,35 +250,4 @@ fn exit_code(outcomes: &[FileOutcome], stopped: Option<&ChError>, failing_warnin
     } else {
         Exit::Ok
     }
-}
-
-fn known_outcome(
-    entry: &scan::FileEntry,
-    table: &TableRef,
-    known: Known,
-    state: &State,
-) -> FileOutcome {
-    let (status, detail) = match known {
-        Known::Ingested => (Status::AlreadyIngested, ""),
-        Known::Duplicate => (Status::Duplicate, "recorded as a duplicate before"),
-        Known::FailedBefore => (
-            Status::FailedBefore,
-            "failed for its content before; change the file or run `ingest retry`",
-        ),
-        Known::HeldBack => (
-            Status::ChangedBefore,
-            "changed since ingested; held back earlier",
-        ),
-        Known::Busy(run) => {
-            return FileOutcome::of(entry, table, Status::Unsettled).detail(format!(
-                "claimed by run {run}, which is still running (on another host): left to it"
-            ));
-        }
-    };
-    let known = state.by_path.get(&entry.rel);
-    let mut outcome = FileOutcome::of(entry, table, status)
-        .detail(detail)
-        .hash(known.map_or("", |p| p.file_hash.as_str()));
-    outcome.failure = known.and_then(|p| p.error_kind);
-    outcome
 }

@@ -1,6 +1,7 @@
-//! The target tables of a run, readied before any file is read: loaded (or created from their
-//! files where configured), given the provenance columns they lack (a Distributed table's local
-//! table too), and told where their rows are written and whether they are replicated.
+//! The target tables of a run, ready to take rows: each loaded (or created from its files where
+//! configured), given provenance columns where it lacks them (a Distributed table's local table
+//! too), told where its rows are written and whether they are replicated, and recognised as a
+//! table whose manifest was lost; files that cannot go into theirs are refused, each with why.
 
 use super::prepare::Refusal;
 use crate::ch::Server;
@@ -11,25 +12,25 @@ use crate::crashes::Crashes;
 use crate::exit::Fatal;
 use crate::manifest::State;
 use crate::rows::target::Target;
-use crate::scan;
+use crate::scan::FileEntry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// What loading the target tables needs.
 pub(super) struct Targets<'a> {
-    pub(super) server: &'a Server,
-    pub(super) cfg: &'a RunConfig,
-    pub(super) state: &'a State,
-    pub(super) crashes: &'a Arc<Mutex<Crashes>>,
+    pub server: &'a Server,
+    pub cfg: &'a RunConfig,
+    pub state: &'a State,
+    pub crashes: &'a Arc<Mutex<Crashes>>,
 }
 
 impl Targets<'_> {
     /// Loads each target table (creating a missing one where configured), adding provenance
     /// columns where missing (and saying so). Files that cannot go in (their fields cannot
     /// become columns, or no table could be made from the files) are `refused`, each with why.
-    pub(super) async fn prepare(
+    pub async fn prepare(
         &self,
-        tables: BTreeMap<&TableRef, Vec<&scan::FileEntry>>,
+        tables: BTreeMap<&TableRef, Vec<&FileEntry>>,
         created: &mut Vec<(String, String)>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<BTreeMap<TableRef, Arc<Target>>, Fatal> {
@@ -56,7 +57,7 @@ impl Targets<'_> {
     async fn create(
         &self,
         table: &TableRef,
-        files: Vec<&scan::FileEntry>,
+        files: Vec<&FileEntry>,
         refused: &mut HashMap<String, Refusal>,
     ) -> Result<Option<(TableSchema, String)>, Fatal> {
         let Some(spec) = self.cfg.routes.create_for(table) else {
