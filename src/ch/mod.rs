@@ -293,27 +293,6 @@ impl Server {
         .await
     }
 
-    /// Asks every replica the same question, once each (no retry, no failover): the answers of
-    /// those that answered, and whether any did not.
-    pub async fn fetch_one_everywhere<T>(&self, sql: &Sql) -> (Vec<T>, Option<ChError>)
-    where
-        T: clickhouse::RowOwned + clickhouse::RowRead,
-    {
-        let mut answers = Vec::new();
-        let mut failed = None;
-        for at in 0..self.replicas.len() {
-            let q = sql.build(&self.replicas.get(at).client, self.caps.query_parameters());
-            match tokio::time::timeout(self.opts.query_timeout, q.fetch_one::<T>()).await {
-                Ok(Ok(v)) => answers.push(v),
-                Ok(Err(e)) => {
-                    failed = Some(ChError::classify(e, &self.replicas.get(at).display_url))
-                }
-                Err(_) => failed = Some(ChError::Timeout(self.opts.query_timeout)),
-            }
-        }
-        (answers, failed)
-    }
-
     /// Streams the rows of a query into a value made by `init`, one row at a time, so a large
     /// result is never held whole; a retry starts again from `init`.
     pub async fn fold<T, S>(

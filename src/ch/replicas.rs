@@ -6,7 +6,7 @@
 //! And the fence: while a cluster lock guards the run, writes stop the moment the lock may be
 //! lost.
 
-use super::ChError;
+use super::{ChError, Server, Sql};
 use clickhouse::Client;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -95,5 +95,28 @@ impl Fence {
             true => Ok(()),
             false => Err(ChError::Fenced(self.what.to_string())),
         }
+    }
+}
+
+impl Server {
+    /// Asks every replica the same question, once each (no retry, no failover): the answers of
+    /// those that answered, and whether any did not.
+    pub async fn fetch_one_everywhere<T>(&self, sql: &Sql) -> (Vec<T>, Option<ChError>)
+    where
+        T: clickhouse::RowOwned + clickhouse::RowRead,
+    {
+        let mut answers = Vec::new();
+        let mut failed = None;
+        for at in 0..self.replicas.len() {
+            let q = sql.build(&self.replicas.get(at).client, self.caps.query_parameters());
+            match tokio::time::timeout(self.opts.query_timeout, q.fetch_one::<T>()).await {
+                Ok(Ok(v)) => answers.push(v),
+                Ok(Err(e)) => {
+                    failed = Some(ChError::classify(e, &self.replicas.get(at).display_url))
+                }
+                Err(_) => failed = Some(ChError::Timeout(self.opts.query_timeout)),
+            }
+        }
+        (answers, failed)
     }
 }

@@ -8,6 +8,7 @@ pub mod flags;
 mod layered;
 mod routes;
 mod settings;
+mod urls;
 
 pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output};
 pub use layered::parse;
@@ -22,6 +23,7 @@ use file::FileConfig;
 use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use urls::check_url;
 
 pub const DEFAULT_URL: &str = "http://localhost:8123";
 /// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
@@ -364,45 +366,6 @@ fn check_metrics_file(path: &Path) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another
-/// machine unless explicitly allowed. Says whether the server is on this machine.
-fn check_url(url: &str, allow_insecure: bool) -> Result<bool, Fatal> {
-    let bad = |why: &str| Fatal::config(format!("--url {}: {why}", crate::ch::display_url(url)));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad("the scheme must be http or https"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(bad(
-            "credentials do not belong in the URL; use --user and CLICKHOUSE_PASSWORD",
-        ));
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    let loopback = is_loopback(host);
-    if scheme == "http" && !loopback && !allow_insecure {
-        return Err(bad(
-            "plain HTTP to another machine sends credentials in clear; use https:// or pass --allow-insecure-http",
-        ));
-    }
-    Ok(loopback)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Parses `250ms`, `3s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -436,20 +399,5 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(check_url("http://localhost:8123", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8123/", false).is_ok());
-        assert!(check_url("http://[::1]:8123", false).is_ok());
-        assert!(check_url("https://ch.example.com:8443", false).is_ok());
-        assert!(check_url("http://ch.example.com:8123", true).is_ok());
-        let err = check_url("http://ch.example.com:8123", false).unwrap_err();
-        assert!(err.to_string().contains("plain HTTP"), "{err}");
-        let err = check_url("http://user:secret@localhost:8123", false).unwrap_err();
-        assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(check_url("ftp://x", false).is_err());
-        assert!(check_url("localhost:8123", false).is_err());
     }
 }
