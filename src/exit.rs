@@ -36,7 +36,8 @@ Exit codes:
   1  internal error (a bug, or an I/O failure outside the data files)
   2  configuration or usage error
   3  some files failed (recorded in the manifest; the other files were ingested)
-  4  ClickHouse (or ZooKeeper) unreachable (nothing is lost; the next run continues)
+  4  ClickHouse unreachable, or ZooKeeper with --coordination (nothing is lost; the next run
+     continues)
   5  another run holds the data folder's lock (or its shard's cluster lock)
   6  files changed after ingestion were held back (see --on-change)";
 

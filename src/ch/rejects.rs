@@ -73,7 +73,7 @@ impl Server {
     /// Deletes the recorded rejects of some content (`forget --delete-rows`) and waits until
     /// they are gone.
     pub async fn delete_rejects(&self, rejects: &TableRef, hash: &str) -> Result<(), ChError> {
-        self.delete_where(rejects, "file_hash = ?", hash.into())
+        self.delete_where(rejects, "", "file_hash = ?", hash.into())
             .await
     }
 }

@@ -293,6 +293,11 @@ pub struct RetryArgs {
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
 
+    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
+    /// `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
+
     /// Every failed or quarantined file (not the held-back ones: name those one by one)
     #[arg(long)]
     pub all_failed: bool,
@@ -324,6 +329,11 @@ pub struct ForgetArgs {
     /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
+
+    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
+    /// `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
 
     /// Also delete the content's rows from its table (by provenance), waiting until they are gone
     #[arg(long)]

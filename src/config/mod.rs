@@ -5,6 +5,7 @@
 mod choices;
 mod file;
 pub mod flags;
+mod hosts;
 mod layered;
 mod routes;
 mod settings;
@@ -74,16 +75,27 @@ pub struct RunConfig {
 pub struct ManageConfig {
     pub common: Common,
     pub lock_file: PathBuf,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
 }
 
 impl ManageConfig {
-    pub fn build(args: &CommonArgs, lock_file: Option<&PathBuf>) -> Result<ManageConfig, Fatal> {
+    pub fn build(
+        args: &CommonArgs,
+        lock_file: Option<&PathBuf>,
+        coordination: Option<&String>,
+    ) -> Result<ManageConfig, Fatal> {
         let mut common = Common::build(args)?;
         common.data_dir = common.existing_data_dir()?;
         let lock_file = lock_file
             .cloned()
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        Ok(ManageConfig { common, lock_file })
+        let coordination = hosts::coordination(coordination.map(String::as_str))?;
+        Ok(ManageConfig {
+            common,
+            lock_file,
+            coordination,
+        })
     }
 }
 
@@ -202,31 +214,16 @@ impl RunConfig {
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
-        let lock_file = args
-            .lock_file
-            .clone()
-            .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+
         let disposal = disposal(args, &given_data_dir, &common.data_dir)?;
         if let Some(path) = &args.metrics_file {
             check_metrics_file(path)?;
         }
-        let coordination = args
-            .coordination
-            .as_deref()
-            .map(Coordination::parse)
-            .transpose()
-            .map_err(|e| Fatal::config(format!("--coordination: {e}")))?;
-        let shard = args
-            .shard
-            .as_deref()
-            .map(Shard::parse)
-            .transpose()
-            .map_err(|e| Fatal::config(format!("--shard: {e}")))?;
-        if shard.is_some() && coordination.is_none() {
-            return Err(Fatal::config(
-                "--shard needs --coordination: a shard's lock is a cluster lock",
-            ));
-        }
+        let (coordination, shard, lock_name) = hosts::of_run(args)?;
+        let lock_file = args
+            .lock_file
+            .clone()
+            .unwrap_or_else(|| common.data_dir.join(lock_name));
         Ok(RunConfig {
             common,
             routes,

@@ -50,19 +50,25 @@ impl<'a> CEnv<'a> {
 
     /// `ingest run` on the cluster through the replicas `nodes` (in order), quick to give up.
     pub fn command(&self, nodes: &[usize]) -> Command {
+        let mut cmd = self.subcommand("run", nodes);
+        cmd.env("INGEST_SETTLE", "0");
+        cmd
+    }
+
+    /// Another command, the same way.
+    pub fn subcommand(&self, sub: &str, nodes: &[usize]) -> Command {
         let urls: Vec<&str> = nodes
             .iter()
             .map(|&i| self.cl.nodes[i].url.as_str())
             .collect();
         let mut cmd = Command::new(BIN);
-        cmd.arg("run")
+        cmd.arg(sub)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CLICKHOUSE_URL", urls.join(","))
             .env("CLICKHOUSE_DATABASE", &self.db)
             .env("INGEST_DATA_DIR", self.data())
             .env("INGEST_CLUSTER", CLUSTER)
-            .env("INGEST_SETTLE", "0")
             .env("INGEST_TIMEOUT", "20s")
             .env("INGEST_RETRIES", "3")
             .env("INGEST_FOLDER_ID", "shared-folder");
@@ -249,6 +255,17 @@ fn replicated_and_distributed_targets_take_every_file_once_seen_from_any_replica
         "{}",
         again.stdout
     );
+    env.assert_exactly_once(2, "dist");
+    // A file whose rows are on shard 2, forgotten with its rows through a replica of shard 1:
+    // the delete reaches its local table there; the next run ingests it again, once.
+    let forget = run(env
+        .subcommand("forget", &[0])
+        .args(["--delete-rows", "b000.csv"]));
+    assert_code(&forget, 0);
+    assert_eq!(env.n(2, "SELECT count() FROM {db}.dist"), 3500);
+    let back = env.ingest(&[0], &["--table", "dist", "--batch-rows", "300"]);
+    assert_code(&back, 0);
+    synced(&env, "local");
     env.assert_exactly_once(2, "dist");
 
     // A Replicated table as the target, through the second replica of shard 1.

@@ -469,7 +469,11 @@ fn the_cluster_compose_file_runs_two_shards_of_two_replicas_and_two_ingest_hosts
         })
         .collect();
     assert_eq!(shards, [["ch1", "ch2"], ["ch3", "ch4"]]);
-    assert_eq!(xml_all(&cluster, "host")[0], "zookeeper", "ZooKeeper by its service name");
+    assert_eq!(
+        xml_all(&cluster, "host")[0],
+        "zookeeper",
+        "ZooKeeper by its service name"
+    );
     assert!(cluster.contains("<distributed_ddl>"));
     // Each server: its own macros, the shard it is in above, and the shared file.
     let mut replicas = BTreeSet::new();
@@ -487,17 +491,32 @@ fn the_cluster_compose_file_runs_two_shards_of_two_replicas_and_two_ingest_hosts
             let file = mounts
                 .iter()
                 .find_map(|m| m.strip_prefix("./"))
-                .filter(|_| mounts.iter().any(|m| m.starts_with("./clickhouse/cluster.xml:")))
+                .filter(|_| {
+                    mounts
+                        .iter()
+                        .any(|m| m.starts_with("./clickhouse/cluster.xml:"))
+                })
                 .expect("cluster.xml is mounted");
-            assert!(example("cluster").join(file.split(':').next().unwrap()).exists());
-            assert!(mounts.iter().any(|m| m.starts_with(&macros)), "{host}: {mounts:?}");
+            assert!(
+                example("cluster")
+                    .join(file.split(':').next().unwrap())
+                    .exists()
+            );
+            assert!(
+                mounts.iter().any(|m| m.starts_with(&macros)),
+                "{host}: {mounts:?}"
+            );
             let m = read(&format!("cluster/clickhouse/macros-{host}.xml"));
             assert_eq!(xml_all(&m, "shard"), [(k + 1).to_string()], "{host}");
             assert_eq!(xml_all(&m, "interserver_http_host"), [*host]);
             replicas.insert(xml_all(&m, "replica")[0].to_owned());
         }
     }
-    assert_eq!(replicas.len(), 4, "replica names are unique across the cluster");
+    assert_eq!(
+        replicas.len(),
+        4,
+        "replica names are unique across the cluster"
+    );
     // Two ingest hosts on one folder: one cluster lock service, a shard each, the same folder
     // id, the cluster of the servers, and the replicas of one shard each.
     let setup = read("cluster/setup.sql");
@@ -524,7 +543,12 @@ fn the_cluster_compose_file_runs_two_shards_of_two_replicas_and_two_ingest_hosts
         assert!(text(&svc["command"][0], "command").contains("ingest run"));
         // The flags and variables are the ones `ingest run` knows.
         let help = run(Command::new(BIN).args(["run", "--help"]));
-        for var in ["INGEST_SHARD", "INGEST_COORDINATION", "INGEST_CLUSTER", "INGEST_FOLDER_ID"] {
+        for var in [
+            "INGEST_SHARD",
+            "INGEST_COORDINATION",
+            "INGEST_CLUSTER",
+            "INGEST_FOLDER_ID",
+        ] {
             assert!(help.stdout.contains(var), "{var}");
         }
     }
