@@ -13,7 +13,6 @@ use crate::outcome::RunStart;
 use crate::progress::Progress;
 use crate::summary::Summary;
 use crate::{coord, folder_id, lock, metrics, run};
-use std::collections::HashSet;
 use std::io::Write;
 
 /// Whichever lock keeps other runs off this run's files.
@@ -52,14 +51,16 @@ pub async fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
             held = Some(Held::Cluster(lock));
         }
         let mut connected = Server::connect(cfg.common.connect.clone()).await?;
-        let mut live_runs = HashSet::new();
+        let mut peers = run::Peers::default();
         if let Some(Held::Cluster(lock)) = &held {
             connected = connected.with_fence(lock.fence.clone());
-            live_runs = lock.live_runs.clone();
-            live_runs.remove(&start.run_id);
+            peers.live_runs = lock.live_runs.clone();
+            peers.live_runs.remove(&start.run_id);
+            // Runs of other shards may meet the same content under other names at once.
+            peers.claims = cfg.shard.map(|_| lock.claims.clone());
         }
         server = Some(connected.clone());
-        run::run(cfg, connected, &id.id, &start, &progress, live_runs).await
+        run::run(cfg, connected, &id.id, &start, &progress, peers).await
     }
     .await;
     progress.finish();

@@ -3,9 +3,11 @@
 //! that dies, and the runs that are alive, so that a file another live run claimed is left to it.
 //! The ZooKeeper client is `zookeeper-client`; this module only names nodes and reads answers.
 
+mod claims;
 mod session;
 mod shard;
 
+pub use claims::Claims;
 pub use shard::Shard;
 
 use crate::ch::Fence;
@@ -80,7 +82,7 @@ pub struct Holder {
 }
 
 impl Holder {
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         format!("run {} on {} (pid {})", self.run_id, self.host, self.pid)
     }
 }
@@ -92,6 +94,8 @@ pub struct ClusterLock {
     pub fence: Fence,
     /// Runs alive when the lock was taken (each holds a node while it runs).
     pub live_runs: HashSet<String>,
+    /// Claims of content, for runs that share the folder with runs of other shards.
+    pub claims: Claims,
     session: session::Session,
 }
 
@@ -139,7 +143,7 @@ pub fn acquire(
     let name = lock_name(folder, shard);
     let shown = format!("{}/locks/{name}", coord.display());
     let fence = Fence::new(&format!("the cluster lock {shown}"));
-    let (mut session, taken) =
+    let (mut session, taken, claims) =
         session::Session::start(coord, folder, &name, holder, fence.clone())?;
     let taken = match taken {
         session::Taken::Held { live_runs, others } => {
@@ -154,6 +158,7 @@ pub fn acquire(
         Ok(live_runs) => Ok(ClusterLock {
             fence,
             live_runs,
+            claims,
             session,
         }),
         Err(by) => {

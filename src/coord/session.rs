@@ -3,6 +3,7 @@
 //! the moment the session is interrupted (a disconnected session may expire, and its lock go to
 //! another host, before it reconnects).
 
+use super::claims::{self, Claims};
 use super::{Coordination, Holder};
 use crate::ch::Fence;
 use crate::exit::Fatal;
@@ -10,6 +11,7 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tokio::sync::mpsc as mpsc_tokio;
 use tokio::sync::oneshot;
 use zookeeper_client as zk;
 
@@ -40,6 +42,7 @@ pub(super) struct Session {
 /// What the session thread is to do.
 struct Job {
     coord: Coordination,
+    claims: mpsc_tokio::UnboundedReceiver<claims::Request>,
     folder: String,
     name: String,
     holder: Holder,
@@ -53,9 +56,11 @@ impl Session {
         name: &str,
         holder: &Holder,
         fence: Fence,
-    ) -> Result<(Session, Taken), Fatal> {
+    ) -> Result<(Session, Taken, Claims), Fatal> {
+        let (claims, requests) = Claims::new();
         let job = Job {
             coord: coord.clone(),
+            claims: requests,
             folder: folder.to_owned(),
             name: name.to_owned(),
             holder: holder.clone(),
@@ -80,7 +85,7 @@ impl Session {
             thread: Some(thread),
         };
         match taken_rx.recv() {
-            Ok(Ok(taken)) => Ok((session, taken)),
+            Ok(Ok(taken)) => Ok((session, taken, claims)),
             Ok(Err(why)) => {
                 session.stop();
                 Err(Fatal::Coordination(format!(
@@ -109,7 +114,7 @@ impl Session {
 }
 
 async fn serve(
-    job: Job,
+    mut job: Job,
     taken_tx: mpsc::Sender<Result<Taken, String>>,
     stop_rx: oneshot::Receiver<()>,
 ) {
@@ -138,14 +143,23 @@ async fn serve(
     let _ = taken_tx.send(taken);
     if held {
         let mut states = client.state_watcher();
-        tokio::select! {
-            _ = stop_rx => {}
-            state = interrupted(&mut states) => {
-                job.fence.release();
-                log::warn!(
-                    "the ZooKeeper session is {state:?}: the lock may go to another host; \
-                     nothing more is written"
-                );
+        let mut stop_rx = stop_rx;
+        let claims_dir = format!("{}/claims", job.coord.root);
+        let me = job.holder.describe();
+        loop {
+            tokio::select! {
+                _ = &mut stop_rx => break,
+                state = interrupted(&mut states) => {
+                    job.fence.release();
+                    log::warn!(
+                        "the ZooKeeper session is {state:?}: the lock may go to another host; \
+                         nothing more is written"
+                    );
+                    break;
+                }
+                Some(request) = job.claims.recv() => {
+                    claims::answer(&client, &claims_dir, &me, request).await;
+                }
             }
         }
     }
@@ -177,6 +191,7 @@ async fn take(client: &zk::Client, job: &Job, lock: &str, run: &str) -> Result<T
     let root = &job.coord.root;
     client.mkdir(&format!("{root}/locks"), &dir).await?;
     client.mkdir(&format!("{root}/runs"), &dir).await?;
+    client.mkdir(&format!("{root}/claims"), &dir).await?;
     let me = job.holder.describe();
     client.create(run, me.as_bytes(), &ephemeral).await?;
     match client.create(lock, me.as_bytes(), &ephemeral).await {

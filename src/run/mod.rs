@@ -37,19 +37,28 @@ fn query_folder(folder: &str, cfg: &RunConfig) -> String {
     blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
 }
 
+/// Other runs on the folder, on other hosts (with `--coordination`).
+#[derive(Debug, Default)]
+pub struct Peers {
+    /// Runs alive now: files they claimed are left to them.
+    pub live_runs: HashSet<String>,
+    /// Where content is claimed before it is sent, when runs of other shards work at once.
+    pub claims: Option<crate::coord::Claims>,
+}
+
 /// Ingests the data folder, whose id is `folder`. The caller holds the folder's lock (unless this
-/// is a dry run) and has connected to `server`; `start` names and times the run. `live_runs` are
-/// other runs known to be alive (on other hosts): files they claimed are left to them.
+/// is a dry run) and has connected to `server`; `start` names and times the run; `peers` are the
+/// runs on other hosts.
 pub async fn run(
     cfg: &RunConfig,
     server: Server,
     folder: &str,
     start: &RunStart,
     progress: &Progress,
-    live_runs: HashSet<String>,
+    peers: Peers,
 ) -> Result<RunReport, Fatal> {
     let (manifest, exists, mut state) = open_manifest(cfg, &server, folder, start).await?;
-    state.live_runs = live_runs;
+    state.live_runs = peers.live_runs;
     let crashes = Arc::new(Mutex::new(Crashes::open(&cfg.lock_file)));
     let root = Arc::new(
         Folder::open(&cfg.common.data_dir)
@@ -87,6 +96,7 @@ pub async fn run(
         &query_folder(folder, cfg),
         progress.clone(),
         crashes,
+        peers.claims,
     );
     ingest(reading, candidates, rx, &mut sink).await?;
     let mut outcomes = survey.outcomes;

@@ -55,6 +55,20 @@ struct Streaming<'a> {
 impl Sink {
     /// Sends a file, retrying with backoff through the resume path while the server fails.
     pub(super) async fn large(&mut self, lf: LargeFile) {
+        let table = lf.target.table.clone();
+        match self.claim(&[(&table.to_string(), &lf.hash)]).await {
+            Err(e) => {
+                let e = SinkError::Server(e);
+                return self
+                    .trouble(&lf.entry, &table, &lf.hash, lf.started, e)
+                    .await;
+            }
+            Ok(held) => {
+                if let Some(Some(holder)) = held.first() {
+                    return self.left_to(&lf.entry, &table, &lf.hash, holder);
+                }
+            }
+        }
         let landed = self.landed(&lf.target);
         let sent = Cell::new(0);
         let what = format!("{}: checking what landed", lf.entry.rel);

@@ -10,6 +10,25 @@ use std::sync::Arc;
 impl Sink {
     pub(super) async fn group(&mut self, g: Group) {
         let table = g.target.table.clone();
+        let name = table.to_string();
+        let contents: Vec<(&str, &str)> = g
+            .files
+            .iter()
+            .map(|f| (name.as_str(), f.hash.as_str()))
+            .collect();
+        match self.claim(&contents).await {
+            Err(e) => {
+                self.stopped.get_or_insert(e);
+                return self.interrupted(Work::Group(g));
+            }
+            // Each file then goes alone, and those another run holds are left to it.
+            Ok(held) if held.iter().any(Option::is_some) => {
+                return self
+                    .files_one_by_one(g.files, &g.target, g.batch_rows)
+                    .await;
+            }
+            Ok(_) => {}
+        }
         let claims: Vec<EventRow> = g
             .files
             .iter()

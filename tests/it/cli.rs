@@ -245,7 +245,8 @@ fn cluster_settings_are_checked_before_anything_runs() {
     let out = env.ingest(&["--table", "t", "--coordination", "zk://127.0.0.1:1/ingest"]);
     assert_code(&out, 4);
     assert!(
-        out.stderr.contains("ingest: error: ZooKeeper at zk://127.0.0.1:1/ingest: cannot connect"),
+        out.stderr
+            .contains("ingest: error: ZooKeeper at zk://127.0.0.1:1/ingest: cannot connect"),
         "{}",
         out.stderr
     );

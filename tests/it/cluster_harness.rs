@@ -262,7 +262,22 @@ impl Cluster {
     pub fn database(&self, test: &str) -> String {
         let n = DB_COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("c_{test}_{}_{n}", std::process::id());
-        self.query(0, &format!("CREATE DATABASE {name} ON CLUSTER {CLUSTER}"));
+        // The first DDL after the servers start may find the queue not ready yet: again, a
+        // few times, until every server has the database.
+        let sql = format!("CREATE DATABASE IF NOT EXISTS {name} ON CLUSTER {CLUSTER}");
+        let has = |i| {
+            let sql = format!("SELECT count() FROM system.databases WHERE name = '{name}'");
+            self.try_query(i, &sql).is_ok_and(|r| r.trim() == "1")
+        };
+        let started = Instant::now();
+        while !(0..self.nodes.len()).all(has) {
+            let tried = self.try_query(0, &sql);
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{sql}: {tried:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         name
     }
 

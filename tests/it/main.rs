@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod cluster_harness;
 mod cluster_hosts;
+mod cluster_shards;
 mod data;
 mod day2;
 mod deploy;
