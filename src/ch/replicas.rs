@@ -107,14 +107,19 @@ impl Server {
     {
         let mut answers = Vec::new();
         let mut failed = None;
+        // A replica cut off by the network must not hold up every question for a whole timeout.
+        let per_replica = self
+            .opts
+            .query_timeout
+            .min(std::time::Duration::from_secs(10));
         for at in 0..self.replicas.len() {
             let q = sql.build(&self.replicas.get(at).client, self.caps.query_parameters());
-            match tokio::time::timeout(self.opts.query_timeout, q.fetch_one::<T>()).await {
+            match tokio::time::timeout(per_replica, q.fetch_one::<T>()).await {
                 Ok(Ok(v)) => answers.push(v),
                 Ok(Err(e)) => {
                     failed = Some(ChError::classify(e, &self.replicas.get(at).display_url))
                 }
-                Err(_) => failed = Some(ChError::Timeout(self.opts.query_timeout)),
+                Err(_) => failed = Some(ChError::Timeout(per_replica)),
             }
         }
         (answers, failed)
