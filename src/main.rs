@@ -10,6 +10,7 @@ mod ch;
 mod cmd;
 mod config;
 mod convert;
+mod coord;
 mod crashes;
 mod exit;
 mod folder;

@@ -71,6 +71,7 @@ pub struct PathRow {
     pub last_from_byte: u64,
     pub last_from_row: u64,
     pub last_prefix: String,
+    pub last_run: String,
 }
 
 /// The latest event of a (table, content).
@@ -90,6 +91,7 @@ pub struct ContentRow {
     pub last_from_byte: u64,
     pub last_from_row: u64,
     pub last_prefix: String,
+    pub last_run: String,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -142,9 +144,11 @@ impl Server {
     ) -> Result<Vec<TableRef>, ChError> {
         let mut created = Vec::new();
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+            "CREATE TABLE IF NOT EXISTS {}{} ({COLUMNS}) ENGINE = {} \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, seq)",
-            manifest.sql()
+            manifest.sql(),
+            self.on_cluster(),
+            self.own_engine(manifest)
         );
         if self
             .create_if_missing("create manifest table", manifest, &ddl)
@@ -154,10 +158,11 @@ impl Server {
         }
         let view = files_view(manifest);
         let ddl = format!(
-            "CREATE VIEW IF NOT EXISTS {} AS SELECT target_table, file_hash, \
+            "CREATE VIEW IF NOT EXISTS {}{} AS SELECT target_table, file_hash, \
              last_path AS path, state, last_rows AS rows, last_error AS error, first_seen, \
              last_event FROM ({})",
             view.sql(),
+            self.on_cluster(),
             latest_by_content(manifest, path_only)
         );
         if self
@@ -194,11 +199,12 @@ impl Server {
         let seg = segment_columns(segments);
         let mut sql = Sql::new(format!(
             "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
-             last_detail, content_event, last_from_byte, last_from_row, last_prefix FROM (\
+             last_detail, content_event, last_from_byte, last_from_row, last_prefix, last_run FROM (\
                SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
                argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
                argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
-               argMax(detail, seq) AS last_detail, {seg} FROM {table} {filter} GROUP BY path\
+               argMax(detail, seq) AS last_detail, {seg}, argMax(run_id, seq) AS last_run \
+               FROM {table} {filter} GROUP BY path\
              ) AS paths ANY LEFT JOIN (\
                SELECT target_table AS last_table, file_hash AS last_hash, \
                argMax(event, seq) AS content_event FROM {table} \
@@ -231,7 +237,7 @@ impl Server {
              argMaxIf(path, seq, path != '') AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
              argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
              argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten, \
-             argMax(rejected, seq) AS last_rejected, {} \
+             argMax(rejected, seq) AS last_rejected, {}, argMax(run_id, seq) AS last_run \
              FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
             segment_columns(segments),
             manifest.sql()
@@ -333,8 +339,9 @@ pub(super) async fn add_column_with_default(
         )));
     }
     let sql = Sql::new(format!(
-        "ALTER TABLE {} ADD COLUMN {} String DEFAULT '{value}'",
+        "ALTER TABLE {}{} ADD COLUMN {} String DEFAULT '{value}'",
         table.sql(),
+        server.on_cluster(),
         super::ident::quote(name)
     ));
     match server.execute("add a column", &sql).await {

@@ -8,7 +8,6 @@ use crate::ch::ident::TableRef;
 use crate::config::ManageConfig;
 use crate::config::flags::ForgetArgs;
 use crate::exit::{Exit, Fatal};
-use crate::lock;
 use crate::manifest::Event;
 use crate::text::{escape, plural};
 use std::io::Write;
@@ -17,8 +16,12 @@ use std::io::Write;
 /// `delete_rows` removed its rows; otherwise the next run finds the rows that stayed and sends
 /// only what is missing. For a held-back path, the content forgotten is the one ingested there.
 pub async fn forget(args: &ForgetArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
-    let _lock = lock::acquire(&cfg.lock_file)?;
+    let cfg = ManageConfig::build(
+        &args.common,
+        args.lock_file.as_ref(),
+        args.coordination.as_ref(),
+    )?;
+    let _lock = super::manage::lock(&cfg)?;
     let common = &cfg.common;
     let (manifest, state) = open(common).await?;
     let mut entries = Vec::new();

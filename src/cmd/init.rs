@@ -116,10 +116,25 @@ async fn targets(
             }
             continue;
         };
+        let layout = server.layout(table).await?;
+        if let Some(local) = &layout.local
+            && let Some(mut local) = TableSchema::load(server, local).await?
+            && !local.has_provenance()
+        {
+            local.add_provenance(server, false).await?;
+            lines.push(format!(
+                "altered {}: added provenance columns {} and {}",
+                local.table,
+                crate::ch::schema::PROVENANCE_FILE,
+                crate::ch::schema::PROVENANCE_ROW
+            ));
+        }
         if schema.has_provenance() {
             lines.push(format!("ready   {table}"));
         } else {
-            schema.add_provenance(server).await?;
+            schema
+                .add_provenance(server, layout.local.is_some())
+                .await?;
             lines.push(format!(
                 "altered {table}: added provenance columns {} and {}",
                 crate::ch::schema::PROVENANCE_FILE,

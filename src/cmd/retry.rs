@@ -10,7 +10,6 @@ use crate::config::flags::RetryArgs;
 use crate::config::{Common, ManageConfig};
 use crate::exit::{Exit, Fatal};
 use crate::folder::Folder;
-use crate::lock;
 use crate::manifest::{Event, EventRow, Manifest, State};
 use crate::reconcile::{self};
 use crate::text::{escape, plural};
@@ -21,8 +20,12 @@ use std::path::Path;
 /// quarantined files back into the data folder), and files whose rows are missing, short or
 /// doubled to be ingested again.
 pub async fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
-    let _lock = lock::acquire(&cfg.lock_file)?;
+    let cfg = ManageConfig::build(
+        &args.common,
+        args.lock_file.as_ref(),
+        args.coordination.as_ref(),
+    )?;
+    let _lock = super::manage::lock(&cfg)?;
     let (common, opts) = (&cfg.common, args);
     let data_dir = &common.data_dir;
     let (manifest, state) = open(common).await?;

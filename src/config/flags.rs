@@ -84,9 +84,15 @@ pub struct CommonArgs {
     #[arg(long, env = "INGEST_DATA_DIR", value_name = "DIR", default_value = "data", value_hint = ValueHint::DirPath)]
     pub data_dir: PathBuf,
 
-    /// ClickHouse HTTP(S) URL
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = DEFAULT_URL)]
-    pub url: String,
+    /// ClickHouse HTTP(S) URL; repeat it (or give a comma-separated list) for replicas of one
+    /// cluster, one URL each: requests move on to the next when a server is unreachable
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = DEFAULT_URL, value_delimiter = ',', action = ArgAction::Append)]
+    pub url: Vec<String>,
+
+    /// Run the tool's DDL (its tables, created target tables, provenance columns) `ON CLUSTER`
+    /// this cluster, with its own tables replicated to every server of it
+    #[arg(long, env = "INGEST_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
 
     /// ClickHouse user [default: default]
     #[arg(long, env = "CLICKHOUSE_USER")]
@@ -148,6 +154,16 @@ pub struct RunArgs {
     /// Lock file that keeps runs on one data folder from overlapping [default: DATA_DIR/.ingest.lock]
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
+
+    /// A lock for the data folder in ZooKeeper (or ClickHouse Keeper) instead of the lock file,
+    /// for runs on several hosts: `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
+
+    /// Take only the files whose path hashes to shard K of N (from 0), under a lock of that
+    /// shard's own: N hosts share one folder (needs --coordination)
+    #[arg(long, env = "INGEST_SHARD", value_name = "K/N")]
+    pub shard: Option<String>,
 
     /// What the run prints at the end: a short summary, or one JSON object
     #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
@@ -311,6 +327,11 @@ pub struct RetryArgs {
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
 
+    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
+    /// `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
+
     /// Every failed or quarantined file (not the held-back ones: name those one by one)
     #[arg(long)]
     pub all_failed: bool,
@@ -342,6 +363,11 @@ pub struct ForgetArgs {
     /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
+
+    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
+    /// `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
 
     /// Also delete the content's rows from its table (by provenance), waiting until they are gone
     #[arg(long)]

@@ -187,6 +187,34 @@ mod tests {
     }
 
     #[test]
+    fn several_urls_come_from_a_list_in_the_file_or_repeated_flags() {
+        let urls = |v: &[&str]| v.iter().map(|u| (*u).to_owned()).collect::<Vec<_>>();
+        let a = run_args("url = ['http://127.0.0.1:1', 'http://127.0.0.1:2']\n", &[]).unwrap();
+        assert_eq!(
+            a.common.url,
+            urls(&["http://127.0.0.1:1", "http://127.0.0.1:2"])
+        );
+        let a = run_args(
+            "url = ['http://127.0.0.1:1']\n",
+            &[
+                "--url",
+                "http://127.0.0.1:3",
+                "--url",
+                "http://127.0.0.1:4,http://127.0.0.1:5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            a.common.url,
+            urls(&[
+                "http://127.0.0.1:3",
+                "http://127.0.0.1:4",
+                "http://127.0.0.1:5"
+            ])
+        );
+    }
+
+    #[test]
     fn file_errors_name_the_key_and_hide_secrets() {
         let e = run_args("tabel = 'x'\n", &[]).unwrap_err();
         assert!(e.ends_with("unknown field `tabel`"), "{e}");

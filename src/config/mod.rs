@@ -5,11 +5,13 @@
 mod choices;
 mod file;
 pub mod flags;
+mod hosts;
 mod layered;
 pub mod reading;
 mod reading_flags;
 mod routes;
 mod settings;
+mod urls;
 mod watch;
 
 pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output, WatcherKind};
@@ -19,12 +21,14 @@ pub use watch::WatchConfig;
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
+use crate::coord::{Coordination, Shard};
 use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
 use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use urls::check_url;
 
 pub const DEFAULT_URL: &str = "http://localhost:8123";
 /// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
@@ -63,6 +67,10 @@ pub struct RunConfig {
     pub fail_on_warning: bool,
     /// Most columns `--create-table` gives a table.
     pub max_columns: usize,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
+    /// The files this host takes, when several share the folder.
+    pub shard: Option<Shard>,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -70,16 +78,27 @@ pub struct RunConfig {
 pub struct ManageConfig {
     pub common: Common,
     pub lock_file: PathBuf,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
 }
 
 impl ManageConfig {
-    pub fn build(args: &CommonArgs, lock_file: Option<&PathBuf>) -> Result<ManageConfig, Fatal> {
+    pub fn build(
+        args: &CommonArgs,
+        lock_file: Option<&PathBuf>,
+        coordination: Option<&String>,
+    ) -> Result<ManageConfig, Fatal> {
         let mut common = Common::build(args)?;
         common.data_dir = common.existing_data_dir()?;
         let lock_file = lock_file
             .cloned()
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        Ok(ManageConfig { common, lock_file })
+        let coordination = hosts::coordination(coordination.map(String::as_str))?;
+        Ok(ManageConfig {
+            common,
+            lock_file,
+            coordination,
+        })
     }
 }
 
@@ -117,8 +136,17 @@ fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
 
 impl Common {
     fn build(args: &CommonArgs) -> Result<Common, Fatal> {
-        let local = check_url(&args.url, args.allow_insecure_http)?;
+        let mut local = true;
+        for url in &args.url {
+            local &= check_url(url, args.allow_insecure_http)?;
+        }
+        if args.url.is_empty() {
+            return Err(Fatal::config("--url: give at least one"));
+        }
         check_name(&args.database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
+        if let Some(c) = &args.cluster {
+            check_name(c).map_err(|e| Fatal::config(format!("--cluster: {e}")))?;
+        }
         let manifest = TableRef::parse(&args.manifest_table, &args.database)
             .map_err(|e| Fatal::config(format!("--manifest-table: {e}")))?;
         if let Some(id) = &args.folder_id {
@@ -127,7 +155,7 @@ impl Common {
         Ok(Common {
             data_dir: args.data_dir.clone(),
             connect: ConnectOptions {
-                url: args.url.clone(),
+                urls: args.url.clone(),
                 user: args.user.clone(),
                 password: args.password.clone(),
                 query_timeout: args.timeout,
@@ -139,6 +167,7 @@ impl Common {
                     base_delay: Duration::from_millis(250),
                     max_delay: Duration::from_secs(15),
                 },
+                cluster: args.cluster.clone(),
             },
             database: args.database.clone(),
             manifest,
@@ -190,14 +219,16 @@ impl RunConfig {
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
-        let lock_file = args
-            .lock_file
-            .clone()
-            .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+
         let disposal = disposal(args, &given_data_dir, &common.data_dir)?;
         if let Some(path) = &args.metrics_file {
             check_metrics_file(path)?;
         }
+        let (coordination, shard, lock_name) = hosts::of_run(args)?;
+        let lock_file = args
+            .lock_file
+            .clone()
+            .unwrap_or_else(|| common.data_dir.join(lock_name));
         Ok(RunConfig {
             common,
             routes,
@@ -213,6 +244,8 @@ impl RunConfig {
             metrics_file: args.metrics_file.clone(),
             fail_on_warning: args.fail_on_warning,
             max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
+            coordination,
+            shard,
         })
     }
 }
@@ -334,45 +367,6 @@ fn check_metrics_file(path: &Path) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another
-/// machine unless explicitly allowed. Says whether the server is on this machine.
-fn check_url(url: &str, allow_insecure: bool) -> Result<bool, Fatal> {
-    let bad = |why: &str| Fatal::config(format!("--url {}: {why}", crate::ch::display_url(url)));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad("the scheme must be http or https"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(bad(
-            "credentials do not belong in the URL; use --user and CLICKHOUSE_PASSWORD",
-        ));
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    let loopback = is_loopback(host);
-    if scheme == "http" && !loopback && !allow_insecure {
-        return Err(bad(
-            "plain HTTP to another machine sends credentials in clear; use https:// or pass --allow-insecure-http",
-        ));
-    }
-    Ok(loopback)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Parses `250ms`, `3s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -406,20 +400,5 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(check_url("http://localhost:8123", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8123/", false).is_ok());
-        assert!(check_url("http://[::1]:8123", false).is_ok());
-        assert!(check_url("https://ch.example.com:8443", false).is_ok());
-        assert!(check_url("http://ch.example.com:8123", true).is_ok());
-        let err = check_url("http://ch.example.com:8123", false).unwrap_err();
-        assert!(err.to_string().contains("plain HTTP"), "{err}");
-        let err = check_url("http://user:secret@localhost:8123", false).unwrap_err();
-        assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(check_url("ftp://x", false).is_err());
-        assert!(check_url("localhost:8123", false).is_err());
     }
 }

@@ -28,8 +28,15 @@ impl WatchConfig {
             true => Err(Fatal::config(format!("{flag} must be more than 0"))),
             false => Ok(d),
         };
+        let run = RunConfig::build(&args.run)?;
+        if run.coordination.is_some() {
+            return Err(Fatal::config(
+                "--coordination is for `ingest run`: a watcher holds the folder's lock file, so \
+                 run one watcher per folder",
+            ));
+        }
         Ok(WatchConfig {
-            run: RunConfig::build(&args.run)?,
+            run,
             watcher: args.watcher,
             poll_interval: positive("--poll-interval", args.poll_interval)?,
             rescan_interval: positive("--rescan-interval", args.rescan_interval)?,

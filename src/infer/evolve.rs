@@ -80,9 +80,12 @@ pub async fn add_columns(
         ..Evolved::default()
     };
     for (name, ty) in missing {
-        evolved
-            .statements
-            .push(add_column_sql(&schema.table, &name, &ty));
+        evolved.statements.push(add_column_sql(
+            &schema.table,
+            &server.on_cluster(),
+            &name,
+            &ty,
+        ));
         if !dry_run {
             server.add_column(&schema.table, &name, &ty).await?;
         }

@@ -117,7 +117,7 @@ pub async fn create_table(
     let dedup_window = server
         .caps
         .has_merge_tree_setting("non_replicated_deduplication_window");
-    let sql = ddl::create_table_sql(table, &columns, spec, dedup_window);
+    let sql = ddl::create_table_sql(table, &columns, spec, dedup_window, &server.on_cluster());
     if dry_run {
         let mut cols: Vec<TableColumn> = columns
             .iter()

@@ -47,6 +47,7 @@ impl State {
             from_byte: e.from_byte,
             from_row: e.from_row,
             prefix_hash: e.prefix_hash.clone(),
+            run_id: e.run_id.clone(),
         };
         self.by_content.insert(key, content);
     }
@@ -70,6 +71,7 @@ impl State {
                 from_byte: e.from_byte,
                 from_row: e.from_row,
                 prefix_hash: e.prefix_hash.clone(),
+                run_id: e.run_id.clone(),
             },
         );
     }

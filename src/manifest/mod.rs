@@ -175,6 +175,15 @@ impl Manifest {
         Ok(Ensured { created, migrated })
     }
 
+    /// On a replicated manifest, makes the replica asked catch up first: a run on any replica
+    /// then sees every event a run on another one recorded.
+    pub async fn catch_up(&self) -> Result<(), ChError> {
+        if self.server.is_replicated(&self.table).await? {
+            self.server.catch_up(&self.table).await?;
+        }
+        Ok(())
+    }
+
     pub async fn exists(&self) -> Result<bool, ChError> {
         self.server.table_exists(&self.table).await
     }

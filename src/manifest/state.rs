@@ -25,6 +25,8 @@ pub struct PathState {
     pub from_byte: u64,
     pub from_row: u64,
     pub prefix_hash: String,
+    /// The run of the latest event.
+    pub run_id: String,
 }
 
 /// The latest event about some content in some table.
@@ -45,6 +47,8 @@ pub struct ContentState {
     pub from_byte: u64,
     pub from_row: u64,
     pub prefix_hash: String,
+    /// The run of the latest event.
+    pub run_id: String,
 }
 
 impl ContentState {
@@ -63,11 +67,20 @@ pub struct State {
     pub tables: HashSet<String>,
     /// Whether `by_content` was read (it is only read when a file must be looked at).
     pub contents_loaded: bool,
+    /// Other runs alive now (on other hosts, as the cluster lock's service knows them).
+    pub live_runs: HashSet<String>,
 }
 
 impl State {
     pub fn content(&self, table: &str, hash: &str) -> Option<&ContentState> {
         self.by_content.get(&(table.to_owned(), hash.to_owned()))
+    }
+
+    /// The live run whose claim of a file is still open after `event` by `run_id`, if any: a
+    /// file claimed (or part-sent) by another run that is still running is left to it.
+    pub fn claimed_by_live_run<'a>(&self, event: Event, run_id: &'a str) -> Option<&'a str> {
+        let open = matches!(event, Event::Claimed | Event::Batch);
+        (open && self.live_runs.contains(run_id)).then_some(run_id)
     }
 }
 
@@ -111,6 +124,7 @@ impl Manifest {
                             from_byte: r.last_from_byte,
                             from_row: r.last_from_row,
                             prefix_hash: r.last_prefix,
+                            run_id: r.last_run,
                         },
                     );
                 },
@@ -147,6 +161,7 @@ impl Manifest {
                             from_byte: r.last_from_byte,
                             from_row: r.last_from_row,
                             prefix_hash: r.last_prefix,
+                            run_id: r.last_run,
                         },
                     );
                 },

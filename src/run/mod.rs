@@ -40,16 +40,27 @@ fn query_folder(folder: &str, cfg: &RunConfig) -> String {
     blake3::hash(key.as_bytes()).to_hex()[..12].to_owned()
 }
 
+/// Other runs on the folder, on other hosts (with `--coordination`).
+#[derive(Debug, Default)]
+pub struct Peers {
+    /// Runs alive now: files they claimed are left to them.
+    pub live_runs: HashSet<String>,
+    /// Where content is claimed before it is sent, when runs of other shards work at once.
+    pub claims: Option<crate::coord::Claims>,
+}
+
 /// Ingests the data folder, whose id is `folder`. The caller holds the folder's lock (unless this
-/// is a dry run) and has connected to `server`; `start` names and times the run.
+/// is a dry run) and has connected to `server`; `start` names and times the run; `peers` are the
+/// runs on other hosts.
 pub async fn run(
     cfg: &RunConfig,
     server: Server,
     folder: &str,
     start: &RunStart,
     progress: &Progress,
+    peers: Peers,
 ) -> Result<RunReport, Fatal> {
-    let mut session = Session::open(cfg, server, folder, &start.run_id).await?;
+    let mut session = Session::open(cfg, server, folder, &start.run_id, peers).await?;
     let state = session.load_state().await?;
     let survey = survey::survey(cfg, &session.root, &state)?;
     let opts = PassOptions {
@@ -79,6 +90,7 @@ pub struct Session {
     root: Arc<Folder>,
     crashes: Arc<Mutex<Crashes>>,
     folder: String,
+    peers: Peers,
 }
 
 impl Session {
@@ -89,6 +101,7 @@ impl Session {
         server: Server,
         folder: &str,
         run_id: &str,
+        peers: Peers,
     ) -> Result<Session, Fatal> {
         let mut manifest = Manifest::new(
             server.clone(),
@@ -114,6 +127,7 @@ impl Session {
             root,
             crashes: Arc::new(Mutex::new(Crashes::open(&cfg.lock_file))),
             folder: folder.to_owned(),
+            peers,
         })
     }
 
@@ -122,9 +136,15 @@ impl Session {
         if !self.existed {
             // A manifest this session made holds only what it wrote: it is read from now on.
             self.existed = self.manifest.exists().await?;
-            return Ok(State::default());
+            return Ok(State {
+                live_runs: self.peers.live_runs.clone(),
+                ..State::default()
+            });
         }
-        Ok(self.manifest.load_paths().await?)
+        self.manifest.catch_up().await?;
+        let mut state = self.manifest.load_paths().await?;
+        state.live_runs = self.peers.live_runs.clone();
+        Ok(state)
     }
 
     pub fn root(&self) -> &Arc<Folder> {
@@ -208,6 +228,7 @@ impl Session {
             &query_folder(&self.folder, cfg),
             progress.clone(),
             self.crashes.clone(),
+            self.peers.claims.clone(),
         );
         sink.stop = opts.stop;
         ingest(reading, candidates, rx, &mut sink).await?;

@@ -16,6 +16,8 @@ pub enum Known {
     FailedBefore,
     /// Changed after ingestion and held back before.
     HeldBack,
+    /// Claimed by another run (this one) that is still running, on another host: left to it.
+    Busy(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +48,9 @@ pub fn plan(entry: &FileEntry, table: &str, state: &State, on_change: OnChange) 
     let Some(prev) = state.by_path.get(&entry.rel) else {
         return Plan::Check { previous: None };
     };
+    if let Some(run) = state.claimed_by_live_run(prev.event, &prev.run_id) {
+        return Plan::Known(Known::Busy(run.to_owned()));
+    }
     let same =
         prev.size == entry.size && prev.mtime_ns == entry.mtime_ns && &*prev.target_table == table;
     // A duplicate or touched path is known only while its content is still ingested.
@@ -83,6 +88,8 @@ pub enum Decision {
     Changed { old_hash: String },
     /// This content failed for good before (possibly under another name): `kind` says why.
     FailedBefore { error: String, kind: FailureKind },
+    /// Another run that is still running claimed this content (under `path`): left to it.
+    Busy { run: String, path: String },
 }
 
 /// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
@@ -102,6 +109,12 @@ pub fn decide(
     }
     let content = state.content(table, hash);
     if let Some(content) = content {
+        if let Some(run) = state.claimed_by_live_run(content.event, &content.run_id) {
+            return Decision::Busy {
+                run: run.to_owned(),
+                path: content.path.clone(),
+            };
+        }
         match content.event {
             Event::Done => {
                 return if content.path == rel {
@@ -177,6 +190,7 @@ mod tests {
             from_byte: 0,
             from_row: 0,
             prefix_hash: String::new(),
+            run_id: "r0".into(),
         }
     }
 
@@ -193,6 +207,7 @@ mod tests {
             from_byte: 0,
             from_row: 0,
             prefix_hash: String::new(),
+            run_id: "r0".into(),
         }
     }
 
@@ -295,6 +310,39 @@ mod tests {
         assert_eq!(
             decide("x.csv", "h9", "db.t", None, &state, Some("y.csv")),
             Decision::Duplicate { of: "y.csv".into() }
+        );
+    }
+
+    #[test]
+    fn files_a_live_run_claimed_are_left_to_it_and_a_dead_runs_are_resumed() {
+        let mut state = State::default();
+        state
+            .by_path
+            .insert("a.csv".into(), path_state(Event::Claimed, "h1", ""));
+        state.by_content.insert(
+            ("db.t".into(), "h1".into()),
+            content(Event::Batch, "a.csv", 100, ""),
+        );
+        assert!(matches!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
+            Plan::Check { .. }
+        ));
+        assert_eq!(
+            decide("b.csv", "h1", "db.t", None, &state, None),
+            Decision::Ingest { resume: Some(100) },
+            "its claimer is gone: resumed"
+        );
+        state.live_runs.insert("r0".into());
+        assert_eq!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
+            Plan::Known(Known::Busy("r0".into()))
+        );
+        assert_eq!(
+            decide("b.csv", "h1", "db.t", None, &state, None),
+            Decision::Busy {
+                run: "r0".into(),
+                path: "a.csv".into()
+            }
         );
     }
 

@@ -45,7 +45,22 @@ pub(super) fn survey(cfg: &RunConfig, root: &Arc<Folder>, state: &State) -> anyh
     let routes = cfg.routes.describe();
     let mut route_hits = vec![0u64; routes.len()];
     let any_data = !found.files.is_empty();
-    for entry in found.files {
+    let (mine, others): (Vec<_>, Vec<_>) = found
+        .files
+        .into_iter()
+        .partition(|f| cfg.shard.is_none_or(|s| s.takes(&f.rel)));
+    if let (Some(shard), false) = (cfg.shard, others.is_empty()) {
+        log::info!(
+            "{} of the folder's files are other shards' than {shard}",
+            others.len()
+        );
+    }
+    for other in &others {
+        if let Some(i) = cfg.routes.route_index(&other.rel) {
+            route_hits[i] += 1;
+        }
+    }
+    for entry in mine {
         if let Some(i) = cfg.routes.route_index(&entry.rel) {
             route_hits[i] += 1;
         }
@@ -128,6 +143,11 @@ fn known_outcome(entry: &FileEntry, table: &TableRef, known: Known, state: &Stat
             Status::ChangedBefore,
             "changed since ingested; held back earlier",
         ),
+        Known::Busy(run) => {
+            return FileOutcome::of(entry, table, Status::Unsettled).detail(format!(
+                "claimed by run {run}, which is still running (on another host): left to it"
+            ));
+        }
     };
     let known = state.by_path.get(&entry.rel);
     let mut outcome = FileOutcome::of(entry, table, status)

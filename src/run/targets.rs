@@ -1,6 +1,7 @@
 //! The target tables of a run, ready to take rows: each loaded (or created from its files where
-//! configured), given provenance columns where it lacks them, and recognised as a table whose
-//! manifest was lost; files that cannot go into theirs are refused, each with why.
+//! configured), given provenance columns where it lacks them (a Distributed table's local table
+//! too), told where its rows are written and whether they are replicated, and recognised as a
+//! table whose manifest was lost; files that cannot go into theirs are refused, each with why.
 
 use super::prepare::Refusal;
 use crate::ch::Server;
@@ -140,26 +141,14 @@ impl Targets<'_> {
     async fn target(&self, mut schema: TableSchema, new: bool) -> Result<Target, Fatal> {
         let (server, cfg) = (self.server, self.cfg);
         let table = &schema.table.clone();
-        if !schema.has_provenance() {
-            if !cfg.add_provenance {
-                log::warn!(
-                    "table {table} has no provenance columns (--without-provenance): ingestion \
-                     into it is at-least-once"
-                );
-            } else if cfg.dry_run {
-                log::warn!(
-                    "table {table} has no provenance columns; a run would add them \
-                     (ALTER TABLE ADD COLUMN, metadata only)"
-                );
-            } else {
-                schema.add_provenance(server).await?;
-                log::warn!(
-                    "added provenance columns {} and {} to table {table}",
-                    crate::ch::schema::PROVENANCE_FILE,
-                    crate::ch::schema::PROVENANCE_ROW
-                );
+        let layout = server.layout(table).await?;
+        if let Some(local) = &layout.local {
+            // A Distributed table's rows go into its local table, which needs the columns first.
+            if let Some(mut local) = TableSchema::load(server, local).await? {
+                self.provenance(&mut local, false).await?;
             }
         }
+        self.provenance(&mut schema, layout.local.is_some()).await?;
         let schema_has_provenance = schema.has_provenance();
         let recovery = !new
             && schema_has_provenance
@@ -177,6 +166,34 @@ impl Targets<'_> {
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
         target.stamp = self.stamp.clone();
+        target.layout = layout;
         Ok(target)
+    }
+
+    /// Adds the provenance columns a table lacks (and says so), unless told not to.
+    async fn provenance(&self, schema: &mut TableSchema, here_only: bool) -> Result<(), Fatal> {
+        let table = &schema.table.clone();
+        if schema.has_provenance() {
+            return Ok(());
+        }
+        if !self.cfg.add_provenance {
+            log::warn!(
+                "table {table} has no provenance columns (--without-provenance): ingestion \
+                 into it is at-least-once"
+            );
+        } else if self.cfg.dry_run {
+            log::warn!(
+                "table {table} has no provenance columns; a run would add them \
+                 (ALTER TABLE ADD COLUMN, metadata only)"
+            );
+        } else {
+            schema.add_provenance(self.server, here_only).await?;
+            log::warn!(
+                "added provenance columns {} and {} to table {table}",
+                crate::ch::schema::PROVENANCE_FILE,
+                crate::ch::schema::PROVENANCE_ROW
+            );
+        }
+        Ok(())
     }
 }

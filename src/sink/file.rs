@@ -55,6 +55,20 @@ struct Streaming<'a> {
 impl Sink {
     /// Sends a file, retrying with backoff through the resume path while the server fails.
     pub(super) async fn large(&mut self, lf: LargeFile) {
+        let table = lf.target.table.clone();
+        match self.claim(&[(&table.to_string(), &lf.hash)]).await {
+            Err(e) => {
+                let e = SinkError::Server(e);
+                return self
+                    .trouble(&lf.entry, &table, &lf.hash, lf.started, e)
+                    .await;
+            }
+            Ok(held) => {
+                if let Some(Some(holder)) = held.first() {
+                    return self.left_to(&lf.entry, &table, &lf.hash, holder);
+                }
+            }
+        }
         let landed = self.landed(&lf.target);
         let sent = Cell::new(0);
         let what = format!("{}: checking what landed", lf.entry.rel);
@@ -310,6 +324,7 @@ impl Sink {
             return Ok(());
         }
         crash_point!("before-insert");
+        self.server.check_fence()?;
         fail::fail_point!("insert-server-error", |_| {
             Err(SinkError::Server(ChError::Server {
                 code: 252,
@@ -318,7 +333,7 @@ impl Sink {
         });
         fail::fail_point!("insert-unreachable", |_| {
             Err(SinkError::Server(ChError::Unreachable {
-                url: self.server.display_url().to_owned(),
+                url: self.server.display_url().to_string(),
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
         });

@@ -44,10 +44,12 @@ pub trait Landed {
     fn file_id(&self, hash: &str) -> Option<u64>;
 }
 
-/// The table answers by its provenance columns.
+/// The table answers by its provenance columns. When its rows are replicated, the replica asked
+/// is made to catch up first: one that has not fetched a part yet would say its rows are missing.
 pub struct ByProvenance {
     pub server: Server,
     pub table: TableRef,
+    pub replicated: Option<TableRef>,
 }
 
 /// The manifest answers from the batches it recorded as acknowledged.
@@ -65,6 +67,9 @@ impl ByProvenance {
         first: u64,
     ) -> Result<Vec<BatchPlan>, SinkError> {
         let (table, id) = (&self.table, file_id(hash));
+        if let Some(replicated) = &self.replicated {
+            self.server.catch_up(replicated).await?;
+        }
         let landed = self.server.landed_batches(table, id, b, first).await?;
         let batches = expected.len();
         if let Some(k) = landed.keys().find(|&&k| k as usize >= batches) {

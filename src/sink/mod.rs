@@ -22,6 +22,7 @@ pub mod work;
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use crate::config::{ErrorPolicy, RunConfig};
+use crate::coord::Claims;
 use crate::crashes::Crashes;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, FailureKind, Manifest, RejectRow};
@@ -62,6 +63,8 @@ pub struct Sink {
     crashes: Arc<Mutex<Crashes>>,
     /// Set from outside to stop after the work under way (a watcher asked to stop).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Where content is claimed before it is sent, when runs on other hosts work at once.
+    claims: Option<Claims>,
 }
 
 impl Sink {
@@ -72,6 +75,7 @@ impl Sink {
         folder_id: &str,
         progress: Progress,
         crashes: Arc<Mutex<Crashes>>,
+        claims: Option<Claims>,
     ) -> Sink {
         Sink {
             inserter: Inserter::new(server.clone(), folder_id, &manifest.stamp.run_id),
@@ -87,6 +91,7 @@ impl Sink {
             stopped: None,
             crashes,
             stop: None,
+            claims,
         }
     }
 
@@ -127,6 +132,7 @@ impl Sink {
             true => Box::new(ByProvenance {
                 server: self.server.clone(),
                 table,
+                replicated: target.layout.replicated.clone(),
             }),
             false => Box::new(ByManifest {
                 manifest: self.manifest.clone(),
@@ -253,6 +259,27 @@ impl Sink {
             })
             .collect();
         self.manifest.write_rejects(&rows).await
+    }
+
+    /// With runs of other shards at work: claims these (table, content) for this run, and says
+    /// for each whether another live run holds it (and which). Without them, none is held.
+    async fn claim(&self, contents: &[(&str, &str)]) -> Result<Vec<Option<String>>, ChError> {
+        match &self.claims {
+            Some(claims) => claims.claim(contents).await,
+            None => Ok(vec![None; contents.len()]),
+        }
+    }
+
+    /// A file whose content another live run is ingesting (under another name): left to it,
+    /// the next run finds it ingested.
+    fn left_to(&mut self, entry: &FileEntry, table: &TableRef, hash: &str, holder: &str) {
+        self.finish(
+            FileOutcome::of(entry, table, Status::Unsettled)
+                .hash(hash)
+                .detail(format!(
+                    "its content is being ingested by {holder}, a run of another shard: left to it"
+                )),
+        );
     }
 
     fn finish(&mut self, outcome: FileOutcome) {

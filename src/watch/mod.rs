@@ -18,7 +18,7 @@ use crate::config::{OnChange, WatchConfig};
 use crate::exit::{Exit, Fatal};
 use crate::manifest::State;
 use crate::outcome::RunStart;
-use crate::run::{PassOptions, Session};
+use crate::run::{PassOptions, Peers, Session};
 use crate::scan::{self, FileEntry, One};
 use events::{Notice, Source};
 use settle::Tracker;
@@ -162,7 +162,7 @@ impl<'a> Watcher<'a> {
     async fn connect(&mut self) -> Result<(), Fatal> {
         let cfg = &self.cfg.run;
         let server = Server::connect(cfg.common.connect.clone()).await?;
-        let mut session = Session::open(cfg, server, &self.folder, "").await?;
+        let mut session = Session::open(cfg, server, &self.folder, "", Peers::default()).await?;
         session.manifest.keep_journal();
         self.state = Some(session.load_state().await?);
         self.session = Some(session);

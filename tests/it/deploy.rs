@@ -517,3 +517,120 @@ fn every_alert_rule_passes_its_promtool_unit_tests() {
         .collect();
     assert_eq!(alerts, firing, "alerts without a test in which they fire");
 }
+
+/// Text between `<tag>` and `</tag>`, every occurrence.
+fn xml_all<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    text.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split(&close).next())
+        .collect()
+}
+
+#[test]
+fn the_cluster_compose_file_runs_two_shards_of_two_replicas_and_two_ingest_hosts() {
+    let mut c = yaml("cluster/compose.yaml");
+    c.apply_merge().unwrap();
+    let s = &c["services"];
+    assert!(text(&s["zookeeper"]["image"], "image").starts_with("zookeeper:3."));
+    // The cluster the servers share: two shards, each of two of the compose's servers.
+    let cluster = read("cluster/clickhouse/cluster.xml");
+    let remote = xml_all(&cluster, "remote_servers")[0];
+    let name = remote
+        .trim()
+        .strip_prefix('<')
+        .and_then(|r| r.split('>').next())
+        .unwrap();
+    let shards: Vec<Vec<&str>> = xml_all(remote, "shard")
+        .into_iter()
+        .map(|sh| {
+            assert!(sh.contains("<internal_replication>true</internal_replication>"));
+            xml_all(sh, "host")
+        })
+        .collect();
+    assert_eq!(shards, [["ch1", "ch2"], ["ch3", "ch4"]]);
+    assert_eq!(
+        xml_all(&cluster, "host")[0],
+        "zookeeper",
+        "ZooKeeper by its service name"
+    );
+    assert!(cluster.contains("<distributed_ddl>"));
+    // Each server: its own macros, the shard it is in above, and the shared file.
+    let mut replicas = BTreeSet::new();
+    for (k, hosts) in shards.iter().enumerate() {
+        for host in hosts {
+            let server = &s[*host];
+            assert!(text(&server["image"], "image").starts_with("clickhouse/clickhouse-server:"));
+            let mounts: Vec<&str> = server["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let macros = format!("./clickhouse/macros-{host}.xml:");
+            let file = mounts
+                .iter()
+                .find_map(|m| m.strip_prefix("./"))
+                .filter(|_| {
+                    mounts
+                        .iter()
+                        .any(|m| m.starts_with("./clickhouse/cluster.xml:"))
+                })
+                .expect("cluster.xml is mounted");
+            assert!(
+                example("cluster")
+                    .join(file.split(':').next().unwrap())
+                    .exists()
+            );
+            assert!(
+                mounts.iter().any(|m| m.starts_with(&macros)),
+                "{host}: {mounts:?}"
+            );
+            let m = read(&format!("cluster/clickhouse/macros-{host}.xml"));
+            assert_eq!(xml_all(&m, "shard"), [(k + 1).to_string()], "{host}");
+            assert_eq!(xml_all(&m, "interserver_http_host"), [*host]);
+            replicas.insert(xml_all(&m, "replica")[0].to_owned());
+        }
+    }
+    assert_eq!(
+        replicas.len(),
+        4,
+        "replica names are unique across the cluster"
+    );
+    // Two ingest hosts on one folder: one cluster lock service, a shard each, the same folder
+    // id, the cluster of the servers, and the replicas of one shard each.
+    let setup = read("cluster/setup.sql");
+    assert!(setup.contains(&format!("Distributed({name}, analytics, reviews_local")));
+    for (host, shard, urls) in [
+        ("ingest-a", "0/2", "http://ch1:8123,http://ch2:8123"),
+        ("ingest-b", "1/2", "http://ch3:8123,http://ch4:8123"),
+    ] {
+        let svc = &s[host];
+        let env = &svc["environment"];
+        assert_eq!(env["INGEST_SHARD"], shard, "{host}");
+        assert_eq!(env["CLICKHOUSE_URL"], urls, "{host}");
+        assert_eq!(env["INGEST_CLUSTER"], name, "{host}");
+        assert_eq!(env["INGEST_FOLDER_ID"], "reviews-drop", "{host}");
+        assert!(
+            text(&env["INGEST_COORDINATION"], "coordination").starts_with("zk://zookeeper:2181/")
+        );
+        assert!(text(&env["CLICKHOUSE_PASSWORD"], "password").starts_with("${"));
+        assert_eq!(svc["volumes"][0], "./data:/data:ro");
+        assert_eq!(
+            svc["depends_on"]["ingest-init"]["condition"],
+            "service_completed_successfully"
+        );
+        assert!(text(&svc["command"][0], "command").contains("ingest run"));
+        // The flags and variables are the ones `ingest run` knows.
+        let help = run(Command::new(BIN).args(["run", "--help"]));
+        for var in [
+            "INGEST_SHARD",
+            "INGEST_COORDINATION",
+            "INGEST_CLUSTER",
+            "INGEST_FOLDER_ID",
+        ] {
+            assert!(help.stdout.contains(var), "{var}");
+        }
+    }
+    assert_eq!(s["ingest-init"]["command"][0], "init");
+}

@@ -327,3 +327,20 @@ fn sighup_reads_the_config_file_again() {
     w.stop();
     assert_eq!(env.count("t1"), 3);
 }
+
+#[test]
+fn a_watcher_refuses_a_cluster_lock_it_would_not_hold() {
+    let env = Env::new("watch_coordination");
+    let out = run(env
+        .command("watch")
+        .args(["--coordination", "zk://127.0.0.1:9/ingest"]));
+    assert_code(&out, 2);
+    assert!(
+        out.stderr.contains(
+            "--coordination is for `ingest run`: a watcher holds the folder's lock file, so run \
+             one watcher per folder"
+        ),
+        "{}",
+        out.stderr
+    );
+}

@@ -41,6 +41,8 @@ pub struct Target {
     pub insert_settings: Vec<(String, String)>,
     /// The run, for the metadata columns.
     pub stamp: RunStamp,
+    /// Where its rows are written, and whether they are replicated.
+    pub layout: crate::ch::cluster::Layout,
 }
 
 /// The run rows are ingested by, as metadata columns tell it.
@@ -61,6 +63,11 @@ impl Default for RunStamp {
 }
 
 impl Target {
+    /// The table rows are inserted into: a Distributed table's local table, else the table.
+    pub fn write_table(&self) -> &TableRef {
+        self.layout.local.as_ref().unwrap_or(&self.table)
+    }
+
     pub fn new(schema: TableSchema, server_tz: Tz) -> Target {
         let mut data_specs = Vec::new();
         let mut unsupported = HashMap::new();
@@ -85,6 +92,7 @@ impl Target {
             provenance: true,
             insert_settings: Vec::new(),
             stamp: RunStamp::default(),
+            layout: Default::default(),
         }
     }
 }

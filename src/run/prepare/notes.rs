@@ -112,6 +112,13 @@ impl Prepare {
                     .failure(kind);
                 (outcome, ev)
             }
+            Decision::Busy { run, path } => {
+                let outcome = self.outcome(c, Status::Unsettled).detail(format!(
+                    "same content as {path}, which run {run} (still running, on another host) \
+                     claimed: left to it"
+                ));
+                return self.note(outcome.hash(hash), None);
+            }
             Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
         };
         self.note(outcome.hash(hash), Some(event))

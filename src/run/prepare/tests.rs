@@ -129,6 +129,7 @@ fn done(path: &str, batch_rows: u64, event: Event) -> ContentState {
         from_byte: 0,
         from_row: 0,
         prefix_hash: String::new(),
+        run_id: String::new(),
     }
 }
 
