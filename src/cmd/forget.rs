@@ -6,7 +6,7 @@ use super::manage::{
 };
 use crate::ch::ident::TableRef;
 use crate::config::ManageConfig;
-use crate::config::flags::ForgetArgs;
+use crate::config::state_flags::ForgetArgs;
 use crate::exit::{Exit, Fatal};
 use crate::manifest::Event;
 use crate::text::{escape, plural};

@@ -9,7 +9,7 @@ mod status;
 mod verify;
 mod watch;
 
-use crate::config::flags::Command;
+use crate::config::cli::Command;
 use crate::exit::{Exit, Fatal};
 use crate::stdout::Stdout;
 

@@ -6,7 +6,7 @@ use super::manage::{
     Entry, content_entry, delete_rows, entry_event, find, open, path_entry, rows_in_table, short,
     table_ref, write_line,
 };
-use crate::config::flags::RetryArgs;
+use crate::config::state_flags::RetryArgs;
 use crate::config::{Common, ManageConfig};
 use crate::exit::{Exit, Fatal};
 use crate::folder::Folder;

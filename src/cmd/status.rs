@@ -6,7 +6,7 @@
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
 use crate::ch::status::PathStatusRow;
-use crate::config::flags::StatusArgs;
+use crate::config::state_flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
 use crate::history::{self, epoch};

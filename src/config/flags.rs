@@ -6,10 +6,9 @@
 use super::choices::{AfterAction, OnChange, OnError, Output, WatcherKind};
 use super::reading_flags::ReadingArgs;
 use super::{DEFAULT_MANIFEST, DEFAULT_URL, MAX_BATCH_ROWS, parse_duration};
-use crate::exit::EXIT_CODES_HELP;
 use crate::formats::Format;
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
+use clap::{ArgAction, Args, ValueHint};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,47 +29,6 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err("must be a number between 0 and 1".to_owned()),
     }
-}
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "ingest",
-    version,
-    about = "Keep a ClickHouse database in step with a folder of arriving data files, exactly once.",
-    after_help = EXIT_CODES_HELP,
-    propagate_version = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-// Parsed once per process: the size of the variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Ingest the data folder's new files (what cron or a systemd timer runs)
-    #[command(after_help = EXIT_CODES_HELP)]
-    Run(RunArgs),
-    /// Keep ingesting as files arrive or grow: a long-running `run`, woken by file-system events
-    #[command(after_help = EXIT_CODES_HELP)]
-    Watch(WatchArgs),
-    /// Show the last runs, files in flight, failures and recent files, from the manifest
-    #[command(after_help = EXIT_CODES_HELP)]
-    Status(StatusArgs),
-    /// Let the next run try failed, quarantined or held-back files again
-    #[command(after_help = EXIT_CODES_HELP)]
-    Retry(RetryArgs),
-    /// Treat files as never ingested, so the next run ingests them again
-    #[command(after_help = EXIT_CODES_HELP)]
-    Forget(ForgetArgs),
-    /// Create the manifest and run-history tables (and add provenance columns to configured target
-    /// tables), so that runs can use an account without CREATE or ALTER rights
-    #[command(after_help = EXIT_CODES_HELP)]
-    Init(InitArgs),
-    /// Check that every file the manifest records as ingested has exactly its rows in its table
-    #[command(after_help = EXIT_CODES_HELP)]
-    Verify(VerifyArgs),
 }
 
 /// Where the server and the data are; shared by every command.
@@ -282,29 +240,6 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// How many runs, failures and recent files to list
-    #[arg(
-        long,
-        env = "INGEST_STATUS_LIMIT",
-        value_name = "N",
-        default_value_t = 20
-    )]
-    pub limit: u64,
-
-    /// For people, or one JSON document
-    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-
-    /// Short for `--output json`
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Clone, Args)]
 pub struct InitArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -316,94 +251,4 @@ pub struct InitArgs {
     /// Runs create missing target tables (so a missing one is not an error here)
     #[arg(long, env = "INGEST_CREATE_TABLE", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub create_table: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct RetryArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
-    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub lock_file: Option<PathBuf>,
-
-    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
-    /// `zk://host:port[,host:port…]/path`
-    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
-    pub coordination: Option<String>,
-
-    /// Every failed or quarantined file (not the held-back ones: name those one by one)
-    #[arg(long)]
-    pub all_failed: bool,
-
-    /// Every ingested file whose rows in its table are missing, short or doubled (what `ingest
-    /// verify` reports)
-    #[arg(long)]
-    pub all_mismatched: bool,
-
-    /// For a file held back because its content changed: delete the old content's rows first
-    /// (waiting until they are gone), so the new content replaces them
-    #[arg(long)]
-    pub replace: bool,
-
-    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
-    /// hashes (at least 8 hex digits)
-    #[arg(
-        value_name = "PATH|HASH",
-        required_unless_present_any = ["all_failed", "all_mismatched"]
-    )]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ForgetArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
-    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub lock_file: Option<PathBuf>,
-
-    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
-    /// `zk://host:port[,host:port…]/path`
-    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
-    pub coordination: Option<String>,
-
-    /// Also delete the content's rows from its table (by provenance), waiting until they are gone
-    #[arg(long)]
-    pub delete_rows: bool,
-
-    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
-    /// hashes (at least 8 hex digits)
-    #[arg(value_name = "PATH|HASH", required = true)]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// For people, or one JSON document
-    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-
-    /// Short for `--output json`
-    #[arg(long)]
-    pub json: bool,
-}
-
-impl Command {
-    /// The settings every command shares.
-    pub fn common(&self) -> &CommonArgs {
-        match self {
-            Command::Run(a) => &a.common,
-            Command::Watch(a) => &a.run.common,
-            Command::Status(a) => &a.common,
-            Command::Retry(a) => &a.common,
-            Command::Forget(a) => &a.common,
-            Command::Init(a) => &a.common,
-            Command::Verify(a) => &a.common,
-        }
-    }
 }

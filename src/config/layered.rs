@@ -3,8 +3,8 @@
 //! defaults; the config file's values go in as the flags' defaults, so every setting is declared
 //! once (in `flags`) and merged once, here, whatever the command.
 
+use super::cli::Cli;
 use super::file::FileConfig;
-use super::flags::Cli;
 use crate::exit::Fatal;
 use crate::text::one_line;
 use clap::error::{ContextKind, ErrorKind};
@@ -151,7 +151,7 @@ fn texts(key: &str, value: &toml::Value, arg: &Arg, base: &Path) -> Result<Vec<S
 mod tests {
     use super::*;
     use crate::config::choices::OnError;
-    use crate::config::flags::Command as Sub;
+    use crate::config::cli::Command as Sub;
 
     fn run_args(file: &str, args: &[&str]) -> Result<crate::config::flags::RunArgs, String> {
         let dir = tempfile::tempdir().unwrap();

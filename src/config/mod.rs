@@ -3,6 +3,7 @@
 //! config imports nothing from the run: the choices it hands over are its own types.
 
 mod choices;
+pub mod cli;
 mod file;
 pub mod flags;
 mod hosts;
@@ -11,6 +12,7 @@ pub mod reading;
 mod reading_flags;
 mod routes;
 mod settings;
+pub mod state_flags;
 mod urls;
 mod watch;
 
@@ -25,7 +27,8 @@ use crate::coord::{Coordination, Shard};
 use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
-use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
+use flags::{CommonArgs, InitArgs, RunArgs};
+use state_flags::{StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use urls::check_url;

@@ -213,7 +213,7 @@ impl<'a> Watcher<'a> {
     /// stay as they are; the connection is made again with the new settings.
     fn reload(&mut self) {
         let parsed = crate::config::parse().and_then(|cli| match cli.command {
-            crate::config::flags::Command::Watch(args) => WatchConfig::build(&args),
+            crate::config::cli::Command::Watch(args) => WatchConfig::build(&args),
             _ => Err(Fatal::config("not a watch command line")),
         });
         let mut cfg = match parsed {

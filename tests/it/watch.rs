@@ -331,9 +331,12 @@ fn sighup_reads_the_config_file_again() {
 #[test]
 fn a_watcher_refuses_a_cluster_lock_it_would_not_hold() {
     let env = Env::new("watch_coordination");
-    let out = run(env
-        .command("watch")
-        .args(["--coordination", "zk://127.0.0.1:9/ingest"]));
+    let out = run(env.command("watch").args([
+        "--table",
+        "t",
+        "--coordination",
+        "zk://127.0.0.1:9/ingest",
+    ]));
     assert_code(&out, 2);
     assert!(
         out.stderr.contains(
