@@ -33,6 +33,27 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    fn new(
+        root: &Arc<Folder>,
+        rel: &str,
+        meta: &std::fs::Metadata,
+        detected: Detected,
+        rules: Arc<Rules>,
+    ) -> FileEntry {
+        let id = Identity::of(meta);
+        FileEntry {
+            rel: rel.to_owned(),
+            size: id.size,
+            mtime_ns: id.mtime_ns,
+            dev: id.dev,
+            ino: id.ino,
+            detected,
+            root: root.clone(),
+            segment: None,
+            rules,
+        }
+    }
+
     /// What an event says about the file, once its content and table are known.
     pub fn facts(&self, table: &TableRef, hash: &str) -> FileFacts {
         let seg = self.segment.as_deref().cloned().unwrap_or_default();
@@ -139,69 +160,47 @@ pub fn scan(
             continue;
         }
         let rel = rel_string(entry.path(), dir);
-        let mut ignore = |reason: &str| {
-            out.ignored.push(Ignored {
-                rel: rel.clone(),
-                reason: reason.to_owned(),
-            })
-        };
-        let Some(name) = entry.file_name().to_str() else {
-            ignore("file name is not valid UTF-8");
-            continue;
-        };
-        let lower = name.to_ascii_lowercase();
-        if TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
-            ignore("temporary name: still being written");
-            continue;
+        match look(root, &entry, &rel, &detect) {
+            Ok(file) => out.files.push(file),
+            Err(reason) => out.ignored.push(Ignored { rel, reason }),
         }
-        let meta = if entry.path_is_symlink() {
-            match root.stat(&rel) {
-                Ok((_, meta)) if meta.is_dir() => {
-                    ignore("symlinked folders are not followed");
-                    continue;
-                }
-                Ok((_, meta)) => meta,
-                Err(e) if e.is_gone() => {
-                    ignore("broken symlink");
-                    continue;
-                }
-                Err(e) => {
-                    ignore(&e.to_string());
-                    continue;
-                }
-            }
-        } else {
-            match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    ignore(&format!("cannot stat: {e}"));
-                    continue;
-                }
-            }
-        };
-        if !meta.is_file() {
-            ignore("not a regular file");
-            continue;
-        }
-        let Some((detected, rules)) = detect(&rel, name) else {
-            ignore("unknown file type");
-            continue;
-        };
-        let id = Identity::of(&meta);
-        out.files.push(FileEntry {
-            rel,
-            size: id.size,
-            mtime_ns: id.mtime_ns,
-            dev: id.dev,
-            ino: id.ino,
-            detected,
-            root: root.clone(),
-            segment: None,
-            rules,
-        });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+/// The data file a walked entry is, or why it is not one.
+fn look(
+    root: &Arc<Folder>,
+    entry: &walkdir::DirEntry,
+    rel: &str,
+    detect: &impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
+) -> Result<FileEntry, String> {
+    let name = entry
+        .file_name()
+        .to_str()
+        .ok_or("file name is not valid UTF-8")?;
+    let lower = name.to_ascii_lowercase();
+    if TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
+        return Err("temporary name: still being written".to_owned());
+    }
+    let meta = if entry.path_is_symlink() {
+        match root.stat(rel) {
+            Ok((_, meta)) if meta.is_dir() => {
+                return Err("symlinked folders are not followed".to_owned());
+            }
+            Ok((_, meta)) => meta,
+            Err(e) if e.is_gone() => return Err("broken symlink".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        }
+    } else {
+        entry.metadata().map_err(|e| format!("cannot stat: {e}"))?
+    };
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let (detected, rules) = detect(rel, name).ok_or("unknown file type")?;
+    Ok(FileEntry::new(root, rel, &meta, detected, rules))
 }
 
 /// What one path turned out to be, looked at on its own (a watcher's event names it).
@@ -243,21 +242,10 @@ pub fn one(
     if !meta.is_file() {
         return One::Ignored;
     }
-    let Some((detected, rules)) = detect(rel, name) else {
-        return One::Ignored;
-    };
-    let id = Identity::of(&meta);
-    One::File(FileEntry {
-        rel: rel.to_owned(),
-        size: id.size,
-        mtime_ns: id.mtime_ns,
-        dev: id.dev,
-        ino: id.ino,
-        detected,
-        root: root.clone(),
-        segment: None,
-        rules,
-    })
+    match detect(rel, name) {
+        Some((detected, rules)) => One::File(FileEntry::new(root, rel, &meta, detected, rules)),
+        None => One::Ignored,
+    }
 }
 
 /// A path under `root` as the scan names it (relative, with `/`).

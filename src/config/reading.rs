@@ -93,25 +93,42 @@ impl ReadingConfig {
     /// Checks the settings and builds the rules; errors start with `what` (the route or flag).
     pub fn build(&self, what: &str) -> Result<Rules, String> {
         let err = |e: String| format!("{what}: {e}");
-        let byte = |v: &Option<String>, name: &str| {
-            v.as_deref()
-                .map(|t| parse_byte(t, name))
-                .transpose()
-                .map_err(err)
-        };
+        let (date_format, column_formats) = self.date_formats().map_err(err)?;
+        let renames: HashMap<String, String> = self
+            .columns
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        for column in renames.values() {
+            crate::ch::ident::check_column(column).map_err(|e| err(format!("columns: {e}")))?;
+        }
+        Ok(Rules {
+            text: self.text_options().map_err(err)?,
+            renames,
+            case_insensitive: self.case_insensitive.unwrap_or(false),
+            unknown: self.unknown().map_err(err)?,
+            date_format,
+            column_formats,
+            metadata: self.metadata().map_err(err)?,
+            add_columns: self.add_columns().map_err(err)?,
+        })
+    }
+
+    fn dialect(&self) -> Result<DialectSettings, String> {
+        let byte =
+            |v: &Option<String>, name: &str| v.as_deref().map(|t| parse_byte(t, name)).transpose();
         let quote = match self.quote.as_deref() {
             None => None,
             Some("" | "none") => Some(None),
-            Some(q) => Some(Some(parse_byte(q, "quote").map_err(err)?)),
+            Some(q) => Some(Some(parse_byte(q, "quote")?)),
         };
         let escape = match self.escape.as_deref() {
             None => None,
             Some("double") => Some(Escape::Double),
             Some("backslash") => Some(Escape::Backslash),
             Some(other) => {
-                return Err(err(format!(
-                    "escape must be double or backslash, not `{other}`"
-                )));
+                return Err(format!("escape must be double or backslash, not `{other}`"));
             }
         };
         let dialect = DialectSettings {
@@ -124,32 +141,37 @@ impl ReadingConfig {
             trailing_delimiter: self.trailing_delimiter.unwrap_or(false),
         };
         if dialect.delimiter.is_some() && dialect.delimiter == dialect.quote.flatten() {
-            return Err(err("the delimiter and the quote must differ".to_owned()));
+            return Err("the delimiter and the quote must differ".to_owned());
         }
+        Ok(dialect)
+    }
+
+    fn text_options(&self) -> Result<TextOptions, String> {
+        let dialect = self.dialect()?;
         let encoding = match self.encoding.as_deref() {
             None => None,
             Some(label) => Some(
                 encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
-                    err(format!(
+                    format!(
                         "unknown encoding `{label}` (use a WHATWG label such as utf-8, \
                          windows-1252, iso-8859-15, utf-16le, shift_jis)"
-                    ))
+                    )
                 })?,
             ),
         };
         if let Some(fields) = &self.fields {
             if fields.is_empty() {
-                return Err(err("fields must name at least one field".to_owned()));
+                return Err("fields must name at least one field".to_owned());
             }
             if self.header.is_none() {
-                return Err(err(
-                    "fields names the fields of files without a header: set header = false \
-                     (or true, to read past a header with other names)"
+                return Err(
+                    "fields names the fields of files without a header: set header = \
+                            false (or true, to read past a header with other names)"
                         .to_owned(),
-                ));
+                );
             }
         }
-        let text = TextOptions {
+        Ok(TextOptions {
             dialect,
             encoding,
             null_values: self
@@ -157,69 +179,55 @@ impl ReadingConfig {
                 .as_ref()
                 .map(|v| v.iter().map(|s| s.as_bytes().to_vec()).collect()),
             fields: self.fields.clone(),
-        };
-        let (date_format, column_formats) = match &self.date_format {
-            None => (None, HashMap::new()),
-            Some(DateFormats::All(p)) => (Some(DateFormat::new(p).map_err(err)?), HashMap::new()),
-            Some(DateFormats::ByColumn(m)) => {
-                let mut by = HashMap::new();
-                for (col, p) in m {
-                    by.insert(col.clone(), DateFormat::new(p).map_err(err)?);
-                }
-                (None, by)
-            }
-        };
-        let unknown = match self.unknown_fields.as_deref() {
-            None | Some("error") => Unknown::Error,
-            Some("ignore") => Unknown::Ignore,
-            Some(other) => {
-                return Err(err(format!(
-                    "unknown_fields must be error or ignore, not `{other}`"
-                )));
-            }
-        };
-        let mut metadata = Vec::new();
-        if let Some(m) = &self.metadata {
-            for (key, column) in m {
-                let meta = Meta::parse(key).ok_or_else(|| {
-                    err(format!(
-                        "metadata has no `{key}`; use path, size, mtime, run_id or ingested_at"
-                    ))
-                })?;
-                crate::ch::ident::check_column(column)
-                    .map_err(|e| err(format!("metadata column: {e}")))?;
-                metadata.push((meta, column.clone()));
-            }
-            metadata.sort_by_key(|(m, _)| Meta::ALL.iter().position(|x| x == m));
-        }
-        let add_columns = match self.schema.as_deref() {
-            None | Some("fixed") => false,
-            Some("add-columns") => true,
-            Some(other) => {
-                return Err(err(format!(
-                    "schema must be fixed or add-columns, not `{other}`"
-                )));
-            }
-        };
-        let renames: HashMap<String, String> = self
-            .columns
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        for column in renames.values() {
-            crate::ch::ident::check_column(column).map_err(|e| err(format!("columns: {e}")))?;
-        }
-        Ok(Rules {
-            text,
-            renames,
-            case_insensitive: self.case_insensitive.unwrap_or(false),
-            unknown,
-            date_format,
-            column_formats,
-            metadata,
-            add_columns,
         })
+    }
+
+    /// One format for every date column, or formats by column.
+    fn date_formats(&self) -> Result<(Option<DateFormat>, HashMap<String, DateFormat>), String> {
+        match &self.date_format {
+            None => Ok((None, HashMap::new())),
+            Some(DateFormats::All(p)) => Ok((Some(DateFormat::new(p)?), HashMap::new())),
+            Some(DateFormats::ByColumn(m)) => {
+                let by = m
+                    .iter()
+                    .map(|(col, p)| Ok((col.clone(), DateFormat::new(p)?)))
+                    .collect::<Result<_, String>>()?;
+                Ok((None, by))
+            }
+        }
+    }
+
+    fn unknown(&self) -> Result<Unknown, String> {
+        match self.unknown_fields.as_deref() {
+            None | Some("error") => Ok(Unknown::Error),
+            Some("ignore") => Ok(Unknown::Ignore),
+            Some(other) => Err(format!(
+                "unknown_fields must be error or ignore, not `{other}`"
+            )),
+        }
+    }
+
+    fn metadata(&self) -> Result<Vec<(Meta, String)>, String> {
+        let mut metadata = Vec::new();
+        for (key, column) in self.metadata.iter().flatten() {
+            let meta = Meta::parse(key).ok_or_else(|| {
+                format!("metadata has no `{key}`; use path, size, mtime, run_id or ingested_at")
+            })?;
+            crate::ch::ident::check_column(column).map_err(|e| format!("metadata column: {e}"))?;
+            metadata.push((meta, column.clone()));
+        }
+        metadata.sort_by_key(|(m, _)| Meta::ALL.iter().position(|x| x == m));
+        Ok(metadata)
+    }
+
+    fn add_columns(&self) -> Result<bool, String> {
+        match self.schema.as_deref() {
+            None | Some("fixed") => Ok(false),
+            Some("add-columns") => Ok(true),
+            Some(other) => Err(format!(
+                "schema must be fixed or add-columns, not `{other}`"
+            )),
+        }
     }
 }
 

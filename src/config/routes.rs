@@ -65,6 +65,55 @@ fn parse_format(text: &str, what: &str) -> Result<Format, String> {
     })
 }
 
+impl Route {
+    /// A `[[route]]` of the config file, checked, over the settings every route shares.
+    fn build(r: &RouteConfig, database: &str, defaults: &RouteDefaults) -> Result<Route, String> {
+        let what = format!("route `{}`", r.glob);
+        let glob = GlobBuilder::new(&r.glob)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("route glob `{}`: {e}", r.glob))?;
+        let table = TableRef::parse(&r.table, database).map_err(|e| format!("{what}: {e}"))?;
+        let format = r
+            .format
+            .as_deref()
+            .map(|f| parse_format(f, &what))
+            .transpose()?;
+        for (text, check) in [
+            (
+                &r.engine,
+                ddl::check_engine as fn(&str) -> Result<(), String>,
+            ),
+            (&r.order_by, ddl::check_order_by),
+        ] {
+            if let Some(t) = text {
+                check(t).map_err(|e| format!("{what}: {e}"))?;
+            }
+        }
+        let on_change = r
+            .on_change
+            .as_deref()
+            .map(|c| parse_on_change(c, &what))
+            .transpose()?;
+        let own = match &r.insert_settings {
+            Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
+            None => InsertSettings::new(),
+        };
+        let rules = r.reading().over(&defaults.reading).build(&what)?;
+        Ok(Route {
+            rules: Arc::new(rules),
+            glob: glob.compile_matcher(),
+            table,
+            format,
+            create_table: r.create_table,
+            engine: r.engine.clone(),
+            order_by: r.order_by.clone(),
+            insert_settings: settings::merged(&defaults.insert_settings, &own),
+            on_change,
+        })
+    }
+}
+
 impl Routes {
     pub fn build(
         configs: &[RouteConfig],
@@ -74,52 +123,7 @@ impl Routes {
     ) -> Result<Routes, String> {
         let routes = configs
             .iter()
-            .map(|r| {
-                let what = format!("route `{}`", r.glob);
-                let glob = GlobBuilder::new(&r.glob)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| format!("route glob `{}`: {e}", r.glob))?;
-                let table =
-                    TableRef::parse(&r.table, database).map_err(|e| format!("{what}: {e}"))?;
-                let format = r
-                    .format
-                    .as_deref()
-                    .map(|f| parse_format(f, &what))
-                    .transpose()?;
-                for (text, check) in [
-                    (
-                        &r.engine,
-                        ddl::check_engine as fn(&str) -> Result<(), String>,
-                    ),
-                    (&r.order_by, ddl::check_order_by),
-                ] {
-                    if let Some(t) = text {
-                        check(t).map_err(|e| format!("{what}: {e}"))?;
-                    }
-                }
-                let on_change = r
-                    .on_change
-                    .as_deref()
-                    .map(|c| parse_on_change(c, &what))
-                    .transpose()?;
-                let own = match &r.insert_settings {
-                    Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
-                    None => InsertSettings::new(),
-                };
-                let rules = r.reading().over(&defaults.reading).build(&what)?;
-                Ok(Route {
-                    rules: Arc::new(rules),
-                    glob: glob.compile_matcher(),
-                    table,
-                    format,
-                    create_table: r.create_table,
-                    engine: r.engine.clone(),
-                    order_by: r.order_by.clone(),
-                    insert_settings: settings::merged(&defaults.insert_settings, &own),
-                    on_change,
-                })
-            })
+            .map(|r| Route::build(r, database, defaults))
             .collect::<Result<Vec<_>, String>>()?;
         if routes.is_empty() && default.is_none() {
             return Err(
