@@ -16,11 +16,7 @@ use std::io::Write;
 /// `delete_rows` removed its rows; otherwise the next run finds the rows that stayed and sends
 /// only what is missing. For a held-back path, the content forgotten is the one ingested there.
 pub async fn forget(args: &ForgetArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let cfg = ManageConfig::build(
-        &args.common,
-        args.lock_file.as_ref(),
-        args.coordination.as_ref(),
-    )?;
+    let cfg = ManageConfig::build(&args.common, &args.lock)?;
     let _lock = super::manage::lock(&cfg)?;
     let common = &cfg.common;
     let (manifest, state) = open(common).await?;

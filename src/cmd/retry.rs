@@ -20,11 +20,7 @@ use std::path::Path;
 /// quarantined files back into the data folder), and files whose rows are missing, short or
 /// doubled to be ingested again.
 pub async fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let cfg = ManageConfig::build(
-        &args.common,
-        args.lock_file.as_ref(),
-        args.coordination.as_ref(),
-    )?;
+    let cfg = ManageConfig::build(&args.common, &args.lock)?;
     let _lock = super::manage::lock(&cfg)?;
     let (common, opts) = (&cfg.common, args);
     let data_dir = &common.data_dir;

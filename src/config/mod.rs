@@ -28,7 +28,7 @@ use crate::exit::Fatal;
 use choices::{AfterAction, OnError};
 use file::FileConfig;
 use flags::{CommonArgs, InitArgs, RunArgs};
-use state_flags::{StatusArgs, VerifyArgs};
+use state_flags::{LockArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use urls::check_url;
@@ -86,17 +86,14 @@ pub struct ManageConfig {
 }
 
 impl ManageConfig {
-    pub fn build(
-        args: &CommonArgs,
-        lock_file: Option<&PathBuf>,
-        coordination: Option<&String>,
-    ) -> Result<ManageConfig, Fatal> {
+    pub fn build(args: &CommonArgs, lock: &LockArgs) -> Result<ManageConfig, Fatal> {
         let mut common = Common::build(args)?;
         common.data_dir = common.existing_data_dir()?;
-        let lock_file = lock_file
-            .cloned()
+        let lock_file = lock
+            .lock_file
+            .clone()
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        let coordination = hosts::coordination(coordination.map(String::as_str))?;
+        let coordination = hosts::coordination(lock.coordination.as_deref())?;
         Ok(ManageConfig {
             common,
             lock_file,

@@ -29,11 +29,9 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// The lock a run holds, which `retry` and `forget` take too.
 #[derive(Debug, Clone, Args)]
-pub struct RetryArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
+pub struct LockArgs {
     /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
@@ -42,6 +40,15 @@ pub struct RetryArgs {
     /// `zk://host:port[,host:port…]/path`
     #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
     pub coordination: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// Every failed or quarantined file (not the held-back ones: name those one by one)
     #[arg(long)]
@@ -71,14 +78,8 @@ pub struct ForgetArgs {
     #[command(flatten)]
     pub common: CommonArgs,
 
-    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
-    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub lock_file: Option<PathBuf>,
-
-    /// The cluster lock shared with `ingest run --coordination` (instead of the lock file):
-    /// `zk://host:port[,host:port…]/path`
-    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
-    pub coordination: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// Also delete the content's rows from its table (by provenance), waiting until they are gone
     #[arg(long)]
