@@ -171,25 +171,8 @@ impl ColumnPlan {
                 false => None,
             })
             .collect();
-        let mut meta = Vec::new();
-        for (m, column) in &rules.metadata {
-            let spec = target
-                .data_specs
-                .iter()
-                .find(|s| &s.name == column)
-                .ok_or_else(|| {
-                    format!(
-                        "metadata column `{column}` ({}) is not a column of table {}; add it, \
-                         or set schema = \"add-columns\"",
-                        m.key(),
-                        target.table
-                    )
-                })?;
-            check_meta(spec, *m, target.server_tz)?;
-            meta.push((specs.len(), *m));
-            specs.push(spec.clone());
-            formats.push(None);
-        }
+        let meta = Self::metadata_columns(&mut specs, target, rules)?;
+        formats.resize(specs.len(), None);
         let by_name = specs
             .iter()
             .enumerate()
@@ -204,22 +187,19 @@ impl ColumnPlan {
             .map(|k| specs.iter().position(|s| &s.name == k))
             .collect();
         let sort = sort.unwrap_or_default();
-        let provenance = match target.provenance {
-            false => None,
-            true => {
-                let hash_col = specs.len();
-                for name in [PROVENANCE_FILE, PROVENANCE_ROW] {
-                    specs.push(ColumnSpec {
-                        name: name.to_owned(),
-                        type_name: "UInt64".to_owned(),
-                        ty: ChType::UInt64,
-                        default: None,
-                    });
-                    formats.push(None);
-                }
-                Some((hash_col, hash_col + 1))
+        let provenance = target.provenance.then(|| {
+            let file_col = specs.len();
+            for name in [PROVENANCE_FILE, PROVENANCE_ROW] {
+                specs.push(ColumnSpec {
+                    name: name.to_owned(),
+                    type_name: "UInt64".to_owned(),
+                    ty: ChType::UInt64,
+                    default: None,
+                });
             }
-        };
+            (file_col, file_col + 1)
+        });
+        formats.resize(specs.len(), None);
         Ok(ColumnPlan {
             specs,
             by_name,
@@ -240,6 +220,33 @@ impl ColumnPlan {
             formats,
             iso: String::new(),
         })
+    }
+
+    /// The route's metadata columns, added to `specs`: each with where it is and what it holds.
+    fn metadata_columns(
+        specs: &mut Vec<ColumnSpec>,
+        target: &Target,
+        rules: &Rules,
+    ) -> Result<Vec<(usize, Meta)>, String> {
+        let mut meta = Vec::new();
+        for (m, column) in &rules.metadata {
+            let spec = target
+                .data_specs
+                .iter()
+                .find(|s| &s.name == column)
+                .ok_or_else(|| {
+                    format!(
+                        "metadata column `{column}` ({}) is not a column of table {}; add it, \
+                         or set schema = \"add-columns\"",
+                        m.key(),
+                        target.table
+                    )
+                })?;
+            check_meta(spec, *m, target.server_tz)?;
+            meta.push((specs.len(), *m));
+            specs.push(spec.clone());
+        }
+        Ok(meta)
     }
 
     /// Sets the file whose rows the metadata columns describe.
