@@ -29,3 +29,15 @@ pub fn rendezvous(name: &str) {
     #[cfg(not(feature = "failpoints"))]
     let _ = name;
 }
+
+/// Whether a test armed the failpoint `name` (as `NAME=return`) to take another way than the
+/// usual one. Always `false` without `--features failpoints`.
+pub fn armed(name: &str) -> bool {
+    #[cfg(feature = "failpoints")]
+    return fail::eval(name, |_| ()).is_some();
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        false
+    }
+}

@@ -17,6 +17,7 @@ mod split;
 mod xml;
 
 pub use options::TextOptions;
+pub use parquet::{Columns, guarded, value_at, widen};
 
 use crate::convert::ConvError;
 use crate::value::Value;
@@ -271,6 +272,11 @@ pub trait RecordSource: Send {
     /// How the file is read, where that was decided from the file (a sniffed dialect, an
     /// encoding), for the dry run.
     fn describe(&self) -> Option<String> {
+        None
+    }
+
+    /// The records as decoded columns, where the reader decodes them so.
+    fn columns(&mut self) -> Option<&mut dyn Columns> {
         None
     }
 }

@@ -31,6 +31,8 @@ pub struct ParquetSource {
     batch: Option<RecordBatch>,
     row: usize,
     record: u64,
+    /// Why the next batch did not decode, found by `Columns::peek`, for the next record to say.
+    pending: Option<ReadError>,
 }
 
 thread_local! {
@@ -39,7 +41,7 @@ thread_local! {
 
 /// Runs a call into the Parquet reader, which can panic on corrupt input, turning a panic into
 /// an error about the file. The panic is not reported on stderr: it is the file's fault.
-fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, ReadError> {
+pub fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, ReadError> {
     static QUIET_HOOK: Once = Once::new();
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -104,6 +106,7 @@ impl ParquetSource {
             batch: None,
             row: 0,
             record: 0,
+            pending: None,
         })
     }
 }
@@ -188,12 +191,20 @@ fn reader<T: ChunkReader + 'static>(
     Ok((fields, reader))
 }
 
-impl RecordSource for ParquetSource {
-    fn fields(&self) -> &[String] {
-        &self.fields
-    }
+/// Records decoded column by column (Parquet's record batches), for a reader that converts whole
+/// columns at once; records taken this way are not read again by `RecordSource::next_record`.
+pub trait Columns {
+    /// The batch holding the next record, and that record's row in it; `None` at the end of the
+    /// file, or when the next batch does not decode (`next_record` then says why).
+    fn peek(&mut self) -> Option<(&RecordBatch, usize)>;
 
-    fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
+    /// Takes the next `n` records, rows of the batch `peek` gave, as read.
+    fn consume(&mut self, n: usize);
+}
+
+impl ParquetSource {
+    /// Makes a batch with records left current; `false` at the end of the file.
+    fn load(&mut self) -> Result<bool, ReadError> {
         while self.batch.as_ref().is_none_or(|b| self.row >= b.num_rows()) {
             match guarded(|| self.reader.next())? {
                 None => return Ok(false),
@@ -208,6 +219,43 @@ impl RecordSource for ParquetSource {
                     )));
                 }
             }
+        }
+        Ok(true)
+    }
+}
+
+impl Columns for ParquetSource {
+    fn peek(&mut self) -> Option<(&RecordBatch, usize)> {
+        if self.pending.is_some() {
+            return None;
+        }
+        match self.load() {
+            Ok(true) => self.batch.as_ref().map(|b| (b, self.row)),
+            Ok(false) => None,
+            Err(e) => {
+                self.pending = Some(e);
+                None
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.row += n;
+        self.record += n as u64;
+    }
+}
+
+impl RecordSource for ParquetSource {
+    fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        if !self.load()? {
+            return Ok(false);
         }
         let Some(batch) = self.batch.as_ref() else {
             return Ok(false);
@@ -230,10 +278,14 @@ impl RecordSource for ParquetSource {
         }
         Ok(true)
     }
+
+    fn columns(&mut self) -> Option<&mut dyn Columns> {
+        Some(self)
+    }
 }
 
 /// A `Float32` widened through its shortest decimal form, so 0.1f32 stays 0.1.
-fn widen(v: f32) -> f64 {
+pub fn widen(v: f32) -> f64 {
     let mut buf = [0u8; 32];
     let mut cur = std::io::Cursor::new(&mut buf[..]);
     if write!(cur, "{v:e}").is_err() {
@@ -291,7 +343,7 @@ fn list<'a>(values: &'a dyn Array, start: usize, end: usize) -> Result<Value<'a>
 }
 
 /// The value at `row` of a column, with the type the file gives it.
-fn value_at(a: &dyn Array, row: usize) -> Result<Value<'_>, String> {
+pub fn value_at(a: &dyn Array, row: usize) -> Result<Value<'_>, String> {
     if a.is_null(row) {
         return Ok(Value::Null);
     }

@@ -46,7 +46,7 @@ pub(super) fn string_offset(data: &[u8], n: usize) -> usize {
 }
 
 /// Byte offset `n` values after the value starting at `pos`.
-fn string_offset_from(data: &[u8], mut pos: usize, n: usize) -> usize {
+pub(super) fn string_offset_from(data: &[u8], mut pos: usize, n: usize) -> usize {
     for _ in 0..n {
         let mut len: u64 = 0;
         let mut shift = 0;

@@ -18,8 +18,9 @@ pub(super) enum Enc {
         scalar: Scalar,
         data: Vec<u8>,
         rows: usize,
-        /// Start of the last value in `data`, so a failed row can be taken back cheaply.
-        last_start: usize,
+        /// Start of the last value in `data`, so a failed row can be taken back cheaply; `None`
+        /// once values were taken back, until the next one is appended.
+        last_start: Option<usize>,
     },
     Nullable {
         nulls: Vec<u8>,
@@ -78,7 +79,7 @@ impl Enc {
                 scalar: Scalar::from_type(other, server_tz)?,
                 data: Vec::new(),
                 rows: 0,
-                last_start: 0,
+                last_start: None,
             },
         })
     }
@@ -123,7 +124,7 @@ impl Enc {
                 } else {
                     scalar.encode(value, data)?;
                 }
-                *last_start = start;
+                *last_start = Some(start);
                 *rows += 1;
                 Ok(())
             }
@@ -176,7 +177,7 @@ impl Enc {
                 rows,
                 last_start,
             } => {
-                *last_start = data.len();
+                *last_start = Some(data.len());
                 scalar.encode_zero(data);
                 *rows += 1;
             }
@@ -203,14 +204,14 @@ impl Enc {
                 rows,
                 last_start,
             } => {
-                let cut = match scalar.width() {
-                    Some(w) => keep * w,
-                    None if keep + 1 == *rows => *last_start,
-                    None => string_offset(data, keep),
+                let cut = match (scalar.width(), *last_start) {
+                    (Some(w), _) => keep * w,
+                    (None, Some(start)) if keep + 1 == *rows => start,
+                    (None, _) => string_offset(data, keep),
                 };
                 data.truncate(cut);
                 *rows = keep;
-                *last_start = cut;
+                *last_start = None;
             }
             Enc::Nullable { nulls, inner } => {
                 nulls.truncate(keep);
@@ -292,7 +293,7 @@ impl Enc {
                 }
                 reuse(data);
                 *rows = 0;
-                *last_start = 0;
+                *last_start = None;
             }
             Enc::Nullable { nulls, inner } => {
                 match order {
@@ -473,6 +474,20 @@ mod tests {
         }
         s.truncate(1);
         assert_eq!(body(&mut s), b"\x01a");
+    }
+
+    #[test]
+    fn a_string_column_taken_back_twice_keeps_no_bytes_of_either_value() {
+        // A small file's bad record taken back after its one good row, then the file itself.
+        let mut s = enc("String");
+        for v in ["a", "bb", "ccc"] {
+            s.push(&Value::Str(v.as_bytes()), None).unwrap();
+        }
+        s.truncate(2);
+        s.truncate(1);
+        assert_eq!(s.rows(), 1);
+        s.push(&Value::Str(b"d"), None).unwrap();
+        assert_eq!(body(&mut s), b"\x01a\x01d");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! so a bad value is an error with its file, line and column, not a failed insert.
 
 mod buffers;
+mod bulk;
 mod cells;
 mod column;
 mod composite;
@@ -20,6 +21,7 @@ use crate::ch::types::ChType;
 use crate::convert::{ConvResult, write_string, write_varint};
 use crate::value::Value;
 pub use buffers::Sink;
+pub use bulk::Bulk;
 use chrono_tz::Tz;
 use column::Enc;
 

@@ -1,6 +1,7 @@
 //! From a data file to rows of a table's `Native` block: opening a file's records, converting each
 //! field to its column under the error policy, and stamping each row with its provenance.
 
+pub mod columnar;
 pub mod records;
 pub mod source;
 pub mod target;

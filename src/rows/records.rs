@@ -1,6 +1,7 @@
 //! Reading a file's records into rows under the error policy: by default one bad record fails the
 //! whole file; with `--on-error skip-row` bad records are set aside, up to a limit, and reported.
 
+use super::columnar::{Columnar, Fill, Room};
 use super::target::{ColumnPlan, RowWriter};
 use crate::config::ErrorPolicy;
 use crate::formats::{ReadError, RecordError, RecordSource};
@@ -53,6 +54,10 @@ pub struct Records<'a> {
     first_row: u64,
     /// How far the reader's line numbers are from the file's (a part read after a header).
     line_shift: i64,
+    /// Whether (and how) records are read column by column, once decided.
+    columnar: Option<Option<Columnar>>,
+    /// Records to read one by one before trying columns again.
+    by_record: usize,
 }
 
 impl<'a> Records<'a> {
@@ -75,6 +80,8 @@ impl<'a> Records<'a> {
             broken: None,
             first_row: 0,
             line_shift: 0,
+            columnar: None,
+            by_record: 0,
         }
     }
 
@@ -136,6 +143,40 @@ impl<'a> Records<'a> {
                 self.broken = Some(e);
                 Step::End
             }
+        }
+    }
+
+    /// Appends as many of the next records to `block` at once as `room` allows, column by column,
+    /// where the reader decodes columns and they convert whole: the first one's ordinal and how
+    /// many. `None`: read the next record with `step`.
+    pub fn step_many(&mut self, block: &mut BlockBuilder, room: Room) -> Option<(u64, usize)> {
+        if self.broken.is_some() || room.rows == 0 {
+            return None;
+        }
+        if self.by_record > 0 {
+            self.by_record -= 1;
+            return None;
+        }
+        let columnar = match &self.columnar {
+            Some(c) => c.as_ref()?,
+            None => self
+                .columnar
+                .insert(Columnar::new(self.source, self.plan, block))
+                .as_ref()?,
+        };
+        let first = self.records;
+        let ordinal = self.first_row + first;
+        match columnar.fill(self.source, self.plan, block, room, self.file_id, ordinal) {
+            Fill::Rows(n) => {
+                self.records += n as u64;
+                Some((first, n))
+            }
+            // The record `step` reads next is the first of them.
+            Fill::Refused(n) => {
+                self.by_record = n - 1;
+                None
+            }
+            Fill::Nothing => None,
         }
     }
 

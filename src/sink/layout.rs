@@ -5,6 +5,7 @@
 
 use crate::config::ErrorPolicy;
 use crate::native::BlockBuilder;
+use crate::rows::columnar::Room;
 use crate::rows::records::{Records, Step};
 use std::collections::HashSet;
 
@@ -139,15 +140,34 @@ pub fn encode_batches(
             out.end(b, rows)?;
         }
         let before = block.rows();
-        let ordinal = match records.step(block) {
-            Step::Row(ordinal) => ordinal,
-            Step::Skipped if records.policy() == ErrorPolicy::FailFile => {
-                keeping = false;
-                block.truncate(0);
-                continue;
-            }
-            Step::Skipped => continue,
-            Step::End => break,
+        // Whole rows of a batch sent whole may come many at once, up to where one at a time
+        // would end the batch or write the block out.
+        let by_size = keeping || per_insert.is_none();
+        let room = match plans.get((next / batch_rows) as usize) {
+            None | Some(BatchPlan::Full) => Room {
+                rows: (batch_rows - next % batch_rows).min(match by_size {
+                    true => u64::MAX,
+                    false => CHECK_ROWS.saturating_sub(block.rows()) as u64,
+                }) as usize,
+                bytes: by_size.then_some(block_bytes),
+            },
+            Some(_) => Room {
+                rows: 0,
+                bytes: None,
+            },
+        };
+        let (ordinal, count) = match records.step_many(block, room) {
+            Some(many) => many,
+            None => match records.step(block) {
+                Step::Row(ordinal) => (ordinal, 1),
+                Step::Skipped if records.policy() == ErrorPolicy::FailFile => {
+                    keeping = false;
+                    block.truncate(0);
+                    continue;
+                }
+                Step::Skipped => continue,
+                Step::End => break,
+            },
         };
         let batch = ordinal / batch_rows;
         let keep = match plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
@@ -160,10 +180,10 @@ pub fn encode_batches(
             continue;
         }
         match &mut open {
-            Some((_, rows)) => *rows += 1,
+            Some((_, rows)) => *rows += count as u64,
             None => {
                 out.begin(batch)?;
-                open = Some((batch, 1));
+                open = Some((batch, count as u64));
             }
         }
         let full = match keeping || per_insert.is_none() {

@@ -26,6 +26,7 @@ mod inserts;
 mod lifecycle;
 mod modern_types;
 mod ops;
+mod parquet_columns;
 mod policy;
 mod safe_output;
 mod server;

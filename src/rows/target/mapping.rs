@@ -140,21 +140,49 @@ impl ColumnPlan {
 
     /// Sets the current row's metadata columns.
     pub(super) fn push_metadata(&self, block: &mut BlockBuilder) {
-        let f = &self.file;
         for (col, m) in &self.meta {
-            let value = match m {
-                Meta::Path => Value::Str(f.path.as_bytes()),
-                Meta::Size => Value::UInt(f.size),
-                Meta::Mtime => Value::Timestamp(i128::from(f.mtime_ns)),
-                Meta::RunId => Value::Str(f.run_id.as_bytes()),
-                Meta::IngestedAt => Value::Timestamp(f.started_ns),
-            };
+            let value = meta_value(&self.file, *m);
             // Checked to fit when the plan was made (`check_meta`); a time out of the column's
             // range takes its default.
             if block.push(*col, &value).is_err() {
                 let _ = block.push(*col, &Value::Null);
             }
         }
+    }
+}
+
+impl ColumnPlan {
+    /// Completes `n` rows whose fields were appended column by column with their metadata and
+    /// provenance, as `stamp` completes one; the first row's ordinal is `first`.
+    pub fn stamp_rows(&self, block: &mut BlockBuilder, file_id: u64, first: u64, n: usize) {
+        let f = &self.file;
+        for (col, m) in &self.meta {
+            let value = meta_value(f, *m);
+            for _ in 0..n {
+                if block.extend(*col, &value).is_err() {
+                    let _ = block.extend(*col, &Value::Null);
+                }
+            }
+        }
+        if let Some((file_col, row_col)) = self.provenance {
+            if let Some(mut b) = block.bulk(file_col) {
+                (0..n).for_each(|_| b.put(&file_id.to_le_bytes()));
+            }
+            if let Some(mut b) = block.bulk(row_col) {
+                (first..first + n as u64).for_each(|o| b.put(&o.to_le_bytes()));
+            }
+        }
+        block.add_rows(n);
+    }
+}
+
+fn meta_value(f: &FileFacts, m: Meta) -> Value<'_> {
+    match m {
+        Meta::Path => Value::Str(f.path.as_bytes()),
+        Meta::Size => Value::UInt(f.size),
+        Meta::Mtime => Value::Timestamp(i128::from(f.mtime_ns)),
+        Meta::RunId => Value::Str(f.run_id.as_bytes()),
+        Meta::IngestedAt => Value::Timestamp(f.started_ns),
     }
 }
 

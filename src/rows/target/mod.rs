@@ -271,6 +271,16 @@ impl ColumnPlan {
         &self.sort
     }
 
+    /// For formats whose fields are known up front: each field's block column (`None`: ignored).
+    pub fn field_columns(&self) -> Option<&[Option<usize>]> {
+        self.fixed.as_deref()
+    }
+
+    /// Whether text for column `col` is read with one of the route's date formats.
+    pub fn reads_with_date_format(&self, col: usize) -> bool {
+        self.formats.get(col).is_some_and(Option::is_some)
+    }
+
     /// Forgets the per-file field cache before the plan serves another file.
     pub fn reset_fields(&mut self) {
         self.by_field.clear();
