@@ -4,16 +4,24 @@
 
 use crate::server::ClickHouse;
 use crate::util::*;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-fn spawn(env: &Env, args: &[&str]) -> Child {
-    env.command("run")
+/// Starts a run whose summary and log go to a file of the test's, to be shown when it surprises.
+fn spawn(env: &Env, args: &[&str]) -> (Child, std::path::PathBuf) {
+    let log = env
+        .dir
+        .path()
+        .join(format!("run-{}.log", fastrand::u32(..)));
+    let file = std::fs::File::create(&log).expect("create the run's log");
+    let child = env
+        .command("run")
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(file.try_clone().expect("clone the log file"))
+        .stderr(file)
         .spawn()
-        .expect("spawn ingest")
+        .expect("spawn ingest");
+    (child, log)
 }
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -65,24 +73,25 @@ fn kills_restarts_and_overlaps_leave_every_record_exactly_once() {
         }
         match round % 4 {
             0 | 1 => {
-                let mut child = spawn(&env, &args);
+                let (mut child, _) = spawn(&env, &args);
                 std::thread::sleep(Duration::from_millis(rng.u64(0..700)));
                 let _ = child.kill();
                 let _ = child.wait();
             }
             2 => {
-                let mut child = spawn(&env, &args);
+                let (mut child, log) = spawn(&env, &args);
                 std::thread::sleep(Duration::from_millis(rng.u64(50..500)));
                 ch.restart();
                 let status = child.wait().expect("wait");
                 assert!(
                     matches!(status.code(), Some(0 | 4)),
-                    "a run through a server restart ends in success or unreachable: {status}"
+                    "a run through a server restart ends in success or unreachable: {status}\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
             _ => {
-                let mut a = spawn(&env, &args);
-                let mut b = spawn(&env, &args);
+                let (mut a, _) = spawn(&env, &args);
+                let (mut b, _) = spawn(&env, &args);
                 let codes = [a.wait().expect("wait"), b.wait().expect("wait")]
                     .map(|s| s.code().unwrap_or(-1));
                 assert!(
