@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub batch_rows: u64,
     /// Rows one INSERT carries at most (whole batches; at least one batch).
     pub insert_rows: u64,
+    /// Every large file is read through before any of its rows is sent.
+    pub check_first: bool,
     pub settle: Duration,
     pub lock_file: PathBuf,
     pub dry_run: bool,
@@ -198,6 +200,7 @@ impl RunConfig {
             routes,
             batch_rows: args.batch_rows,
             insert_rows: args.insert_rows,
+            check_first: args.check_first,
             settle: args.settle,
             lock_file,
             dry_run: args.dry_run,

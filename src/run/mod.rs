@@ -400,6 +400,11 @@ impl Targets<'_> {
         target.recovery = recovery;
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
+        target.one_pass = schema_has_provenance
+            && target.schema.rows_can_be_taken_back()
+            && !recovery
+            && !cfg.check_first
+            && !cfg.dry_run;
         Ok(target)
     }
 }

@@ -3,7 +3,7 @@
 //! through the same path when the server fails on the way.
 
 use super::Sink;
-use super::encoder::{self, Fault, Msg};
+use super::encoder::{self, Fault, Msg, Read};
 use super::error::SinkError;
 use super::insert::{Finishing, Stream};
 use super::landed::Landed;
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 const BATCH_EVENTS_EVERY: Duration = Duration::from_secs(10);
 
 /// What one attempt at a file has had acknowledged.
-struct Progress {
+pub(super) struct Progress {
     /// Batch events not recorded yet.
     pending: Vec<EventRow>,
     /// When batch events were last recorded.
@@ -33,7 +33,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(sent: u64) -> Progress {
+    pub(super) fn new(sent: u64) -> Progress {
         Progress {
             pending: Vec::new(),
             since: Instant::now(),
@@ -46,16 +46,24 @@ impl Progress {
 struct Streaming<'a> {
     lf: &'a LargeFile,
     landed: &'a dyn Landed,
-    names: InsertNames,
+    /// Named once the cut is known: from the start, or from the file's only pass.
+    names: Option<InsertNames>,
+    salt: String,
     per_insert: u64,
     columns: String,
     inserts: Stream,
+    /// What reading the file found, once it is read to the end.
+    read: Option<Read>,
 }
 
 impl Sink {
-    /// Sends a file, retrying with backoff through the resume path while the server fails.
-    pub(super) async fn large(&mut self, lf: LargeFile) {
+    /// Sends a file: in its only pass where it may be, then, if that did not finish it, through
+    /// the resume path, retrying with backoff while the server fails.
+    pub(super) async fn large(&mut self, mut lf: LargeFile) {
         let landed = self.landed(&lf.target);
+        if lf.one_pass && !self.only_pass(&mut lf, &*landed).await {
+            return;
+        }
         let sent = Cell::new(0);
         let what = format!("{}: checking what landed", lf.entry.rel);
         let this = &*self;
@@ -122,10 +130,21 @@ impl Sink {
         log::debug!("{}: claimed, sending", lf.entry.rel);
         let streamed = match plans.iter().any(|p| *p != BatchPlan::Skip) {
             true => self.stream_batches(lf, landed, plans, &mut progress).await,
-            false => Ok(()),
+            false => Ok(None),
         };
         sent.set(progress.sent);
         streamed?;
+        self.confirm(lf, landed, progress).await
+    }
+
+    /// Reads back what landed of a file whose rows were all sent, and records it as done.
+    pub(super) async fn confirm(
+        &self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        mut progress: Progress,
+    ) -> Result<FileOutcome, SinkError> {
+        let table = &lf.target.table;
         crash_point!("before-read-back");
         log::debug!("{}: sent, reading back", lf.entry.rel);
         let counts = landed.counts(&[(&lf.hash, lf.rows())]).await?;
@@ -194,17 +213,19 @@ impl Sink {
     }
 
     /// Streams the batches `plans` asks for: the encoder (or the spill's replay) hands over
-    /// bytes on its thread while inserts are sent and acknowledged here.
-    async fn stream_batches(
+    /// bytes on its thread while inserts are sent and acknowledged here. A file's only pass
+    /// (`lf.one_pass`) decides the cut as it goes. Returns what reading the file found.
+    pub(super) async fn stream_batches(
         &self,
         lf: &LargeFile,
         landed: &dyn Landed,
         plans: Vec<BatchPlan>,
         progress: &mut Progress,
-    ) -> Result<(), SinkError> {
-        let per_insert = lf.per_insert.max(1);
+    ) -> Result<Option<Read>, SinkError> {
+        let per_insert = (!lf.one_pass).then_some(lf.per_insert.max(1));
         let salt = self.inserter.salt(&lf.target, lf.generation);
-        let names = InsertNames::new(&self.inserter.prefix, &lf.hash, &salt, &plans, per_insert);
+        let names =
+            per_insert.map(|p| InsertNames::new(&self.inserter.prefix, &lf.hash, &salt, &plans, p));
         let (tx, mut rx) = mpsc::channel(2);
         let handle = self
             .start_encoder(lf, landed, plans, per_insert, tx)
@@ -213,9 +234,11 @@ impl Sink {
             lf,
             landed,
             names,
-            per_insert,
+            salt,
+            per_insert: per_insert.unwrap_or(0),
             columns: String::new(),
             inserts: Stream::new(landed.acks_are_the_record()),
+            read: None,
         };
         let result = async {
             while let Some(msg) = rx.recv().await {
@@ -228,20 +251,20 @@ impl Sink {
         }
         .await;
         // Rows about to be deleted: let the last insert end first, so that the delete sees them.
-        let let_end = matches!(result, Err(SinkError::Changed(_)));
+        let let_end = matches!(result, Err(SinkError::Changed(_) | SinkError::Bad(_)));
         s.inserts.abandon(let_end).await;
         drop(rx);
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        result
+        result.map(|()| s.read)
     }
 
-    /// The second pass's encoder, or, when the first pass kept every row, the spill's replay.
+    /// The encoder, or, when the first pass kept every row, the spill's replay.
     fn start_encoder(
         &self,
         lf: &LargeFile,
         landed: &dyn Landed,
         plans: Vec<BatchPlan>,
-        per_insert: u64,
+        per_insert: Option<u64>,
         tx: mpsc::Sender<Msg>,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         match &lf.spilled {
@@ -249,21 +272,32 @@ impl Sink {
                 log::debug!("{}: sending the rows kept by the first pass", lf.entry.rel);
                 spilled.replay(landed.file_id(&lf.hash), lf.hash.clone(), tx)
             }
-            _ => encoder::spawn(
-                encoder::Job {
-                    entry: lf.entry.clone(),
-                    target: lf.target.clone(),
-                    hash: lf.hash.clone(),
-                    batch_rows: lf.batch_rows,
-                    insert_rows: self.insert_rows,
-                    per_insert,
-                    plans,
-                    limits: self.limits,
-                    policy: self.policy,
-                    crashes: self.crashes.clone(),
-                },
-                tx,
-            ),
+            _ => encoder::spawn(self.encoder_job(lf, plans, per_insert), tx),
+        }
+    }
+
+    /// How the encoder reads `lf`: its batches per insert, or `None` to have it decide.
+    pub(super) fn encoder_job(
+        &self,
+        lf: &LargeFile,
+        plans: Vec<BatchPlan>,
+        per_insert: Option<u64>,
+    ) -> encoder::Job {
+        encoder::Job {
+            entry: lf.entry.clone(),
+            target: lf.target.clone(),
+            hash: lf.hash.clone(),
+            batch_rows: lf.batch_rows,
+            insert_rows: self.insert_rows,
+            per_insert,
+            plans,
+            limits: self.limits,
+            policy: self.policy,
+            crashes: self.crashes.clone(),
+            progress: per_insert
+                .is_none()
+                .then(|| self.progress.reading(&lf.entry.rel))
+                .flatten(),
         }
     }
 
@@ -275,18 +309,31 @@ impl Sink {
     ) -> Result<(), SinkError> {
         match msg {
             Msg::Columns(list) => s.columns = list,
+            Msg::Cut { per_insert } => {
+                let prefix = &self.inserter.prefix;
+                s.names = Some(InsertNames::new(
+                    prefix,
+                    &s.lf.hash,
+                    &s.salt,
+                    &[],
+                    per_insert,
+                ));
+                s.per_insert = per_insert;
+            }
             Msg::Begin { batch } => self.begin_batch(s, batch, progress).await?,
             Msg::Data(bytes) => s.inserts.send(bytes, &self.server).await?,
             Msg::End { batch, rows } => s.inserts.end_batch(batch, rows),
             Msg::Error(Fault::Changed(e)) => return Err(SinkError::Changed(e)),
             Msg::Error(Fault::Local(e)) => return Err(SinkError::Local(e)),
-            Msg::Done { hash } => {
-                if hash != s.lf.hash {
+            Msg::Error(Fault::Bad(errors)) => return Err(SinkError::Bad(errors)),
+            Msg::Done(read) => {
+                if read.hash != s.lf.hash {
                     return Err(SinkError::Changed(format!(
-                        "{}: content hash is now {hash}",
-                        s.lf.entry.rel
+                        "{}: content hash is now {}",
+                        s.lf.entry.rel, read.hash
                     )));
                 }
+                s.read = Some(*read);
                 self.close_insert(s, progress).await?;
             }
         }
@@ -300,7 +347,7 @@ impl Sink {
         batch: u64,
         progress: &mut Progress,
     ) -> Result<(), SinkError> {
-        let group = batch / s.per_insert;
+        let group = batch / s.per_insert.max(1);
         if s.inserts.open_group().is_some_and(|g| g != group) {
             self.close_insert(s, progress).await?;
         }
@@ -320,7 +367,13 @@ impl Sink {
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
         });
-        let name = s.names.of(group);
+        let Some(names) = &s.names else {
+            return Err(SinkError::Local(format!(
+                "{}: rows came before the file's cut into inserts",
+                s.lf.entry.rel
+            )));
+        };
+        let name = names.of(group);
         log::debug!("{}: insert {name}", s.lf.entry.rel);
         let insert = self
             .inserter

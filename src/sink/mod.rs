@@ -16,6 +16,7 @@ mod group;
 mod insert;
 mod landed;
 pub mod layout;
+mod only_pass;
 pub mod spill;
 pub mod work;
 

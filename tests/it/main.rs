@@ -17,6 +17,7 @@ mod infer;
 mod inserts;
 mod lifecycle;
 mod modern_types;
+mod one_pass;
 mod ops;
 mod policy;
 mod safe_output;
