@@ -137,6 +137,13 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub insert_rows: u64,
 
+    /// Threads that read, check and encode files at once (a large CSV or JSON Lines file is cut
+    /// into pieces parsed side by side); batches and inserts are the same whatever the number
+    /// [default: the machine's cores]
+    #[arg(long, env = "INGEST_JOBS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+
     /// Read every large file through before sending any of its rows, so that readers of the
     /// table never see rows of a file that then fails (by default a file is sent while it is
     /// checked, and a bad one's rows are deleted, where the table has no materialized views)

@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub batch_rows: u64,
     /// Rows one INSERT carries at most (whole batches; at least one batch).
     pub insert_rows: u64,
+    /// Threads that read, check and encode files.
+    pub jobs: usize,
     /// Every large file is read through before any of its rows is sent.
     pub check_first: bool,
     pub settle: Duration,
@@ -200,6 +202,7 @@ impl RunConfig {
             routes,
             batch_rows: args.batch_rows,
             insert_rows: args.insert_rows,
+            jobs: args.jobs.map_or_else(machine_cores, |j| j as usize),
             check_first: args.check_first,
             settle: args.settle,
             lock_file,
@@ -214,6 +217,11 @@ impl RunConfig {
             max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
         })
     }
+}
+
+/// The cores this process may run on: the default number of jobs.
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
