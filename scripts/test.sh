@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/clickhouse.sh install
 # The deployment tests verify the systemd units, fake a terminal with `script` and check metrics
-# and alert rules with promtool.
+# and alert rules with promtool; the cluster tests need ZooKeeper and Java.
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v script >/dev/null 2>&1 || missing+=(util-linux)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The cluster tests start ZooKeeper (Debian's zookeeper package, which pulls in a JRE).
+[ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

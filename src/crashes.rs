@@ -385,6 +385,8 @@ mod tests {
             ino: id.ino,
             detected: crate::formats::detect(rel).unwrap(),
             root: Arc::new(Folder::open(dir).unwrap()),
+            segment: None,
+            rules: Arc::default(),
         }
     }
 

@@ -14,7 +14,8 @@ pub enum Exit {
     Config = 2,
     /// Some files failed or were quarantined; the others were ingested.
     FilesFailed = 3,
-    /// ClickHouse could not be reached (or kept failing); nothing was lost, the next run goes on.
+    /// ClickHouse (or the coordination service) could not be reached (or kept failing); nothing
+    /// was lost, the next run goes on.
     Unreachable = 4,
     /// Another run holds this data folder's lock.
     Locked = 5,
@@ -35,8 +36,9 @@ Exit codes:
   1  internal error (a bug, or an I/O failure outside the data files)
   2  configuration or usage error
   3  some files failed (recorded in the manifest; the other files were ingested)
-  4  ClickHouse unreachable (nothing is lost; the next run continues)
-  5  another run holds the data folder's lock
+  4  ClickHouse unreachable, or ZooKeeper with --coordination (nothing is lost; the next run
+     continues)
+  5  another run holds the data folder's lock (or its shard's cluster lock)
   6  files changed after ingestion were held back (see --on-change)";
 
 /// A reason the whole command stopped. Bad files are never fatal; these are.
@@ -52,6 +54,12 @@ pub enum Fatal {
         /// The holder's process id, where the kernel tells it.
         holder: Option<u32>,
     },
+    /// Another live run, maybe on another host, holds the data folder's cluster lock.
+    #[error("another ingest run holds the lock {lock}: {holder}")]
+    HeldElsewhere { lock: String, holder: String },
+    /// The coordination service (ZooKeeper) could not be reached.
+    #[error("{0}")]
+    Coordination(String),
     #[error("{0:#}")]
     Internal(anyhow::Error),
 }
@@ -61,7 +69,8 @@ impl Fatal {
         match self {
             Fatal::Config(_) => Exit::Config,
             Fatal::Unreachable(_) => Exit::Unreachable,
-            Fatal::Locked { .. } => Exit::Locked,
+            Fatal::Locked { .. } | Fatal::HeldElsewhere { .. } => Exit::Locked,
+            Fatal::Coordination(_) => Exit::Unreachable,
             Fatal::Internal(_) => Exit::Internal,
         }
     }

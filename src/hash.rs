@@ -1,6 +1,8 @@
-//! blake3 content hashes: the permanent identity of a file's content.
+//! blake3 content hashes: the permanent identity of a file's content (of a file's first bytes
+//! too, for a file that grew).
 
 use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 
 pub fn hex(hash: &blake3::Hash) -> String {
@@ -29,7 +31,15 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     pub fn new(inner: R) -> (HashingReader<R>, Arc<Mutex<blake3::Hasher>>) {
-        let hasher = Arc::new(Mutex::new(blake3::Hasher::new()));
+        Self::with(inner, blake3::Hasher::new())
+    }
+
+    /// Hashes on top of what `hasher` has seen already.
+    pub fn with(
+        inner: R,
+        hasher: blake3::Hasher,
+    ) -> (HashingReader<R>, Arc<Mutex<blake3::Hasher>>) {
+        let hasher = Arc::new(Mutex::new(hasher));
         (
             HashingReader {
                 inner,
@@ -54,6 +64,52 @@ impl<R: Read> Read for HashingReader<R> {
 /// Finishes a shared hasher after reading everything that remains in `rest`.
 pub fn finish(hasher: &Mutex<blake3::Hasher>) -> String {
     hex(&hasher.lock().unwrap_or_else(|p| p.into_inner()).finalize())
+}
+
+/// Adds the file's bytes `[from, to)` to `hasher`.
+pub fn hash_range(
+    file: &std::fs::File,
+    from: u64,
+    to: u64,
+    hasher: &mut blake3::Hasher,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = from;
+    while at < to {
+        let want = buf.len().min((to - at) as usize);
+        let n = file.read_at(&mut buf[..want], at)?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        hasher.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
+}
+
+/// The bytes `[from, to)` of a file, read in order.
+pub struct Range {
+    file: std::fs::File,
+    at: u64,
+    to: u64,
+}
+
+impl Range {
+    pub fn new(file: std::fs::File, from: u64, to: u64) -> Range {
+        Range { file, at: from, to }
+    }
+}
+
+impl Read for Range {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = buf.len().min(self.to.saturating_sub(self.at) as usize);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 #[macro_use]
 mod failpoints;
 
+mod append;
 mod ch;
 mod cmd;
 mod config;
 mod convert;
+mod coord;
 mod crashes;
 mod exit;
 mod folder;
@@ -26,6 +28,7 @@ mod outcome;
 mod progress;
 mod reconcile;
 mod rows;
+mod rules;
 mod run;
 mod scan;
 mod sink;
@@ -33,6 +36,7 @@ mod stdout;
 mod summary;
 mod text;
 mod value;
+mod watch;
 
 use exit::{Fatal, error_line};
 use std::io::Write;

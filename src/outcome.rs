@@ -35,6 +35,9 @@ pub struct RunReport {
     pub outcomes: Vec<FileOutcome>,
     /// Tables created (or, in a dry run, that would be) and their `CREATE TABLE` statements.
     pub created: Vec<(String, String)>,
+    /// Columns added (or, in a dry run, that would be) by `schema = "add-columns"`: each
+    /// table with its `ALTER TABLE` statement.
+    pub altered: Vec<(String, String)>,
     /// What the run did not fail for but an operator should hear about: data files no route
     /// matches, routes that matched no file.
     pub warnings: Vec<String>,
@@ -217,6 +220,7 @@ impl FileOutcome {
             hash: self.hash.clone(),
             table: self.table.clone(),
             format: self.format.clone(),
+            ..FileFacts::default()
         }
     }
 

@@ -120,51 +120,70 @@ pub async fn check(manifest: &Manifest) -> Result<Verification, Fatal> {
             }
             Some(_) => server.rows_by_file(&table).await?,
         };
-        for (hash, c) in &done {
-            v.files_checked += 1;
-            let n = found.remove(&file_id(hash)).unwrap_or(0);
-            let problem = match n.cmp(&c.rows) {
-                std::cmp::Ordering::Equal => {
-                    v.files_matching += 1;
-                    continue;
-                }
-                std::cmp::Ordering::Less if n == 0 => Problem::Missing,
-                std::cmp::Ordering::Less => Problem::Short,
-                std::cmp::Ordering::Greater => Problem::Doubled,
-            };
-            v.mismatches.push(mismatch(problem, name, hash, c, n));
-        }
-        // Rows left over belong to contents in another state, or to none the manifest knows.
-        let others: HashMap<u64, (&str, &ContentState)> = contents
-            .iter()
-            .filter(|(_, c)| c.event != Event::Done)
-            .map(|(h, c)| (file_id(h), (*h, *c)))
-            .collect();
-        let mut left: Vec<(u64, u64)> = found.into_iter().filter(|(id, _)| *id != 0).collect();
-        left.sort_unstable();
-        for (id, n) in left {
-            match others.get(&id) {
-                Some((hash, c))
-                    if matches!(c.event, Event::Failed | Event::Quarantined)
-                        && c.error_kind == Some(FailureKind::Data) =>
-                {
-                    v.mismatches
-                        .push(mismatch(Problem::RowsOfFailed, name, hash, c, n))
-                }
-                // Forgotten, retried, in flight or failed for a passing reason: the next run
-                // settles it.
-                Some(_) => {}
-                None => v.unknown.push(Unknown {
-                    table: name.to_owned(),
-                    file_id: format!("{id:016x}"),
-                    rows: n,
-                }),
-            }
-        }
+        compare_done(&mut v, name, &done, &mut found);
+        leftovers(&mut v, name, &contents, found);
     }
     v.mismatches
         .sort_by(|a, b| (&a.table, &a.path).cmp(&(&b.table, &b.path)));
     Ok(v)
+}
+
+/// Compares each ingested content's rows in its table with what the manifest recorded.
+fn compare_done(
+    v: &mut Verification,
+    name: &str,
+    done: &[&(&str, &ContentState)],
+    found: &mut HashMap<u64, u64>,
+) {
+    for (hash, c) in done {
+        v.files_checked += 1;
+        let n = found.remove(&file_id(hash)).unwrap_or(0);
+        let problem = match n.cmp(&c.rows) {
+            std::cmp::Ordering::Equal => {
+                v.files_matching += 1;
+                continue;
+            }
+            std::cmp::Ordering::Less if n == 0 => Problem::Missing,
+            std::cmp::Ordering::Less => Problem::Short,
+            std::cmp::Ordering::Greater => Problem::Doubled,
+        };
+        v.mismatches.push(mismatch(problem, name, hash, c, n));
+    }
+}
+
+/// Rows left over belong to contents in another state, or to none the manifest knows.
+fn leftovers(
+    v: &mut Verification,
+    name: &str,
+    contents: &[(&str, &ContentState)],
+    found: HashMap<u64, u64>,
+) {
+    let others: HashMap<u64, (&str, &ContentState)> = contents
+        .iter()
+        .filter(|(_, c)| c.event != Event::Done)
+        .map(|(h, c)| (file_id(h), (*h, *c)))
+        .collect();
+    let mut left: Vec<(u64, u64)> = found.into_iter().filter(|(id, _)| *id != 0).collect();
+    left.sort_unstable();
+    for (id, n) in left {
+        match others.get(&id) {
+            Some((hash, c))
+                if matches!(c.event, Event::Failed | Event::Quarantined)
+                    && c.error_kind == Some(FailureKind::Data) =>
+            {
+                v.mismatches
+                    .push(mismatch(Problem::RowsOfFailed, name, hash, c, n))
+            }
+            // Forgotten, retried, in flight or failed for a passing reason: the next run
+            // settles it.
+            Some(_) => {}
+            None => v.unknown.push(Unknown {
+                table: name.to_owned(),
+                file_id: format!("{id:016x}"),
+                rows: n,
+            }),
+        }
+    }
 }
 
 fn mismatch(problem: Problem, table: &str, hash: &str, c: &ContentState, n: u64) -> Mismatch {

@@ -1,10 +1,12 @@
 //! Finding candidate files in the data folder: regular files with a known format, in a fixed order,
 //! never files still being written under a temporary name, never anything outside the folder.
 
+use crate::append::Segment;
 use crate::ch::ident::TableRef;
 use crate::folder::{Folder, Identity, OpenError};
 use crate::formats::Detected;
 use crate::manifest::FileFacts;
+use crate::rules::Rules;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,19 +26,33 @@ pub struct FileEntry {
     pub detected: Detected,
     /// The data folder the file is opened beneath.
     pub root: Arc<Folder>,
+    /// Only this part of the file is read: it grew since it was ingested (`--on-change append`).
+    pub segment: Option<Arc<Segment>>,
+    /// How its route says it is written and mapped.
+    pub rules: Arc<Rules>,
 }
 
 impl FileEntry {
     /// What an event says about the file, once its content and table are known.
     pub fn facts(&self, table: &TableRef, hash: &str) -> FileFacts {
+        let seg = self.segment.as_deref().cloned().unwrap_or_default();
         FileFacts {
             path: self.rel.clone(),
-            size: self.size,
+            // Of a grown file, what is ingested once this part is: its first `end` bytes.
+            size: self.segment.as_ref().map_or(self.size, |s| s.end),
             mtime_ns: self.mtime_ns,
             hash: hash.to_owned(),
             table: table.to_string(),
             format: self.detected.to_string(),
+            from_byte: seg.from_byte,
+            from_row: seg.from_row,
+            prefix_hash: seg.prefix_hash,
         }
+    }
+
+    /// The first record's ordinal: 0, or where a grown file's new part starts.
+    pub fn first_row(&self) -> u64 {
+        self.segment.as_ref().map_or(0, |s| s.from_row)
     }
 
     pub fn identity(&self) -> Identity {
@@ -48,9 +64,25 @@ impl FileEntry {
         }
     }
 
-    /// Opens the file for reading, if it is still the file the scan saw, settled as it was.
+    /// Opens the file for reading, if it is still the file the scan saw, settled as it was; a
+    /// file read in part (a segment) may have grown since, as long as that part is there.
     pub fn open(&self) -> Result<File, OpenError> {
-        self.root.open_expected(&self.rel, &self.identity())
+        match &self.segment {
+            None => self.root.open_expected(&self.rel, &self.identity()),
+            Some(seg) => self.open_growing(seg.end),
+        }
+    }
+
+    /// Opens the file for reading if it is still the file the scan saw and holds at least its
+    /// first `len` bytes (it may have grown since).
+    pub fn open_growing(&self, len: u64) -> Result<File, OpenError> {
+        let file = self.root.open_file(&self.rel)?;
+        let id = Identity::of(&file.metadata()?);
+        match (id.dev, id.ino) == (self.dev, self.ino) {
+            true if id.size >= len => Ok(file),
+            true => Err(OpenError::Changed),
+            false => Err(OpenError::Replaced),
+        }
     }
 }
 
@@ -77,7 +109,7 @@ const TEMP_SUFFIXES: &[&str] = &[".tmp", ".part", ".partial", ".crdownload", ".s
 pub fn scan(
     root: &Arc<Folder>,
     exclude: &[PathBuf],
-    detect: impl Fn(&str, &str) -> Option<Detected>,
+    detect: impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
 ) -> std::io::Result<Scan> {
     let dir = root.path();
     std::fs::read_dir(dir)?;
@@ -151,7 +183,7 @@ pub fn scan(
             ignore("not a regular file");
             continue;
         }
-        let Some(detected) = detect(&rel, name) else {
+        let Some((detected, rules)) = detect(&rel, name) else {
             ignore("unknown file type");
             continue;
         };
@@ -164,13 +196,72 @@ pub fn scan(
             ino: id.ino,
             detected,
             root: root.clone(),
+            segment: None,
+            rules,
         });
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
 
-fn rel_string(path: &Path, root: &Path) -> String {
+/// What one path turned out to be, looked at on its own (a watcher's event names it).
+#[derive(Debug)]
+pub enum One {
+    File(FileEntry),
+    /// Not a data file, or one not allowed (as the scan would say).
+    Ignored,
+    /// Gone, a folder, or a path the scan never looks at (hidden, temporary, excluded).
+    Nothing,
+}
+
+/// Looks at one path under `root` as the scan would: the same names skipped, the same symlink
+/// rules, the same detection.
+pub fn one(
+    root: &Arc<Folder>,
+    exclude: &[PathBuf],
+    rel: &str,
+    detect: impl Fn(&str, &str) -> Option<(Detected, Arc<Rules>)>,
+) -> One {
+    let hidden = rel.split('/').any(|c| c.is_empty() || c.starts_with('.'));
+    let dir = root.path();
+    let excluded = exclude.iter().any(|x| dir.join(rel).starts_with(x));
+    let Some(name) = rel.rsplit('/').next().filter(|_| !hidden && !excluded) else {
+        return One::Nothing;
+    };
+    if TEMP_SUFFIXES
+        .iter()
+        .any(|s| name.to_ascii_lowercase().ends_with(s))
+    {
+        return One::Nothing;
+    }
+    let meta = match root.stat(rel) {
+        Ok((_, meta)) if meta.is_dir() => return One::Nothing,
+        Ok((_, meta)) => meta,
+        Err(e) if e.is_gone() => return One::Nothing,
+        Err(_) => return One::Ignored,
+    };
+    if !meta.is_file() {
+        return One::Ignored;
+    }
+    let Some((detected, rules)) = detect(rel, name) else {
+        return One::Ignored;
+    };
+    let id = Identity::of(&meta);
+    One::File(FileEntry {
+        rel: rel.to_owned(),
+        size: id.size,
+        mtime_ns: id.mtime_ns,
+        dev: id.dev,
+        ino: id.ino,
+        detected,
+        root: root.clone(),
+        segment: None,
+        rules,
+    })
+}
+
+/// A path under `root` as the scan names it (relative, with `/`).
+pub fn rel_string(path: &Path, root: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
@@ -209,7 +300,7 @@ mod tests {
 
         let folder = Arc::new(Folder::open(&root).unwrap());
         let scan = scan(&folder, &[root.join("quarantine")], |_, name| {
-            crate::formats::detect(name)
+            crate::formats::detect(name).map(|d| (d, Arc::default()))
         })
         .unwrap();
         let files: Vec<&str> = scan.files.iter().map(|f| f.rel.as_str()).collect();

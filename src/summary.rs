@@ -34,6 +34,8 @@ pub struct Summary<'a> {
     pub warnings: &'a [String],
     /// Files of the folder that need attention, by reason, after the run (when asked).
     pub attention: Option<BTreeMap<String, u64>>,
+    /// A watcher's cycle: when its loop last went round.
+    pub heartbeat: Option<DateTime<Utc>>,
 }
 
 impl<'a> Summary<'a> {
@@ -66,6 +68,7 @@ impl<'a> Summary<'a> {
             outcomes,
             warnings,
             attention: None,
+            heartbeat: None,
         }
     }
 
@@ -229,6 +232,7 @@ mod tests {
                 outcome("c.csv", Status::AlreadyIngested, 0, 70),
             ],
             created: Vec::new(),
+            altered: Vec::new(),
             warnings: Vec::new(),
             stopped: None,
             exit: Exit::FilesFailed,

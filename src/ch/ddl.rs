@@ -61,11 +61,7 @@ impl Server {
         name: &str,
         ty: &str,
     ) -> Result<bool, ChError> {
-        let sql = Sql::new(format!(
-            "ALTER TABLE {} ADD COLUMN {} {ty}",
-            table.sql(),
-            super::ident::quote(name)
-        ));
+        let sql = Sql::new(add_column_sql(table, &self.on_cluster(), name, ty));
         match self.execute("add a column", &sql).await {
             Ok(()) => Ok(true),
             Err(e) if e.code().is_some_and(|c| DUPLICATE_COLUMN.contains(&c)) => Ok(false),
@@ -169,18 +165,38 @@ pub fn check_order_by(text: &str) -> Result<(), String> {
 /// `CREATE TABLE IF NOT EXISTS` with the inferred columns, then the provenance columns. Where the
 /// server has it, a plain MergeTree table keeps a deduplication window so that the tokens inserts
 /// carry take effect (extra safety on top of provenance).
+/// `ALTER TABLE … ADD COLUMN`: a metadata-only change. (`IF NOT EXISTS` is newer than 18.16;
+/// [`Server::add_column`] takes a column added meanwhile as added.) `ty` is a type this program
+/// wrote (a `ChType` or one of its own), never text from a file.
+pub fn add_column_sql(table: &TableRef, on_cluster: &str, name: &str, ty: &str) -> String {
+    format!(
+        "ALTER TABLE {}{on_cluster} ADD COLUMN {} {ty}",
+        table.sql(),
+        quote(name)
+    )
+}
+
 pub fn create_table_sql(
     table: &TableRef,
     columns: &[(String, ChType)],
     spec: &CreateSpec,
     dedup_window: bool,
+    on_cluster: &str,
 ) -> String {
     let mut defs: Vec<String> = columns
         .iter()
         .map(|(name, ty)| format!("{} {ty}", quote(name)))
         .collect();
     defs.push(provenance_column_ddl());
-    let engine_name = spec.engine.split('(').next().unwrap_or("").trim();
+    // On a cluster, the default engine is replicated within each shard.
+    let engine = match on_cluster.is_empty() || spec.engine != DEFAULT_ENGINE {
+        true => spec.engine.clone(),
+        false => format!(
+            "ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{}/{}', '{{replica}}')",
+            table.database, table.table
+        ),
+    };
+    let engine_name = engine.split('(').next().unwrap_or("").trim();
     let mut order_by = if engine_name.ends_with("MergeTree") {
         format!(" ORDER BY {}", spec.order_by)
     } else {
@@ -190,10 +206,9 @@ pub fn create_table_sql(
         order_by.push_str(" SETTINGS non_replicated_deduplication_window = 1000");
     }
     format!(
-        "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {}{order_by}",
+        "CREATE TABLE IF NOT EXISTS {}{on_cluster} ({}) ENGINE = {engine}{order_by}",
         table.sql(),
         defs.join(", "),
-        spec.engine
     )
 }
 
@@ -237,19 +252,32 @@ mod tests {
             ),
         ];
         assert_eq!(
-            create_table_sql(&t, &cols, &CreateSpec::default(), false),
+            create_table_sql(&t, &cols, &CreateSpec::default(), false, ""),
             "CREATE TABLE IF NOT EXISTS `db`.`events` (`id` Int64, `user name` Nullable(String), \
              `_ingest_file` UInt64, `_ingest_row` UInt64) ENGINE = MergeTree \
              ORDER BY (_ingest_file, _ingest_row)"
         );
         assert!(
-            create_table_sql(&t, &cols, &CreateSpec::default(), true)
+            create_table_sql(&t, &cols, &CreateSpec::default(), true, "")
                 .ends_with(" SETTINGS non_replicated_deduplication_window = 1000")
         );
         let log = CreateSpec {
             engine: "Log".into(),
             ..CreateSpec::default()
         };
-        assert!(create_table_sql(&t, &cols, &log, true).ends_with("ENGINE = Log"));
+        assert!(create_table_sql(&t, &cols, &log, true, "").ends_with("ENGINE = Log"));
+        assert_eq!(
+            create_table_sql(
+                &t,
+                &cols[..1],
+                &CreateSpec::default(),
+                true,
+                " ON CLUSTER `c`"
+            ),
+            "CREATE TABLE IF NOT EXISTS `db`.`events` ON CLUSTER `c` (`id` Int64, \
+             `_ingest_file` UInt64, `_ingest_row` UInt64) ENGINE = \
+             ReplicatedMergeTree('/clickhouse/tables/{shard}/db/events', '{replica}') \
+             ORDER BY (_ingest_file, _ingest_row)"
+        );
     }
 }

@@ -15,6 +15,11 @@ pub enum ChError {
     Server { code: u32, message: String },
     #[error("ClickHouse client error: {0}")]
     Client(String),
+    /// The cluster lock may be lost: nothing more is written (another host may hold it now).
+    #[error(
+        "{0} may be lost (the coordination session was interrupted); stopping before anything more is written"
+    )]
+    Fenced(String),
 }
 
 /// Server error codes that describe the server's state rather than the request's content.
@@ -30,8 +35,10 @@ const TRANSIENT_CODES: &[u32] = &[
     241, // MEMORY_LIMIT_EXCEEDED
     242, // TABLE_IS_READ_ONLY
     252, // TOO_MANY_PARTS
+    234, // NO_REPLICA_HAS_PART
     285, // TOO_FEW_LIVE_REPLICAS
     286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+    289, // REPLICA_IS_NOT_IN_QUORUM
     319, // UNKNOWN_STATUS_OF_INSERT
     394, // QUERY_WAS_CANCELLED
     425, // SYSTEM_ERROR
@@ -57,12 +64,17 @@ impl ChError {
         match self {
             ChError::Unreachable { .. } | ChError::Timeout(_) => true,
             ChError::Server { code, .. } => TRANSIENT_CODES.contains(code),
-            ChError::Auth(_) | ChError::Client(_) => false,
+            ChError::Auth(_) | ChError::Client(_) | ChError::Fenced(_) => false,
         }
     }
 
+    /// Whether the server could not be reached (or the run may not reach it any more): the run
+    /// stops, and the next one continues.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ChError::Unreachable { .. } | ChError::Timeout(_))
+        matches!(
+            self,
+            ChError::Unreachable { .. } | ChError::Timeout(_) | ChError::Fenced(_)
+        )
     }
 
     pub fn code(&self) -> Option<u32> {

@@ -90,6 +90,9 @@ impl Server {
         );
         let timeout = Some(self.insert_timeout());
         let mut insert = self
+            .replicas
+            .current()
+            .1
             .client
             .insert_formatted_with(sql)
             .with_timeouts(timeout, timeout)

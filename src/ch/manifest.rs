@@ -30,6 +30,12 @@ pub struct EventRow {
     pub detail: String,
     /// The data folder the event is about (see `folder`): paths are relative to it.
     pub folder_id: String,
+    /// For a file that grew (`--on-change append`): where the bytes this event is about start
+    /// (the bytes before were ingested earlier, as content `prefix_hash`), and the ordinal of
+    /// their first record. 0, 0 and empty for a whole file.
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
 }
 
 const COLUMNS: &str = "\
@@ -37,7 +43,15 @@ const COLUMNS: &str = "\
     size UInt64, mtime_ns Int64, file_hash String, file_id UInt64, target_table String, \
     format String, \
     batch_rows UInt64, batch UInt64, rows UInt64, rejected UInt64, error String, \
-    error_kind String, detail String, folder_id String";
+    error_kind String, detail String, folder_id String, \
+    from_byte UInt64, from_row UInt64, prefix_hash String";
+
+/// The columns manifests made before appended files lack, with their types.
+pub const SEGMENT_COLUMNS: [(&str, &str); 3] = [
+    ("from_byte", "UInt64"),
+    ("from_row", "UInt64"),
+    ("prefix_hash", "String"),
+];
 
 /// The column manifests made before folder ids lack.
 pub const FOLDER_COLUMN: &str = "folder_id";
@@ -54,6 +68,10 @@ pub struct PathRow {
     pub last_kind: String,
     pub last_detail: String,
     pub content_event: String,
+    pub last_from_byte: u64,
+    pub last_from_row: u64,
+    pub last_prefix: String,
+    pub last_run: String,
 }
 
 /// The latest event of a (table, content).
@@ -69,39 +87,11 @@ pub struct ContentRow {
     pub last_kind: String,
     /// How many times the content was forgotten: each time starts a new ingestion of it.
     pub forgotten: u64,
-}
-
-/// Paths in one state, for `status`.
-#[derive(Debug, clickhouse::Row, Deserialize)]
-pub struct StateCount {
-    pub state: String,
-    pub files: u64,
-    pub rows: u64,
-}
-
-/// A path's latest event, as `status` lists it: the state and content it has now.
-#[derive(Debug, Clone, clickhouse::Row, Deserialize)]
-pub struct PathStatusRow {
-    pub path: String,
-    pub folder: String,
-    pub state: String,
-    pub last_hash: String,
-    pub tbl: String,
-    /// Rows of the content's latest claim or `done`.
-    pub file_rows: u64,
-    pub last_error: String,
-    pub kind: String,
-    pub last_detail: String,
-    pub run: String,
-    pub host_name: String,
-    pub last: u32,
-}
-
-/// Rows the manifest records as ingested into a table.
-#[derive(Debug, clickhouse::Row, Deserialize)]
-pub struct TableRows {
-    pub tbl: String,
-    pub rows: u64,
+    pub last_rejected: u64,
+    pub last_from_byte: u64,
+    pub last_from_row: u64,
+    pub last_prefix: String,
+    pub last_run: String,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -126,7 +116,7 @@ pub fn files_view(manifest: &TableRef) -> TableRef {
 /// `last_path`, `state`, `last_rows`, `last_error`, `last_run`, `last_host`, `first_seen`,
 /// `last_event`; events about a path only (`path_only`) are left out. (Aliases never reuse a
 /// column's name: newer servers would resolve the column to the alias.)
-fn latest_by_content(manifest: &TableRef, path_only: &[&str]) -> String {
+pub(super) fn latest_by_content(manifest: &TableRef, path_only: &[&str]) -> String {
     format!(
         "SELECT target_table, file_hash, argMaxIf(path, seq, path != '') AS last_path, \
          argMax(event, seq) AS state, argMax(rows, seq) AS last_rows, \
@@ -154,9 +144,11 @@ impl Server {
     ) -> Result<Vec<TableRef>, ChError> {
         let mut created = Vec::new();
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+            "CREATE TABLE IF NOT EXISTS {}{} ({COLUMNS}) ENGINE = {} \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, seq)",
-            manifest.sql()
+            manifest.sql(),
+            self.on_cluster(),
+            self.own_engine(manifest)
         );
         if self
             .create_if_missing("create manifest table", manifest, &ddl)
@@ -166,10 +158,11 @@ impl Server {
         }
         let view = files_view(manifest);
         let ddl = format!(
-            "CREATE VIEW IF NOT EXISTS {} AS SELECT target_table, file_hash, \
+            "CREATE VIEW IF NOT EXISTS {}{} AS SELECT target_table, file_hash, \
              last_path AS path, state, last_rows AS rows, last_error AS error, first_seen, \
              last_event FROM ({})",
             view.sql(),
+            self.on_cluster(),
             latest_by_content(manifest, path_only)
         );
         if self
@@ -196,19 +189,22 @@ impl Server {
         &self,
         manifest: &TableRef,
         folder: Option<&str>,
+        segments: bool,
         path_only: &[&str],
         init: impl Fn() -> S,
         add: impl FnMut(&mut S, PathRow),
     ) -> Result<S, ChError> {
         let table = manifest.sql();
         let (filter, folder) = folder_filter(folder);
+        let seg = segment_columns(segments);
         let mut sql = Sql::new(format!(
             "SELECT path, last_event, last_size, last_mtime_ns, last_hash, last_table, last_kind, \
-             last_detail, content_event FROM (\
+             last_detail, content_event, last_from_byte, last_from_row, last_prefix, last_run FROM (\
                SELECT path, argMax(event, seq) AS last_event, argMax(size, seq) AS last_size, \
                argMax(mtime_ns, seq) AS last_mtime_ns, argMax(file_hash, seq) AS last_hash, \
                argMax(target_table, seq) AS last_table, argMax(error_kind, seq) AS last_kind, \
-               argMax(detail, seq) AS last_detail FROM {table} {filter} GROUP BY path\
+               argMax(detail, seq) AS last_detail, {seg}, argMax(run_id, seq) AS last_run \
+               FROM {table} {filter} GROUP BY path\
              ) AS paths ANY LEFT JOIN (\
                SELECT target_table AS last_table, file_hash AS last_hash, \
                argMax(event, seq) AS content_event FROM {table} \
@@ -231,6 +227,7 @@ impl Server {
     pub async fn fold_contents<S>(
         &self,
         manifest: &TableRef,
+        segments: bool,
         path_only: &[&str],
         init: impl Fn() -> S,
         add: impl FnMut(&mut S, ContentRow),
@@ -239,8 +236,10 @@ impl Server {
             "SELECT target_table, file_hash, argMax(event, seq) AS last_event, \
              argMaxIf(path, seq, path != '') AS last_path, argMax(batch_rows, seq) AS last_batch_rows, \
              argMax(rows, seq) AS last_rows, argMax(error, seq) AS last_error, \
-             argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten \
+             argMax(error_kind, seq) AS last_kind, countIf(event = 'forgotten') AS forgotten, \
+             argMax(rejected, seq) AS last_rejected, {}, argMax(run_id, seq) AS last_run \
              FROM {} WHERE event NOT IN ? GROUP BY target_table, file_hash",
+            segment_columns(segments),
             manifest.sql()
         ))
         .arg(strings(path_only));
@@ -291,106 +290,38 @@ impl Server {
         add_column_with_default(self, manifest, FOLDER_COLUMN, folder).await
     }
 
-    /// Paths by their latest state, with the rows of their content; one folder's, or all.
-    pub async fn path_totals(
-        &self,
-        manifest: &TableRef,
-        folder: Option<&str>,
-        has_folders: bool,
-    ) -> Result<Vec<StateCount>, ChError> {
-        let (inner, folder) = latest_by_path(manifest, folder, has_folders);
-        let mut sql = Sql::new(format!(
-            "SELECT state, count() AS files, sum(file_rows) AS rows FROM ({inner}) \
-             GROUP BY state ORDER BY state"
-        ));
-        if let Some(folder) = folder {
-            sql = sql.arg(folder);
+    /// Gives a manifest made before appended files the columns that record them (metadata
+    /// only; the events it holds read as whole files). Says whether this call added any.
+    pub async fn add_segment_columns(&self, manifest: &TableRef) -> Result<bool, ChError> {
+        let mut added = false;
+        for (name, ty) in SEGMENT_COLUMNS {
+            if !self.has_column(manifest, name).await? {
+                added |= self.add_column(manifest, name, ty).await?;
+            }
         }
-        self.fetch_all("read manifest totals", &sql).await
+        Ok(added)
     }
+}
 
-    /// Paths whose latest state is one of `states` (any if empty), by path, or the most recent
-    /// first when `recent`.
-    pub async fn path_states(
-        &self,
-        manifest: &TableRef,
-        folder: Option<&str>,
-        has_folders: bool,
-        states: &[&str],
-        recent: bool,
-        limit: u64,
-    ) -> Result<Vec<PathStatusRow>, ChError> {
-        let (inner, folder) = latest_by_path(manifest, folder, has_folders);
-        let filter = match states.is_empty() {
-            true => "",
-            false => "WHERE state IN ?",
-        };
-        let order = match recent {
-            true => "last DESC, folder, path",
-            false => "folder, path",
-        };
-        let mut sql = Sql::new(format!(
-            "SELECT path, folder, state, last_hash, tbl, file_rows, last_error, kind, last_detail, \
-             run, host_name, last FROM ({inner}) {filter} ORDER BY {order} LIMIT ?"
-        ));
-        if let Some(folder) = folder {
-            sql = sql.arg(folder);
+/// The latest event's segment columns (see [`EventRow::from_byte`]), as `last_from_byte`,
+/// `last_from_row` and `last_prefix`; a manifest made before them has whole files only.
+fn segment_columns(present: bool) -> &'static str {
+    match present {
+        true => {
+            "argMax(from_byte, seq) AS last_from_byte, argMax(from_row, seq) AS last_from_row, \
+             argMax(prefix_hash, seq) AS last_prefix"
         }
-        if !states.is_empty() {
-            sql = sql.arg(strings(states));
-        }
-        self.fetch_all("read manifest files", &sql.arg(limit)).await
-    }
-
-    /// Rows the manifest records as ingested, by target table (contents whose latest state is
-    /// `done`, whatever folder they came from).
-    pub async fn done_rows_by_table(
-        &self,
-        manifest: &TableRef,
-        path_only: &[&str],
-    ) -> Result<Vec<TableRows>, ChError> {
-        let sql = Sql::new(format!(
-            "SELECT target_table AS tbl, sum(last_rows) AS rows FROM ({}) WHERE state = 'done' \
-             GROUP BY target_table ORDER BY target_table",
-            latest_by_content(manifest, path_only)
-        ));
-        self.fetch_all("read ingested rows by table", &sql).await
+        false => "toUInt64(0) AS last_from_byte, toUInt64(0) AS last_from_row, '' AS last_prefix",
     }
 }
 
 /// The condition on the events of a question about paths: only events about a path (an operator
 /// event about content alone has none), of one folder when it is given; and that folder.
-fn folder_filter(folder: Option<&str>) -> (&'static str, Option<&str>) {
+pub(super) fn folder_filter(folder: Option<&str>) -> (&'static str, Option<&str>) {
     match folder {
         Some(f) => ("WHERE path != '' AND folder_id = ?", Some(f)),
         None => ("WHERE path != ''", None),
     }
-}
-
-/// The latest event of every path as a subquery (see [`PathStatusRow`]), with the `?` for the
-/// folder, if any, and its value. A manifest without folder ids has one, unnamed, folder.
-fn latest_by_path<'a>(
-    manifest: &TableRef,
-    folder: Option<&'a str>,
-    has_folders: bool,
-) -> (String, Option<&'a str>) {
-    let (filter, folder) = folder_filter(folder.filter(|_| has_folders));
-    let folder_expr = match has_folders {
-        true => "folder_id",
-        false => "''",
-    };
-    let inner = format!(
-        "SELECT path, {folder_expr} AS folder, argMax(event, seq) AS state, \
-         argMax(file_hash, seq) AS last_hash, argMax(target_table, seq) AS tbl, \
-         if(state IN ('done', 'touched', 'claimed', 'batch'), \
-            argMaxIf(rows, seq, event IN ('claimed', 'done')), 0) AS file_rows, \
-         argMax(error, seq) AS last_error, argMax(error_kind, seq) AS kind, \
-         argMax(detail, seq) AS last_detail, argMax(run_id, seq) AS run, \
-         argMax(host, seq) AS host_name, max(event_time) AS last \
-         FROM {} {filter} GROUP BY {folder_expr}, path",
-        manifest.sql()
-    );
-    (inner, folder)
 }
 
 /// `ALTER TABLE … ADD COLUMN name String DEFAULT 'value'` for a column older tables lack; `false`
@@ -408,8 +339,9 @@ pub(super) async fn add_column_with_default(
         )));
     }
     let sql = Sql::new(format!(
-        "ALTER TABLE {} ADD COLUMN {} String DEFAULT '{value}'",
+        "ALTER TABLE {}{} ADD COLUMN {} String DEFAULT '{value}'",
         table.sql(),
+        server.on_cluster(),
         super::ident::quote(name)
     ));
     match server.execute("add a column", &sql).await {

@@ -1,9 +1,10 @@
-//! The one door to ClickHouse: the connection, what the server can do, errors sorted by whether a
-//! retry can help, jittered exponential backoff around every request, and every statement the
-//! tool sends. SQL text is written only in this module's files; the rest of the program asks for
-//! an operation.
+//! The one door to ClickHouse: the connection (to one server, or to any of several replicas, with
+//! failover), what the server can do, errors sorted by whether a retry can help, jittered
+//! exponential backoff around every request, and every statement the tool sends. SQL text is
+//! written only in this module's files; the rest of the program asks for an operation.
 
 mod caps;
+pub mod cluster;
 pub mod ddl;
 mod error;
 pub mod ident;
@@ -11,19 +12,23 @@ pub mod insert;
 pub mod manifest;
 mod provenance;
 pub mod rejects;
+mod replicas;
 pub mod runs;
 pub mod schema;
 mod sql;
+pub mod status;
 pub mod types;
 
 pub use caps::Caps;
 pub use error::{ChError, Retryable};
+pub use replicas::Fence;
 pub use sql::{Arg, Sql};
 
 use caps::{OPTIONAL_MERGE_TREE_SETTINGS, OPTIONAL_SETTINGS};
 use chrono_tz::Tz;
 use clickhouse::Client;
 use log::Level;
+use replicas::Replicas;
 use serde::Deserialize;
 use std::future::Future;
 use std::sync::Arc;
@@ -32,7 +37,9 @@ use std::time::Duration;
 /// How to reach the server and how patient to be with it.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    pub url: String,
+    /// One server, or replicas of one cluster: requests go to the first that answers, and move
+    /// on to the next when it becomes unreachable.
+    pub urls: Vec<String>,
     pub user: Option<String>,
     pub password: Option<String>,
     pub query_timeout: Duration,
@@ -40,6 +47,8 @@ pub struct ConnectOptions {
     /// LZ4-compress requests and responses (worth it across a network).
     pub compress: bool,
     pub retry: RetryPolicy,
+    /// The cluster (`remote_servers`) the tool's DDL reaches with `ON CLUSTER`, if any.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,38 +81,49 @@ struct SettingName {
     name: String,
 }
 
-/// A connected server. Cheap to clone.
+/// A connected server (or set of replicas). Cheap to clone.
 #[derive(Clone)]
 pub struct Server {
-    client: Client,
+    replicas: Replicas,
     pub caps: Arc<Caps>,
     opts: Arc<ConnectOptions>,
-    display_url: Arc<str>,
+    /// Set while this process may write (see [`Fence`]); checked before every write.
+    fence: Option<Fence>,
+}
+
+fn client_for(url: &str, opts: &ConnectOptions) -> Client {
+    let mut client = Client::default()
+        .with_url(url.to_owned())
+        .with_validation(false)
+        .with_compression(match opts.compress {
+            true => clickhouse::Compression::Lz4,
+            false => clickhouse::Compression::None,
+        })
+        .with_product_info("ingest", env!("CARGO_PKG_VERSION"));
+    if let Some(user) = &opts.user {
+        client = client.with_user(user.clone());
+    }
+    if let Some(password) = &opts.password {
+        client = client.with_password(password.clone());
+    }
+    client
 }
 
 impl Server {
-    /// Connects and learns the server's version, time zone and optional settings.
+    /// Connects (to the first of the URLs that answers) and learns the server's version, time
+    /// zone and optional settings. Replicas are taken to run one version.
     pub async fn connect(opts: ConnectOptions) -> Result<Server, ChError> {
-        let mut client = Client::default()
-            .with_url(opts.url.clone())
-            .with_validation(false)
-            .with_compression(match opts.compress {
-                true => clickhouse::Compression::Lz4,
-                false => clickhouse::Compression::None,
-            })
-            .with_product_info("ingest", env!("CARGO_PKG_VERSION"));
-        if let Some(user) = &opts.user {
-            client = client.with_user(user.clone());
-        }
-        if let Some(password) = &opts.password {
-            client = client.with_password(password.clone());
-        }
-        let display_url: Arc<str> = display_url(&opts.url).into();
+        let replicas = Replicas::new(
+            opts.urls
+                .iter()
+                .map(|url| (client_for(url, &opts), display_url(url)))
+                .collect(),
+        );
         let mut server = Server {
-            client,
+            replicas,
             caps: Arc::new(Caps::unknown()),
             opts: Arc::new(opts),
-            display_url,
+            fence: None,
         };
         let probe: Probe = server
             .fetch_one(
@@ -141,27 +161,53 @@ impl Server {
         log::debug!(
             "connected to ClickHouse {} at {} (time zone {})",
             server.caps.version,
-            server.display_url,
+            server.display_url(),
             server.caps.timezone
         );
         Ok(server)
     }
 
-    /// The server's address as it may be shown (scheme, host and port).
-    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
-    pub fn display_url(&self) -> &str {
-        &self.display_url
+    /// The same server, writing only while `fence` says this process may.
+    pub fn with_fence(mut self, fence: Fence) -> Server {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// An error if this process may no longer write (it lost its cluster lock).
+    pub fn check_fence(&self) -> Result<(), ChError> {
+        self.fence.as_ref().map_or(Ok(()), Fence::check)
+    }
+
+    /// The address of the server requests go to now, as it may be shown (scheme, host and port).
+    pub fn display_url(&self) -> Arc<str> {
+        self.replicas.current().1.display_url.clone()
+    }
+
+    /// The cluster the tool's DDL runs on, as an `ON CLUSTER` clause (empty without one).
+    pub fn on_cluster(&self) -> String {
+        match &self.opts.cluster {
+            Some(c) => format!(" ON CLUSTER {}", ident::quote(c)),
+            None => String::new(),
+        }
+    }
+
+    pub fn cluster(&self) -> Option<&str> {
+        self.opts.cluster.as_deref()
     }
 
     pub fn insert_timeout(&self) -> Duration {
         self.opts.insert_timeout
     }
 
+    /// Sorts an error of a data insert; an unreachable server hands requests to the next one.
     pub fn classify(&self, err: clickhouse::error::Error) -> ChError {
-        match ChError::classify(err, &self.display_url) {
+        let (at, replica) = self.replicas.current();
+        let e = match ChError::classify(err, &replica.display_url) {
             ChError::Timeout(_) => ChError::Timeout(self.opts.insert_timeout),
             other => other,
-        }
+        };
+        self.replicas.fail_over_if(&e, at);
+        e
     }
 
     /// Runs `op` until it succeeds, fails for good, or retries run out, with jittered
@@ -194,24 +240,35 @@ impl Server {
         }
     }
 
+    /// Waits for a request to replica `at` within the query timeout; an unreachable replica
+    /// hands the next requests to the next one.
     async fn timed<T>(
         &self,
+        at: usize,
         fut: impl Future<Output = clickhouse::error::Result<T>>,
     ) -> Result<T, ChError> {
-        match tokio::time::timeout(self.opts.query_timeout, fut).await {
-            Ok(r) => r.map_err(|e| self.classify(e)),
-            Err(_) => Err(ChError::Timeout(self.opts.query_timeout)),
-        }
+        let e = match tokio::time::timeout(self.opts.query_timeout, fut).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => ChError::classify(e, &self.replicas.get(at).display_url),
+            Err(_) => ChError::Timeout(self.opts.query_timeout),
+        };
+        self.replicas.fail_over_if(&e, at);
+        Err(e)
     }
 
-    fn query(&self, sql: &Sql) -> clickhouse::query::Query {
-        sql.build(&self.client, self.caps.query_parameters())
+    /// A query for the replica requests go to now, and which one that is.
+    fn query(&self, sql: &Sql) -> (usize, clickhouse::query::Query) {
+        let (at, replica) = self.replicas.current();
+        (at, sql.build(&replica.client, self.caps.query_parameters()))
     }
 
     /// Runs a statement that returns nothing, with retries.
     pub async fn execute(&self, what: &str, sql: &Sql) -> Result<(), ChError> {
-        self.retry(what, Level::Info, |_| self.timed(self.query(sql).execute()))
-            .await
+        self.retry(what, Level::Info, |_| {
+            let (at, q) = self.query(sql);
+            self.timed(at, q.execute())
+        })
+        .await
     }
 
     pub async fn fetch_all<T>(&self, what: &str, sql: &Sql) -> Result<Vec<T>, ChError>
@@ -219,7 +276,8 @@ impl Server {
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
         self.retry(what, Level::Info, |_| {
-            self.timed(self.query(sql).fetch_all::<T>())
+            let (at, q) = self.query(sql);
+            self.timed(at, q.fetch_all::<T>())
         })
         .await
     }
@@ -229,7 +287,8 @@ impl Server {
         T: clickhouse::RowOwned + clickhouse::RowRead,
     {
         self.retry(what, Level::Info, |_| {
-            self.timed(self.query(sql).fetch_one::<T>())
+            let (at, q) = self.query(sql);
+            self.timed(at, q.fetch_one::<T>())
         })
         .await
     }
@@ -251,8 +310,12 @@ impl Server {
         self.retry(what, Level::Info, |_| {
             let mut acc = init();
             async move {
-                let mut rows = self.query(sql).fetch::<T>().map_err(|e| self.classify(e))?;
-                while let Some(row) = self.timed(rows.next()).await? {
+                let (at, q) = self.query(sql);
+                let mut rows = match q.fetch::<T>() {
+                    Ok(rows) => rows,
+                    Err(e) => return self.timed(at, async { Err(e) }).await,
+                };
+                while let Some(row) = self.timed(at, rows.next()).await? {
                     (add.borrow_mut())(&mut acc, row);
                 }
                 Ok(acc)
@@ -275,20 +338,20 @@ impl Server {
         if rows.is_empty() {
             return Ok(());
         }
+        self.check_fence()?;
         let table = table.sql();
         self.retry(what, Level::Info, |_| async {
+            let (at, replica) = self.replicas.current();
             let mut insert = self
-                .client
-                .insert_unescaped::<T>(&table)
-                .await
-                .map_err(|e| self.classify(e))?;
+                .timed(at, replica.client.insert_unescaped::<T>(&table))
+                .await?;
             if self.caps.has_setting("async_insert") {
                 insert = insert.with_setting("async_insert", "0");
             }
             for row in rows {
-                insert.write(row).await.map_err(|e| self.classify(e))?;
+                self.timed(at, insert.write(row)).await?;
             }
-            insert.end().await.map_err(|e| self.classify(e))
+            self.timed(at, insert.end()).await
         })
         .await
     }

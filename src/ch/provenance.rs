@@ -41,20 +41,24 @@ struct Count {
 const IDS_PER_QUERY: usize = 2000;
 
 impl Server {
-    /// Rows of each batch of a file already in the table.
+    /// Rows of each batch of a file already in the table, its batches counted from the record
+    /// `first_row` (0, or where a grown file's new part starts).
     pub async fn landed_batches(
         &self,
         table: &TableRef,
         file_id: u64,
         batch_rows: u64,
+        first_row: u64,
     ) -> Result<HashMap<u64, u64>, ChError> {
         let sql = Sql::new(format!(
-            "SELECT intDiv({PROVENANCE_ROW}, ?) AS batch, count() AS n FROM {} \
-             WHERE {PROVENANCE_FILE} = ? GROUP BY batch",
+            "SELECT toUInt64(intDiv({PROVENANCE_ROW} - ?, ?)) AS batch, count() AS n FROM {} \
+             WHERE {PROVENANCE_FILE} = ? AND {PROVENANCE_ROW} >= ? GROUP BY batch",
             table.sql()
         ))
+        .arg(first_row)
         .arg(batch_rows)
-        .arg(file_id);
+        .arg(file_id)
+        .arg(first_row);
         let rows: Vec<BatchCount> = self.fetch_all("check landed batches", &sql).await?;
         Ok(rows.into_iter().map(|r| (r.batch, r.n)).collect())
     }
@@ -129,16 +133,21 @@ impl Server {
     }
 
     /// Waits until no query whose id starts with `prefix` (an insert of an earlier run on this
-    /// folder) is still executing on the server, so that what the table holds is final before it
-    /// is compared with the file.
+    /// folder) is still executing on the server (on any of the replicas configured that answers:
+    /// the earlier run may have written through another), so that what the table holds is final
+    /// before it is compared with the file.
     pub async fn wait_for_queries(&self, prefix: &str, max_wait: Duration) -> Result<(), ChError> {
         let started = Instant::now();
         let sql =
             Sql::new("SELECT count() AS n FROM system.processes WHERE startsWith(query_id, ?)")
                 .arg(prefix);
         loop {
-            let c: Count = self.fetch_one("check running inserts", &sql).await?;
-            if c.n == 0 {
+            let (answers, failed) = self.fetch_one_everywhere::<Count>(&sql).await;
+            let running: u64 = match (answers.is_empty(), failed) {
+                (true, Some(e)) => return Err(e),
+                _ => answers.iter().map(|c| c.n).sum(),
+            };
+            if running == 0 {
                 return Ok(());
             }
             if started.elapsed() >= max_wait {
@@ -155,7 +164,8 @@ impl Server {
     }
 
     /// Deletes a file's rows by provenance, waiting until they are gone; returns how many there
-    /// were.
+    /// were. A Distributed table's rows are deleted from its local tables (on every shard, with
+    /// `--cluster`).
     pub async fn delete_file_rows(&self, table: &TableRef, file_id: u64) -> Result<u64, ChError> {
         let sql = Sql::new(format!(
             "SELECT count() AS n FROM {} WHERE {PROVENANCE_FILE} = ?",
@@ -163,21 +173,39 @@ impl Server {
         ))
         .arg(file_id);
         let before: Count = self.fetch_one("count rows to delete", &sql).await?;
-        self.delete_where(table, &format!("{PROVENANCE_FILE} = ?"), file_id.into())
+        let condition = format!("{PROVENANCE_FILE} = ?");
+        let Some(local) = self.layout(table).await?.local else {
+            self.delete_where(table, "", &condition, file_id.into())
+                .await?;
+            return Ok(before.n);
+        };
+        self.delete_where(&local, &self.on_cluster(), &condition, file_id.into())
             .await?;
-        Ok(before.n)
+        // The other shards' mutations are waited for by what the Distributed table still shows.
+        let started = Instant::now();
+        loop {
+            let left: Count = self.fetch_one("count rows left", &sql).await?;
+            if left.n == 0 {
+                return Ok(before.n);
+            }
+            if started.elapsed() > self.insert_timeout() {
+                return Err(ChError::Timeout(self.insert_timeout()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
-    /// `ALTER TABLE … DELETE WHERE condition` (one `?`, for `value`), then waits until the
-    /// mutation is done: mutations run in the background (always on 18.16).
+    /// `ALTER TABLE …[ ON CLUSTER] DELETE WHERE condition` (one `?`, for `value`), then waits
+    /// until the mutation is done here: mutations run in the background (always on 18.16).
     pub(super) async fn delete_where(
         &self,
         table: &TableRef,
+        on_cluster: &str,
         condition: &str,
         value: Arg,
     ) -> Result<(), ChError> {
         let sql = Sql::new(format!(
-            "ALTER TABLE {} DELETE WHERE {condition}",
+            "ALTER TABLE {}{on_cluster} DELETE WHERE {condition}",
             table.sql()
         ))
         .arg(value);

@@ -35,9 +35,11 @@ impl Server {
     /// Creates the rejects table if missing; `true` if it did.
     pub async fn create_rejects(&self, rejects: &TableRef) -> Result<bool, ChError> {
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+            "CREATE TABLE IF NOT EXISTS {}{} ({COLUMNS}) ENGINE = {} \
              PARTITION BY toYYYYMM(event_time) ORDER BY (target_table, file_hash, record)",
-            rejects.sql()
+            rejects.sql(),
+            self.on_cluster(),
+            self.own_engine(rejects)
         );
         self.create_if_missing("create rejects table", rejects, &ddl)
             .await
@@ -71,7 +73,7 @@ impl Server {
     /// Deletes the recorded rejects of some content (`forget --delete-rows`) and waits until
     /// they are gone.
     pub async fn delete_rejects(&self, rejects: &TableRef, hash: &str) -> Result<(), ChError> {
-        self.delete_where(rejects, "file_hash = ?", hash.into())
+        self.delete_where(rejects, "", "file_hash = ?", hash.into())
             .await
     }
 }

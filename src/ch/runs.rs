@@ -69,9 +69,11 @@ impl Server {
     /// Creates the history table if it is missing; says whether it did.
     pub async fn create_runs(&self, runs: &TableRef) -> Result<bool, ChError> {
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({COLUMNS}) ENGINE = MergeTree \
+            "CREATE TABLE IF NOT EXISTS {}{} ({COLUMNS}) ENGINE = {} \
              PARTITION BY toYYYYMM(started) ORDER BY (started, run_id)",
-            runs.sql()
+            runs.sql(),
+            self.on_cluster(),
+            self.own_engine(runs)
         );
         self.create_if_missing("create run history table", runs, &ddl)
             .await

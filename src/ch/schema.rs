@@ -141,14 +141,25 @@ impl TableSchema {
     }
 
     /// Adds the provenance columns this table lacks. A metadata-only change on MergeTree tables.
-    pub async fn add_provenance(&mut self, server: &Server) -> Result<(), ChError> {
+    /// On a cluster, the change reaches every server (`ON CLUSTER`) unless `here_only`: a
+    /// Distributed table is altered on the server connected to (18.16 refuses a distributed
+    /// ALTER of a table that is not replicated on a cluster of replicated shards).
+    pub async fn add_provenance(
+        &mut self,
+        server: &Server,
+        here_only: bool,
+    ) -> Result<(), ChError> {
+        let on_cluster = match here_only {
+            true => String::new(),
+            false => server.on_cluster(),
+        };
         for (name, ty) in [(PROVENANCE_FILE, "UInt64"), (PROVENANCE_ROW, "UInt64")] {
             if self.column(name).is_some() {
                 continue;
             }
             // `IF NOT EXISTS` is newer than 18.16; a column added meanwhile by another run is fine.
             let sql = format!(
-                "ALTER TABLE {} ADD COLUMN {} {ty}",
+                "ALTER TABLE {}{on_cluster} ADD COLUMN {} {ty}",
                 self.table.sql(),
                 quote(name)
             );

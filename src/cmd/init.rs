@@ -42,13 +42,13 @@ pub async fn init(args: &InitArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
         lines.push(format!(
             "altered {}: added folder ids; the events it holds belong to folder {}",
             manifest.table,
-            escape(&manifest.folder)
+            escape(&manifest.stamp.folder)
         ));
     }
     let runs = history::table_for(&manifest.table);
     lines.push(made(
         &runs,
-        history::ensure(&server, &runs, &manifest.folder).await?,
+        history::ensure(&server, &runs, &manifest.stamp.folder).await?,
     ));
     let (more, missing) = targets(&server, &cfg.targets).await?;
     lines.extend(more);
@@ -116,10 +116,25 @@ async fn targets(
             }
             continue;
         };
+        let layout = server.layout(table).await?;
+        if let Some(local) = &layout.local
+            && let Some(mut local) = TableSchema::load(server, local).await?
+            && !local.has_provenance()
+        {
+            local.add_provenance(server, false).await?;
+            lines.push(format!(
+                "altered {}: added provenance columns {} and {}",
+                local.table,
+                crate::ch::schema::PROVENANCE_FILE,
+                crate::ch::schema::PROVENANCE_ROW
+            ));
+        }
         if schema.has_provenance() {
             lines.push(format!("ready   {table}"));
         } else {
-            schema.add_provenance(server).await?;
+            schema
+                .add_provenance(server, layout.local.is_some())
+                .await?;
             lines.push(format!(
                 "altered {table}: added provenance columns {} and {}",
                 crate::ch::schema::PROVENANCE_FILE,

@@ -5,7 +5,7 @@
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::config::Common;
+use crate::config::{Common, ManageConfig};
 use crate::exit::Fatal;
 use crate::hash::file_id;
 use crate::manifest::{ContentState, Event, EventRow, Manifest, State};
@@ -148,6 +148,30 @@ pub(super) fn entry_event(manifest: &Manifest, event: Event, e: &Entry, hash: &s
     ev.target_table = e.table.clone();
     ev.batch_rows = e.batch_rows;
     ev
+}
+
+/// Whichever lock keeps runs off the folder while an operator command changes its state.
+#[derive(Debug)]
+pub(super) enum Held {
+    File(#[allow(dead_code)] crate::lock::RunLock),
+    Cluster(#[allow(dead_code)] crate::coord::ClusterLock),
+}
+
+/// The lock file, or with `--coordination` the folder's cluster lock (which keeps out every run
+/// of the folder, of any shard, on any host).
+pub(super) fn lock(cfg: &ManageConfig) -> Result<Held, Fatal> {
+    let Some(coordination) = &cfg.coordination else {
+        return crate::lock::acquire(&cfg.lock_file).map(Held::File);
+    };
+    let common = &cfg.common;
+    let folder = crate::folder_id::resolve(&common.data_dir, common.folder_id.as_deref(), true)
+        .map_err(Fatal::Config)?;
+    let holder = crate::coord::Holder {
+        run_id: crate::outcome::new_run_id(),
+        host: gethostname::gethostname().to_string_lossy().into_owned(),
+        pid: std::process::id(),
+    };
+    crate::coord::acquire(coordination, &folder.id, None, &holder).map(Held::Cluster)
 }
 
 /// Connects as the data folder (whose id it reads, or makes, under the caller's lock), readies a

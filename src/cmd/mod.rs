@@ -7,8 +7,9 @@ mod retry;
 mod run;
 mod status;
 mod verify;
+mod watch;
 
-use crate::config::flags::Command;
+use crate::config::cli::Command;
 use crate::exit::{Exit, Fatal};
 use crate::stdout::Stdout;
 
@@ -17,6 +18,7 @@ pub async fn dispatch(command: Command) -> Result<Exit, Fatal> {
     let mut out = Stdout::new(std::io::stdout().lock());
     match command {
         Command::Run(args) => run::run(&args, &mut out).await,
+        Command::Watch(args) => watch::watch(&args, &mut out).await,
         Command::Status(args) => status::status(&args, &mut out).await,
         Command::Retry(args) => retry::retry(&args, &mut out).await,
         Command::Forget(args) => forget::forget(&args, &mut out).await,

@@ -6,11 +6,10 @@ use super::manage::{
     Entry, content_entry, delete_rows, entry_event, find, open, path_entry, rows_in_table, short,
     table_ref, write_line,
 };
-use crate::config::flags::RetryArgs;
+use crate::config::state_flags::RetryArgs;
 use crate::config::{Common, ManageConfig};
 use crate::exit::{Exit, Fatal};
 use crate::folder::Folder;
-use crate::lock;
 use crate::manifest::{Event, EventRow, Manifest, State};
 use crate::reconcile::{self};
 use crate::text::{escape, plural};
@@ -21,41 +20,16 @@ use std::path::Path;
 /// quarantined files back into the data folder), and files whose rows are missing, short or
 /// doubled to be ingested again.
 pub async fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
-    let cfg = ManageConfig::build(&args.common, args.lock_file.as_ref())?;
-    let _lock = lock::acquire(&cfg.lock_file)?;
-    let (common, targets, opts) = (&cfg.common, &args.targets, args);
+    let cfg = ManageConfig::build(
+        &args.common,
+        args.lock_file.as_ref(),
+        args.coordination.as_ref(),
+    )?;
+    let _lock = super::manage::lock(&cfg)?;
+    let (common, opts) = (&cfg.common, args);
     let data_dir = &common.data_dir;
     let (manifest, state) = open(common).await?;
-    let mut entries = Vec::new();
-    for t in targets {
-        entries.extend(find(&state, data_dir, t)?);
-    }
-    let mut held_back = Vec::new();
-    if opts.all_failed {
-        for (path, p) in &state.by_path {
-            match p.event {
-                Event::Failed | Event::Quarantined => {
-                    entries.extend(path_entry(&state, path));
-                }
-                Event::Changed => held_back.push(path.clone()),
-                _ => {}
-            }
-        }
-    }
-    if opts.all_mismatched {
-        for m in reconcile::check(&manifest).await?.mismatches {
-            if !m.problem.retry_repairs() {
-                continue;
-            }
-            let Some(c) = state.content(&m.table, &m.hash) else {
-                continue;
-            };
-            entries.push(content_entry(&state, &m.table, &m.hash, c, Some(m.problem)));
-        }
-    }
-    entries.sort_by(|a, b| (&a.path, &a.hash).cmp(&(&b.path, &b.hash)));
-    entries.dedup_by(|a, b| a.path == b.path && a.hash == b.hash && a.table == b.table);
-    held_back.sort();
+    let (entries, held_back) = named(args, &manifest, &state, data_dir).await?;
     for path in &held_back {
         write_line(
             out,
@@ -104,6 +78,44 @@ pub async fn retry(args: &RetryArgs, out: &mut dyn Write) -> Result<Exit, Fatal>
         ),
     )?;
     Ok(Exit::Ok)
+}
+
+/// The entries the operator named, by target or by `--all-failed` / `--all-mismatched`, each
+/// once; and the held-back paths `--all-failed` leaves alone.
+async fn named(
+    args: &RetryArgs,
+    manifest: &Manifest,
+    state: &State,
+    data_dir: &Path,
+) -> Result<(Vec<Entry>, Vec<String>), Fatal> {
+    let mut entries = Vec::new();
+    for t in &args.targets {
+        entries.extend(find(state, data_dir, t)?);
+    }
+    let mut held_back = Vec::new();
+    if args.all_failed {
+        for (path, p) in &state.by_path {
+            match p.event {
+                Event::Failed | Event::Quarantined => entries.extend(path_entry(state, path)),
+                Event::Changed => held_back.push(path.clone()),
+                _ => {}
+            }
+        }
+    }
+    if args.all_mismatched {
+        for m in reconcile::check(manifest).await?.mismatches {
+            if !m.problem.retry_repairs() {
+                continue;
+            }
+            if let Some(c) = state.content(&m.table, &m.hash) {
+                entries.push(content_entry(state, &m.table, &m.hash, c, Some(m.problem)));
+            }
+        }
+    }
+    entries.sort_by(|a, b| (&a.path, &a.hash).cmp(&(&b.path, &b.hash)));
+    entries.dedup_by(|a, b| a.path == b.path && a.hash == b.hash && a.table == b.table);
+    held_back.sort();
+    Ok((entries, held_back))
 }
 
 /// A failed or quarantined file: the next run reads it again (a quarantined one is moved back).

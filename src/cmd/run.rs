@@ -1,6 +1,7 @@
-//! One `ingest run` from start to finish: the folder lock, the folder's identity, the connection,
-//! the run itself, then what it leaves for operators (a history row, the metrics file) while the
-//! lock is still held, and what it prints.
+//! One `ingest run` from start to finish: the folder lock (a lock file, or a cluster lock in
+//! ZooKeeper for runs on several hosts), the folder's identity, the connection, the run itself,
+//! then what it leaves for operators (a history row, the metrics file) while the lock is still
+//! held, and what it prints.
 
 use crate::ch::Server;
 use crate::config::flags::RunArgs;
@@ -11,8 +12,15 @@ use crate::manifest::Manifest;
 use crate::outcome::RunStart;
 use crate::progress::Progress;
 use crate::summary::Summary;
-use crate::{folder_id, lock, metrics, run};
+use crate::{coord, folder_id, lock, metrics, run};
 use std::io::Write;
+
+/// Whichever lock keeps other runs off this run's files.
+#[derive(Debug)]
+enum Held {
+    File(#[allow(dead_code)] lock::RunLock),
+    Cluster(coord::ClusterLock),
+}
 
 pub async fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
     let cfg = &RunConfig::build(args)?;
@@ -22,8 +30,8 @@ pub async fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
     let mut server = None;
     let mut folder = None;
     let result = async {
-        if !cfg.dry_run {
-            held = Some(lock::acquire(&cfg.lock_file)?);
+        if !cfg.dry_run && cfg.coordination.is_none() {
+            held = Some(Held::File(lock::acquire(&cfg.lock_file)?));
         }
         // A dry run writes nothing, not even the folder's id file.
         let id = folder_id::resolve(
@@ -33,9 +41,26 @@ pub async fn run(args: &RunArgs, out: &mut dyn Write) -> Result<Exit, Fatal> {
         )
         .map_err(Fatal::Config)?;
         folder = Some(id.id.clone());
-        let connected = Server::connect(cfg.common.connect.clone()).await?;
+        if let (Some(coordination), false) = (&cfg.coordination, cfg.dry_run) {
+            let holder = coord::Holder {
+                run_id: start.run_id.clone(),
+                host: gethostname::gethostname().to_string_lossy().into_owned(),
+                pid: std::process::id(),
+            };
+            let lock = coord::acquire(coordination, &id.id, cfg.shard, &holder)?;
+            held = Some(Held::Cluster(lock));
+        }
+        let mut connected = Server::connect(cfg.common.connect.clone()).await?;
+        let mut peers = run::Peers::default();
+        if let Some(Held::Cluster(lock)) = &held {
+            connected = connected.with_fence(lock.fence.clone());
+            peers.live_runs = lock.live_runs.clone();
+            peers.live_runs.remove(&start.run_id);
+            // Runs of other shards may meet the same content under other names at once.
+            peers.claims = cfg.shard.map(|_| lock.claims.clone());
+        }
         server = Some(connected.clone());
-        run::run(cfg, connected, &id.id, &start, &progress).await
+        run::run(cfg, connected, &id.id, &start, &progress, peers).await
     }
     .await;
     progress.finish();

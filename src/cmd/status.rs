@@ -5,14 +5,15 @@
 
 use crate::ch::Server;
 use crate::ch::ident::TableRef;
-use crate::ch::manifest::PathStatusRow;
-use crate::config::flags::StatusArgs;
+use crate::ch::status::PathStatusRow;
+use crate::config::state_flags::StatusArgs;
 use crate::config::{Output, StatusConfig};
 use crate::exit::{Exit, Fatal};
 use crate::history::{self, epoch};
 use crate::manifest::{Event, Manifest};
 use crate::summary::{RunFields, SCHEMA_VERSION, timestamp};
 use crate::text::{escape, one_line, plural};
+use crate::watch::Beacon;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -59,9 +60,20 @@ struct Report {
     totals: Vec<StateCount>,
     /// Files needing attention, by reason (every reason included).
     attention_counts: BTreeMap<String, u64>,
+    /// The watcher of the data folder (`ingest watch`), as its card says, if one ever ran here.
+    watcher: Option<WatcherJson>,
     runs: Vec<RunFields>,
     attention: Vec<FileJson>,
     recent: Vec<FileJson>,
+}
+
+/// A watcher's card, with whether it is running.
+#[derive(Debug, Serialize)]
+struct WatcherJson {
+    #[serde(flatten)]
+    card: Beacon,
+    /// `true`/`false` on the machine it runs on; `null` seen from another machine.
+    running: Option<bool>,
 }
 
 impl From<PathStatusRow> for FileJson {
@@ -114,6 +126,10 @@ pub async fn status(args: &StatusArgs, out: &mut dyn Write) -> Result<Exit, Fata
         schema_version: SCHEMA_VERSION,
         manifest: manifest.table.to_string(),
         folder,
+        watcher: Beacon::read(&cfg.common.data_dir).map(|card| WatcherJson {
+            running: card.alive().map(|alive| alive && card.state != "stopped"),
+            card,
+        }),
         ..Report::default()
     };
     let missing = match manifest.open().await? {
@@ -271,9 +287,19 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
     for w in &r.warnings {
         writeln!(out, "warning: {}", escape(w))?;
     }
+    if let Some(w) = &r.watcher {
+        for line in w.card.describe(w.running) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    print_runs(out, &r.runs)?;
+    print_attention(out, &r.attention)?;
+    print_recent(out, &r.recent)
+}
 
+fn print_runs(out: &mut dyn Write, runs: &[RunFields]) -> io::Result<()> {
     writeln!(out, "\nlast runs:")?;
-    if r.runs.is_empty() {
+    if runs.is_empty() {
         writeln!(out, "  none recorded")?;
     } else {
         writeln!(
@@ -282,7 +308,7 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             "STARTED (UTC)", "SECONDS", "EXIT", "FILES", "INGESTED", "FAILED", "ROWS"
         )?;
     }
-    for run in &r.runs {
+    for run in runs {
         let files: u64 = run.files.values().sum();
         let started = run.started.replace('T', " ").replace('Z', "");
         writeln!(
@@ -302,15 +328,18 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_attention(out: &mut dyn Write, attention: &[FileJson]) -> io::Result<()> {
     writeln!(
         out,
         "\nneeds attention (until a run, `ingest retry` or `ingest forget` resolves it):"
     )?;
-    if r.attention.is_empty() {
+    if attention.is_empty() {
         writeln!(out, "  none")?;
     }
-    for f in &r.attention {
+    for f in attention {
         writeln!(
             out,
             "{:<20} {:<11} {:<24} {}",
@@ -327,14 +356,17 @@ fn print(out: &mut dyn Write, r: &Report) -> io::Result<()> {
             writeln!(out, "{:<20} error: {}", "", one_line(error))?;
         }
     }
+    Ok(())
+}
 
+fn print_recent(out: &mut dyn Write, recent: &[FileJson]) -> io::Result<()> {
     writeln!(out, "\nrecent files:")?;
     writeln!(
         out,
         "{:<20} {:<11} {:>10}  {:<24} FILE",
         "LAST EVENT (UTC)", "STATE", "ROWS", "TABLE"
     )?;
-    for f in &r.recent {
+    for f in recent {
         writeln!(
             out,
             "{:<20} {:<11} {:>10}  {:<24} {}",

@@ -2,7 +2,7 @@
 //! not what the manifest records.
 
 use crate::ch::Server;
-use crate::config::flags::VerifyArgs;
+use crate::config::state_flags::VerifyArgs;
 use crate::config::{Output, VerifyConfig};
 use crate::exit::{Exit, Fatal};
 use crate::manifest::Manifest;

@@ -20,12 +20,27 @@ pub enum OnError {
 }
 
 /// `--on-change`: what a path ingested before with other content does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum OnChange {
     /// Held back and reported.
+    #[default]
     Report,
     /// Its new content is ingested; the old rows stay.
     Ingest,
+    /// A file that grew, its earlier bytes unchanged: the complete records after what was
+    /// ingested are added. Any other change is held back, as with `Report`.
+    Append,
+}
+
+/// `--watcher`: how `ingest watch` notices files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatcherKind {
+    /// Events where the file system delivers them, polling where it does not.
+    Auto,
+    /// File-system events (inotify).
+    Events,
+    /// Scanning the folder every `--poll-interval`.
+    Poll,
 }
 
 /// `--after`.

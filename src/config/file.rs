@@ -1,6 +1,8 @@
 //! The optional TOML config file: the same settings as the flags, plus routes from globs to tables.
 
+use super::reading::{DateFormats, ReadingConfig};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What a config file holds beyond flag values: routes, and the insert settings table. Its other
@@ -34,8 +36,52 @@ pub struct RouteConfig {
     pub create_table: Option<bool>,
     pub engine: Option<String>,
     pub order_by: Option<String>,
+    /// What a changed file of this route does (`report`, `ingest` or `append`), over
+    /// `--on-change`.
+    pub on_change: Option<String>,
     /// Settings the inserts into this route's table carry, over the global ones.
     pub insert_settings: Option<SettingsTable>,
+    /// How the files are written and map onto the table (see `ReadingConfig`).
+    pub delimiter: Option<String>,
+    pub quote: Option<String>,
+    pub escape: Option<String>,
+    pub header: Option<bool>,
+    pub comment: Option<String>,
+    pub skip_lines: Option<usize>,
+    pub trailing_delimiter: Option<bool>,
+    pub encoding: Option<String>,
+    pub null_values: Option<Vec<String>>,
+    pub fields: Option<Vec<String>>,
+    pub date_format: Option<DateFormats>,
+    pub columns: Option<BTreeMap<String, String>>,
+    pub case_insensitive: Option<bool>,
+    pub unknown_fields: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    pub schema: Option<String>,
+}
+
+impl RouteConfig {
+    /// How the route's files are written and map onto its table.
+    pub fn reading(&self) -> ReadingConfig {
+        ReadingConfig {
+            delimiter: self.delimiter.clone(),
+            quote: self.quote.clone(),
+            escape: self.escape.clone(),
+            header: self.header,
+            comment: self.comment.clone(),
+            skip_lines: self.skip_lines,
+            trailing_delimiter: self.trailing_delimiter,
+            encoding: self.encoding.clone(),
+            null_values: self.null_values.clone(),
+            fields: self.fields.clone(),
+            date_format: self.date_format.clone(),
+            columns: self.columns.clone(),
+            case_insensitive: self.case_insensitive,
+            unknown_fields: self.unknown_fields.clone(),
+            metadata: self.metadata.clone(),
+            schema: self.schema.clone(),
+        }
+    }
 }
 
 /// `name = value` pairs of ClickHouse settings; values may be strings, numbers or booleans.
@@ -175,5 +221,27 @@ mod tests {
         assert_eq!(cfg.routes[0].table, "shop.reviews");
         assert_eq!(cfg.routes[0].format.as_deref(), Some("jsonl"));
         assert_eq!(cfg.routes[0].create_table, Some(true));
+    }
+
+    #[test]
+    fn routes_say_how_their_files_are_written() {
+        let cfg: FileConfig = toml::from_str(
+            "[[route]]\nglob = '*.csv'\ntable = 't'\ndelimiter = ';'\nencoding = 'windows-1252'\n\
+             null_values = ['', 'NA']\ndate_format = { shipped = '%d/%m/%Y' }\n\
+             columns = { 'Order ID' = 'order_id' }\nmetadata = { path = 'src_file' }\n\
+             schema = 'add-columns'\n",
+        )
+        .unwrap();
+        let r = cfg.routes[0].reading();
+        assert_eq!(r.delimiter.as_deref(), Some(";"));
+        assert_eq!(r.null_values.unwrap(), ["", "NA"]);
+        assert!(matches!(r.date_format, Some(DateFormats::ByColumn(_))));
+        assert_eq!(r.columns.unwrap()["Order ID"], "order_id");
+        let rules = cfg.routes[0].reading().build("route").unwrap();
+        assert!(rules.add_columns);
+        assert!(
+            toml::from_str::<FileConfig>("[[route]]\nglob='*'\ntable='t'\ndelimeter=';'\n")
+                .is_err()
+        );
     }
 }

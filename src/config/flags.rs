@@ -3,12 +3,12 @@
 //! keys are the flags' names with `_`; `layered` gives them their place between the environment
 //! and the default.
 
-use super::choices::{AfterAction, OnChange, OnError, Output};
+use super::choices::{AfterAction, OnChange, OnError, Output, WatcherKind};
+use super::reading_flags::ReadingArgs;
 use super::{DEFAULT_MANIFEST, DEFAULT_URL, MAX_BATCH_ROWS, parse_duration};
-use crate::exit::EXIT_CODES_HELP;
 use crate::formats::Format;
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand, ValueHint};
+use clap::{ArgAction, Args, ValueHint};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,44 +31,6 @@ fn parse_ratio(text: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "ingest",
-    version,
-    about = "Keep a ClickHouse database in step with a folder of arriving data files, exactly once.",
-    after_help = EXIT_CODES_HELP,
-    propagate_version = true
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-// Parsed once per process: the size of the variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Ingest the data folder's new files (what cron or a systemd timer runs)
-    #[command(after_help = EXIT_CODES_HELP)]
-    Run(RunArgs),
-    /// Show the last runs, files in flight, failures and recent files, from the manifest
-    #[command(after_help = EXIT_CODES_HELP)]
-    Status(StatusArgs),
-    /// Let the next run try failed, quarantined or held-back files again
-    #[command(after_help = EXIT_CODES_HELP)]
-    Retry(RetryArgs),
-    /// Treat files as never ingested, so the next run ingests them again
-    #[command(after_help = EXIT_CODES_HELP)]
-    Forget(ForgetArgs),
-    /// Create the manifest and run-history tables (and add provenance columns to configured target
-    /// tables), so that runs can use an account without CREATE or ALTER rights
-    #[command(after_help = EXIT_CODES_HELP)]
-    Init(InitArgs),
-    /// Check that every file the manifest records as ingested has exactly its rows in its table
-    #[command(after_help = EXIT_CODES_HELP)]
-    Verify(VerifyArgs),
-}
-
 /// Where the server and the data are; shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -80,9 +42,15 @@ pub struct CommonArgs {
     #[arg(long, env = "INGEST_DATA_DIR", value_name = "DIR", default_value = "data", value_hint = ValueHint::DirPath)]
     pub data_dir: PathBuf,
 
-    /// ClickHouse HTTP(S) URL
-    #[arg(long, env = "CLICKHOUSE_URL", default_value = DEFAULT_URL)]
-    pub url: String,
+    /// ClickHouse HTTP(S) URL; repeat it (or give a comma-separated list) for replicas of one
+    /// cluster, one URL each: requests move on to the next when a server is unreachable
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = DEFAULT_URL, value_delimiter = ',', action = ArgAction::Append)]
+    pub url: Vec<String>,
+
+    /// Run the tool's DDL (its tables, created target tables, provenance columns) `ON CLUSTER`
+    /// this cluster, with its own tables replicated to every server of it
+    #[arg(long, env = "INGEST_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
 
     /// ClickHouse user [default: default]
     #[arg(long, env = "CLICKHOUSE_USER")]
@@ -158,6 +126,16 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub lock_file: Option<PathBuf>,
 
+    /// A lock for the data folder in ZooKeeper (or ClickHouse Keeper) instead of the lock file,
+    /// for runs on several hosts: `zk://host:port[,host:port…]/path`
+    #[arg(long, env = "INGEST_COORDINATION", value_name = "URL")]
+    pub coordination: Option<String>,
+
+    /// Take only the files whose path hashes to shard K of N (from 0), under a lock of that
+    /// shard's own: N hosts share one folder (needs --coordination)
+    #[arg(long, env = "INGEST_SHARD", value_name = "K/N")]
+    pub shard: Option<String>,
+
     /// What the run prints at the end: a short summary, or one JSON object
     #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -183,8 +161,9 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_MAX_ERROR_RATIO", value_name = "RATIO", value_parser = parse_ratio)]
     pub max_error_ratio: Option<f64>,
 
-    /// A path ingested before whose content changed: hold it back (report, exit code 6) or add
-    /// the new content, the old rows staying (ingest)
+    /// A path ingested before whose content changed: hold it back (report, exit code 6), add
+    /// the new content, the old rows staying (ingest), or, for a file that only grew, add the
+    /// complete records after what was ingested (append; CSV, TSV and JSON Lines)
     #[arg(long, env = "INGEST_ON_CHANGE", value_name = "POLICY", value_enum, default_value_t = OnChange::Report)]
     pub on_change: OnChange,
 
@@ -206,7 +185,7 @@ pub struct RunArgs {
     #[arg(long, env = "INGEST_WITHOUT_PROVENANCE", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub without_provenance: bool,
 
-    /// Read files as this format whatever their names say: csv, json, jsonl, parquet or xml
+    /// Read files as this format whatever their names say: csv, tsv, json, jsonl, parquet or xml
     /// (a .gz or .zst ending still means compressed) [default: by extension]
     #[arg(long, env = "INGEST_FORMAT", value_parser = parse_format)]
     pub format: Option<Format>,
@@ -242,29 +221,35 @@ pub struct RunArgs {
     /// fail it with exit code 3
     #[arg(long, env = "INGEST_FAIL_ON_WARNING", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub fail_on_warning: bool,
+
+    #[command(flatten)]
+    pub reading: ReadingArgs,
 }
 
+/// `ingest watch`: every setting of `run`, and how to notice files.
 #[derive(Debug, Clone, Args)]
-pub struct StatusArgs {
+pub struct WatchArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub run: RunArgs,
 
-    /// How many runs, failures and recent files to list
-    #[arg(
-        long,
-        env = "INGEST_STATUS_LIMIT",
-        value_name = "N",
-        default_value_t = 20
-    )]
-    pub limit: u64,
+    /// How to notice files: file-system events (inotify), polling the folder, or events where
+    /// the file system delivers them and polling where it does not (network file systems)
+    #[arg(long, env = "INGEST_WATCHER", value_name = "HOW", value_enum, default_value_t = WatcherKind::Auto)]
+    pub watcher: WatcherKind,
 
-    /// For people, or one JSON document
-    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    /// With polling: how often the folder is scanned for new and grown files
+    #[arg(long, env = "INGEST_POLL_INTERVAL", value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
 
-    /// Short for `--output json`
-    #[arg(long)]
-    pub json: bool,
+    /// How often the whole folder is scanned and the manifest read again, so that a missed
+    /// event costs latency, never data
+    #[arg(long, env = "INGEST_RESCAN_INTERVAL", value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub rescan_interval: Duration,
+
+    /// How long files that arrive together are gathered before they are read, so that a burst
+    /// of small files makes few inserts
+    #[arg(long, env = "INGEST_BATCH_WINDOW", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub batch_window: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -279,83 +264,4 @@ pub struct InitArgs {
     /// Runs create missing target tables (so a missing one is not an error here)
     #[arg(long, env = "INGEST_CREATE_TABLE", action = ArgAction::SetTrue, value_parser = boolish!())]
     pub create_table: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct RetryArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
-    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub lock_file: Option<PathBuf>,
-
-    /// Every failed or quarantined file (not the held-back ones: name those one by one)
-    #[arg(long)]
-    pub all_failed: bool,
-
-    /// Every ingested file whose rows in its table are missing, short or doubled (what `ingest
-    /// verify` reports)
-    #[arg(long)]
-    pub all_mismatched: bool,
-
-    /// For a file held back because its content changed: delete the old content's rows first
-    /// (waiting until they are gone), so the new content replaces them
-    #[arg(long)]
-    pub replace: bool,
-
-    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
-    /// hashes (at least 8 hex digits)
-    #[arg(
-        value_name = "PATH|HASH",
-        required_unless_present_any = ["all_failed", "all_mismatched"]
-    )]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ForgetArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// Lock file shared with `ingest run` [default: DATA_DIR/.ingest.lock]
-    #[arg(long, env = "INGEST_LOCK_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
-    pub lock_file: Option<PathBuf>,
-
-    /// Also delete the content's rows from its table (by provenance), waiting until they are gone
-    #[arg(long)]
-    pub delete_rows: bool,
-
-    /// Paths (relative to the data folder, or including it, or absolute inside it), or content
-    /// hashes (at least 8 hex digits)
-    #[arg(value_name = "PATH|HASH", required = true)]
-    pub targets: Vec<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-
-    /// For people, or one JSON document
-    #[arg(long, env = "INGEST_OUTPUT", value_name = "FORMAT", value_enum, default_value_t = Output::Text)]
-    pub output: Output,
-
-    /// Short for `--output json`
-    #[arg(long)]
-    pub json: bool,
-}
-
-impl Command {
-    /// The settings every command shares.
-    pub fn common(&self) -> &CommonArgs {
-        match self {
-            Command::Run(a) => &a.common,
-            Command::Status(a) => &a.common,
-            Command::Retry(a) => &a.common,
-            Command::Forget(a) => &a.common,
-            Command::Init(a) => &a.common,
-            Command::Verify(a) => &a.common,
-        }
-    }
 }

@@ -3,8 +3,8 @@
 //! defaults; the config file's values go in as the flags' defaults, so every setting is declared
 //! once (in `flags`) and merged once, here, whatever the command.
 
+use super::cli::Cli;
 use super::file::FileConfig;
-use super::flags::Cli;
 use crate::exit::Fatal;
 use crate::text::one_line;
 use clap::error::{ContextKind, ErrorKind};
@@ -151,7 +151,7 @@ fn texts(key: &str, value: &toml::Value, arg: &Arg, base: &Path) -> Result<Vec<S
 mod tests {
     use super::*;
     use crate::config::choices::OnError;
-    use crate::config::flags::Command as Sub;
+    use crate::config::cli::Command as Sub;
 
     fn run_args(file: &str, args: &[&str]) -> Result<crate::config::flags::RunArgs, String> {
         let dir = tempfile::tempdir().unwrap();
@@ -184,6 +184,34 @@ mod tests {
         let a = run_args("data_dir = 'in'\n", &[]).unwrap();
         assert!(a.common.data_dir.is_absolute() || a.common.data_dir.starts_with("/"));
         assert!(a.common.data_dir.ends_with("in"));
+    }
+
+    #[test]
+    fn several_urls_come_from_a_list_in_the_file_or_repeated_flags() {
+        let urls = |v: &[&str]| v.iter().map(|u| (*u).to_owned()).collect::<Vec<_>>();
+        let a = run_args("url = ['http://127.0.0.1:1', 'http://127.0.0.1:2']\n", &[]).unwrap();
+        assert_eq!(
+            a.common.url,
+            urls(&["http://127.0.0.1:1", "http://127.0.0.1:2"])
+        );
+        let a = run_args(
+            "url = ['http://127.0.0.1:1']\n",
+            &[
+                "--url",
+                "http://127.0.0.1:3",
+                "--url",
+                "http://127.0.0.1:4,http://127.0.0.1:5",
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            a.common.url,
+            urls(&[
+                "http://127.0.0.1:3",
+                "http://127.0.0.1:4",
+                "http://127.0.0.1:5"
+            ])
+        );
     }
 
     #[test]

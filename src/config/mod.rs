@@ -3,24 +3,36 @@
 //! config imports nothing from the run: the choices it hands over are its own types.
 
 mod choices;
+pub mod cli;
 mod file;
 pub mod flags;
+mod hosts;
 mod layered;
+mod policies;
+pub mod reading;
+mod reading_flags;
 mod routes;
 mod settings;
+pub mod state_flags;
+mod urls;
+mod watch;
 
-pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output};
+pub use choices::{After, Disposal, ErrorPolicy, OnChange, Output, WatcherKind};
 pub use layered::parse;
 pub use routes::{RouteDefaults, Routes};
+pub use watch::WatchConfig;
 
 use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
+use crate::coord::{Coordination, Shard};
 use crate::exit::Fatal;
-use choices::{AfterAction, OnError};
 use file::FileConfig;
-use flags::{CommonArgs, InitArgs, RunArgs, StatusArgs, VerifyArgs};
+use flags::{CommonArgs, InitArgs, RunArgs};
+use policies::{disposal, error_policy};
+use state_flags::{StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use urls::check_url;
 
 pub const DEFAULT_URL: &str = "http://localhost:8123";
 /// Keeps every batch inside one ClickHouse insert block (`max_insert_block_size` is 1,048,576).
@@ -47,6 +59,7 @@ pub struct RunConfig {
     /// Rows one INSERT carries at most (whole batches; at least one batch).
     pub insert_rows: u64,
     /// Threads that read, check and encode files.
+    #[expect(dead_code, reason = "the reading side does not use it yet")]
     pub jobs: usize,
     /// Every large file is read through before any of its rows is sent.
     pub check_first: bool,
@@ -54,7 +67,6 @@ pub struct RunConfig {
     pub lock_file: PathBuf,
     pub dry_run: bool,
     pub on_error: ErrorPolicy,
-    pub on_change: OnChange,
     pub disposal: Disposal,
     /// Add provenance columns to target tables that lack them (the exactly-once default).
     pub add_provenance: bool,
@@ -64,6 +76,10 @@ pub struct RunConfig {
     pub fail_on_warning: bool,
     /// Most columns `--create-table` gives a table.
     pub max_columns: usize,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
+    /// The files this host takes, when several share the folder.
+    pub shard: Option<Shard>,
 }
 
 /// Settings for `ingest retry` and `ingest forget`, which change state a run relies on.
@@ -71,16 +87,27 @@ pub struct RunConfig {
 pub struct ManageConfig {
     pub common: Common,
     pub lock_file: PathBuf,
+    /// The cluster lock's home, when runs on several hosts share the folder (else the lock file).
+    pub coordination: Option<Coordination>,
 }
 
 impl ManageConfig {
-    pub fn build(args: &CommonArgs, lock_file: Option<&PathBuf>) -> Result<ManageConfig, Fatal> {
+    pub fn build(
+        args: &CommonArgs,
+        lock_file: Option<&PathBuf>,
+        coordination: Option<&String>,
+    ) -> Result<ManageConfig, Fatal> {
         let mut common = Common::build(args)?;
         common.data_dir = common.existing_data_dir()?;
         let lock_file = lock_file
             .cloned()
             .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
-        Ok(ManageConfig { common, lock_file })
+        let coordination = hosts::coordination(coordination.map(String::as_str))?;
+        Ok(ManageConfig {
+            common,
+            lock_file,
+            coordination,
+        })
     }
 }
 
@@ -118,8 +145,17 @@ fn load_file(args: &CommonArgs) -> Result<FileConfig, Fatal> {
 
 impl Common {
     fn build(args: &CommonArgs) -> Result<Common, Fatal> {
-        let local = check_url(&args.url, args.allow_insecure_http)?;
+        let mut local = true;
+        for url in &args.url {
+            local &= check_url(url, args.allow_insecure_http)?;
+        }
+        if args.url.is_empty() {
+            return Err(Fatal::config("--url: give at least one"));
+        }
         check_name(&args.database).map_err(|e| Fatal::config(format!("--database: {e}")))?;
+        if let Some(c) = &args.cluster {
+            check_name(c).map_err(|e| Fatal::config(format!("--cluster: {e}")))?;
+        }
         let manifest = TableRef::parse(&args.manifest_table, &args.database)
             .map_err(|e| Fatal::config(format!("--manifest-table: {e}")))?;
         if let Some(id) = &args.folder_id {
@@ -128,7 +164,7 @@ impl Common {
         Ok(Common {
             data_dir: args.data_dir.clone(),
             connect: ConnectOptions {
-                url: args.url.clone(),
+                urls: args.url.clone(),
                 user: args.user.clone(),
                 password: args.password.clone(),
                 query_timeout: args.timeout,
@@ -140,6 +176,7 @@ impl Common {
                     base_delay: Duration::from_millis(250),
                     max_delay: Duration::from_secs(15),
                 },
+                cluster: args.cluster.clone(),
             },
             database: args.database.clone(),
             manifest,
@@ -186,17 +223,21 @@ impl RunConfig {
             engine: args.engine.clone(),
             order_by: args.order_by.clone(),
             insert_settings,
+            on_change: args.on_change,
+            reading: reading::ReadingConfig::from_flags(&args.reading),
         };
         let routes = Routes::build(&file.routes, default_table, &common.database, &defaults)
             .map_err(Fatal::Config)?;
-        let lock_file = args
-            .lock_file
-            .clone()
-            .unwrap_or_else(|| common.data_dir.join(".ingest.lock"));
+
         let disposal = disposal(args, &given_data_dir, &common.data_dir)?;
         if let Some(path) = &args.metrics_file {
             check_metrics_file(path)?;
         }
+        let (coordination, shard, lock_name) = hosts::of_run(args)?;
+        let lock_file = args
+            .lock_file
+            .clone()
+            .unwrap_or_else(|| common.data_dir.join(lock_name));
         Ok(RunConfig {
             common,
             routes,
@@ -208,13 +249,14 @@ impl RunConfig {
             lock_file,
             dry_run: args.dry_run,
             on_error: error_policy(args)?,
-            on_change: args.on_change,
             disposal,
             add_provenance: !args.without_provenance,
             output: args.output,
             metrics_file: args.metrics_file.clone(),
             fail_on_warning: args.fail_on_warning,
             max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
+            coordination,
+            shard,
         })
     }
 }
@@ -222,55 +264,6 @@ impl RunConfig {
 /// The cores this process may run on: the default number of jobs.
 fn machine_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
-}
-
-/// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
-/// canonical path (`data_dir`) even when given through the path the data folder was given as
-/// (`given`), so that it is recognised as inside and walked without following symlinks.
-fn disposal(args: &RunArgs, given: &Path, data_dir: &Path) -> Result<Disposal, Fatal> {
-    let given = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
-    let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
-        let mut p = std::path::absolute(&p)
-            .map_err(|e| Fatal::config(format!("{flag} {}: {e}", p.display())))?;
-        if let Ok(inside) = p.strip_prefix(&given) {
-            p = data_dir.join(inside);
-        }
-        if p == data_dir {
-            return Err(Fatal::config(format!(
-                "{flag} cannot be the data folder itself"
-            )));
-        }
-        Ok(p)
-    };
-    let after = match (args.after, args.done_dir.clone()) {
-        (AfterAction::Keep, None) => After::Keep,
-        (AfterAction::Delete, None) => After::Delete,
-        (AfterAction::Move, Some(dir)) => After::Move(absolute("--done-dir", dir)?),
-        (AfterAction::Move, None) => return Err(Fatal::config("--after move needs --done-dir")),
-        (AfterAction::Keep | AfterAction::Delete, Some(_)) => {
-            return Err(Fatal::config("--done-dir is only for --after move"));
-        }
-    };
-    let quarantine = args
-        .quarantine_dir
-        .clone()
-        .map(|d| absolute("--quarantine-dir", d))
-        .transpose()?;
-    Ok(Disposal { after, quarantine })
-}
-
-fn error_policy(args: &RunArgs) -> Result<ErrorPolicy, Fatal> {
-    let (max_errors, max_ratio) = (args.max_errors, args.max_error_ratio);
-    match args.on_error {
-        OnError::FailFile if max_errors.is_some() || max_ratio.is_some() => Err(Fatal::config(
-            "--max-errors and --max-error-ratio apply to --on-error skip-row",
-        )),
-        OnError::FailFile => Ok(ErrorPolicy::FailFile),
-        OnError::SkipRow => Ok(ErrorPolicy::SkipRow {
-            max_errors: max_errors.unwrap_or(1000),
-            max_ratio,
-        }),
-    }
 }
 
 /// `--json` is short for `--output json`.
@@ -341,45 +334,6 @@ fn check_metrics_file(path: &Path) -> Result<(), Fatal> {
     Ok(())
 }
 
-/// Accepts `http(s)://host[:port][/]`; refuses credentials in the URL and plain HTTP to another
-/// machine unless explicitly allowed. Says whether the server is on this machine.
-fn check_url(url: &str, allow_insecure: bool) -> Result<bool, Fatal> {
-    let bad = |why: &str| Fatal::config(format!("--url {}: {why}", crate::ch::display_url(url)));
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| bad("expected http://host:port or https://host:port"))?;
-    if scheme != "http" && scheme != "https" {
-        return Err(bad("the scheme must be http or https"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
-        return Err(bad(
-            "credentials do not belong in the URL; use --user and CLICKHOUSE_PASSWORD",
-        ));
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    let loopback = is_loopback(host);
-    if scheme == "http" && !loopback && !allow_insecure {
-        return Err(bad(
-            "plain HTTP to another machine sends credentials in clear; use https:// or pass --allow-insecure-http",
-        ));
-    }
-    Ok(loopback)
-}
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// Parses `250ms`, `3s`, `2m`, `1h` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -413,20 +367,5 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(check_url("http://localhost:8123", false).is_ok());
-        assert!(check_url("http://127.0.0.1:8123/", false).is_ok());
-        assert!(check_url("http://[::1]:8123", false).is_ok());
-        assert!(check_url("https://ch.example.com:8443", false).is_ok());
-        assert!(check_url("http://ch.example.com:8123", true).is_ok());
-        let err = check_url("http://ch.example.com:8123", false).unwrap_err();
-        assert!(err.to_string().contains("plain HTTP"), "{err}");
-        let err = check_url("http://user:secret@localhost:8123", false).unwrap_err();
-        assert!(!err.to_string().contains("secret"), "{err}");
-        assert!(check_url("ftp://x", false).is_err());
-        assert!(check_url("localhost:8123", false).is_err());
     }
 }

@@ -1,12 +1,16 @@
 //! Routing files to target tables by glob on their path under the data folder, with how to read
 //! them (a format that overrides the file name) and how to create a missing table.
 
+use super::choices::OnChange;
 use super::file::RouteConfig;
+use super::reading::ReadingConfig;
 use super::settings::{self, InsertSettings};
 use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::formats::{self, Compression, Detected, Format};
+use crate::rules::Rules;
 use globset::{GlobBuilder, GlobMatcher};
+use std::sync::Arc;
 
 /// Settings every route has unless it says otherwise (flags, environment, config file).
 #[derive(Debug, Clone, Default)]
@@ -16,6 +20,9 @@ pub struct RouteDefaults {
     pub engine: Option<String>,
     pub order_by: Option<String>,
     pub insert_settings: InsertSettings,
+    pub on_change: OnChange,
+    /// How files are written and mapped, where their route does not say.
+    pub reading: ReadingConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +34,8 @@ struct Route {
     engine: Option<String>,
     order_by: Option<String>,
     insert_settings: InsertSettings,
+    on_change: Option<OnChange>,
+    rules: Arc<Rules>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,9 +43,17 @@ pub struct Routes {
     routes: Vec<Route>,
     default: Option<TableRef>,
     format: Option<Format>,
+    on_change: OnChange,
     create_table: bool,
     create: CreateSpec,
     insert_settings: InsertSettings,
+    /// The rules of files no route takes.
+    rules: Arc<Rules>,
+}
+
+fn parse_on_change(text: &str, what: &str) -> Result<OnChange, String> {
+    clap::ValueEnum::from_str(text.trim(), true)
+        .map_err(|_| format!("{what}: unknown on_change `{text}`; use report, ingest or append"))
 }
 
 fn parse_format(text: &str, what: &str) -> Result<Format, String> {
@@ -81,11 +98,18 @@ impl Routes {
                         check(t).map_err(|e| format!("{what}: {e}"))?;
                     }
                 }
+                let on_change = r
+                    .on_change
+                    .as_deref()
+                    .map(|c| parse_on_change(c, &what))
+                    .transpose()?;
                 let own = match &r.insert_settings {
                     Some(t) => settings::from_table(t).map_err(|e| format!("{what}: {e}"))?,
                     None => InsertSettings::new(),
                 };
+                let rules = r.reading().over(&defaults.reading).build(&what)?;
                 Ok(Route {
+                    rules: Arc::new(rules),
                     glob: glob.compile_matcher(),
                     table,
                     format,
@@ -93,6 +117,7 @@ impl Routes {
                     engine: r.engine.clone(),
                     order_by: r.order_by.clone(),
                     insert_settings: settings::merged(&defaults.insert_settings, &own),
+                    on_change,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -125,14 +150,24 @@ impl Routes {
                 ));
             }
         }
+        let rules = Arc::new(defaults.reading.build("settings")?);
         Ok(Routes {
             routes,
             default,
             format,
+            on_change: defaults.on_change,
             create_table: defaults.create_table,
             create,
             insert_settings: defaults.insert_settings.clone(),
+            rules,
         })
+    }
+
+    /// The rules a file's path takes: its route's, else the global ones.
+    pub fn rules_for(&self, rel_path: &str) -> Arc<Rules> {
+        self.route_for(rel_path)
+            .map_or(&self.rules, |r| &r.rules)
+            .clone()
     }
 
     fn route_for(&self, rel_path: &str) -> Option<&Route> {
@@ -151,6 +186,13 @@ impl Routes {
         self.routes.iter().position(|r| r.glob.is_match(rel_path))
     }
 
+    /// What a changed file at this path does: its route's `on_change`, else `--on-change`.
+    pub fn on_change_for(&self, rel_path: &str) -> OnChange {
+        self.route_for(rel_path)
+            .and_then(|r| r.on_change)
+            .unwrap_or(self.on_change)
+    }
+
     /// Each route as `glob → table`, in order.
     pub fn describe(&self) -> Vec<String> {
         self.routes
@@ -160,6 +202,12 @@ impl Routes {
     }
 
     /// What a file is: the format its route (or `--format`) sets, else what its name says.
+    /// What a file is and how its route says it is written: `None` for a file of no known type.
+    pub fn recognise(&self, rel_path: &str, name: &str) -> Option<(Detected, Arc<Rules>)> {
+        let detected = self.detect(rel_path, name)?;
+        Some((detected, self.rules_for(rel_path)))
+    }
+
     pub fn detect(&self, rel_path: &str, name: &str) -> Option<Detected> {
         if self.format.is_none() && self.routes.iter().all(|r| r.format.is_none()) {
             return formats::detect(name);
@@ -286,7 +334,7 @@ mod tests {
         bad.format = Some("xls".into());
         assert_eq!(
             build(&[bad], &RouteDefaults::default()).unwrap_err(),
-            "route `*`: unknown format `xls`; use one of csv, json, jsonl (or ndjson), parquet, xml"
+            "route `*`: unknown format `xls`; use one of csv, tsv (or tab), json, jsonl (or ndjson), parquet, xml"
         );
     }
 

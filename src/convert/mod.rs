@@ -1,8 +1,10 @@
 //! Converting field values into the bytes a ClickHouse column type stores, or a precise reason why not.
 
+pub mod date_format;
 mod json_object;
 mod json_text;
 mod number;
+pub mod spelled;
 mod time;
 mod wide;
 
@@ -11,7 +13,7 @@ use crate::value::Value;
 use chrono_tz::Tz;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use time::{parse_date_days, parse_datetime_nanos};
+pub use time::{days_since_epoch, looks_temporal, parse_datetime_nanos, written_nanos};
 pub use wide::WideInt;
 
 /// Why a value does not fit its column. The caller adds file, line, column and expected type.

@@ -1,6 +1,7 @@
 //! Dates and times: ISO 8601 text with or without an offset, epoch numbers, and typed temporal values.
 
 use super::ConvError;
+use super::spelled::{self, Written};
 use crate::value::Value;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
@@ -133,24 +134,27 @@ fn epoch_nanos(b: &[u8]) -> Option<i128> {
     Some(nanos)
 }
 
-/// Parses date-time text into nanoseconds since the epoch; local times are read in `tz`.
+/// Parses date-time text into nanoseconds since the epoch; local times are read in `tz`. ISO
+/// 8601 is read directly; other spellings people use go through `spelled`; digits alone are
+/// epoch seconds (or milli-, micro-, nanoseconds by their magnitude), except that 8 and 14
+/// digits are `YYYYMMDD[hhmmss]`, as ClickHouse's best-effort parser reads them.
 pub fn parse_datetime_nanos(text: &[u8], tz: Tz) -> Result<i128, ConvError> {
-    let bad = || ConvError::new("not a date-time (expected ISO 8601 or epoch seconds)");
     let b = text.trim_ascii();
-    if b.len() < 10 || b[4] != b'-' {
-        return epoch_nanos(b).ok_or_else(bad);
+    if let Some(n) = iso_nanos(b, tz)? {
+        return Ok(n);
     }
-    let date = parse_ymd(&b[..10]).ok_or_else(bad)?;
-    if b.len() == 10 {
-        return local_to_nanos(date.and_time(NaiveTime::MIN), tz);
+    let stamp = matches!(b.len(), 8 | 14) && b.iter().all(u8::is_ascii_digit);
+    if !stamp && let Some(n) = epoch_nanos(b) {
+        return Ok(n);
     }
-    if b[10] != b'T' && b[10] != b' ' && b[10] != b't' {
-        return Err(bad());
-    }
-    let (time_text, offset) = split_offset(&b[11..]).map_err(|_| bad())?;
-    let time = parse_hms(time_text).ok_or_else(bad)?;
-    let naive = date.and_time(time);
-    match offset {
+    let w = spelled::parse(b).map_err(|e| ConvError::new(e.message("date-time")))?;
+    written_nanos(&w, tz)
+}
+
+/// The instant a written date and time stand for; without an offset it is local time in `tz`.
+pub fn written_nanos(w: &Written, tz: Tz) -> Result<i128, ConvError> {
+    let naive = w.date.and_time(w.time.unwrap_or(NaiveTime::MIN));
+    match w.offset {
         None => local_to_nanos(naive, tz),
         Some(off) => {
             let utc = naive.and_utc();
@@ -160,21 +164,58 @@ pub fn parse_datetime_nanos(text: &[u8], tz: Tz) -> Result<i128, ConvError> {
     }
 }
 
-/// Parses a date (`YYYY-MM-DD`, optionally followed by a time) into days since 1970-01-01.
+/// Strict ISO 8601 (`YYYY-MM-DD[(T| )HH:MM[:SS[.f]]][Z|±HH[:MM]]`), the common case, read at
+/// fixed positions; `None` for text of another shape.
+fn iso_nanos(b: &[u8], tz: Tz) -> Result<Option<i128>, ConvError> {
+    if b.len() < 10 || b[4] != b'-' {
+        return Ok(None);
+    }
+    let Some(date) = parse_ymd(&b[..10]) else {
+        return Ok(None);
+    };
+    if b.len() == 10 {
+        return local_to_nanos(date.and_time(NaiveTime::MIN), tz).map(Some);
+    }
+    if b[10] != b'T' && b[10] != b' ' && b[10] != b't' {
+        return Ok(None);
+    }
+    let Ok((time_text, offset)) = split_offset(&b[11..]) else {
+        return Ok(None);
+    };
+    let Some(time) = parse_hms(time_text) else {
+        return Ok(None);
+    };
+    let w = Written {
+        date,
+        time: Some(time),
+        offset,
+        month_name: false,
+    };
+    written_nanos(&w, tz).map(Some)
+}
+
+/// Whether text spells a date or a date-time (not a bare number).
+pub fn looks_temporal(text: &[u8]) -> bool {
+    spelled::parse(text).is_ok()
+}
+
+/// Parses a date (optionally followed by a time, whose calendar date is kept) into days since
+/// 1970-01-01, in any spelling `spelled` reads.
 pub fn parse_date_days(text: &[u8]) -> Result<i64, ConvError> {
     let b = text.trim_ascii();
-    let bad = || ConvError::new("not a date (expected YYYY-MM-DD)");
-    if b.len() < 10 {
-        return Err(bad());
-    }
-    let date = parse_ymd(&b[..10]).ok_or_else(bad)?;
-    if b.len() > 10 {
-        // A full timestamp is accepted; its calendar date is what is kept.
-        parse_datetime_nanos(b, Tz::UTC)?;
-    }
-    Ok(date
-        .signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(bad)?)
-        .num_days())
+    let date = match b.get(..10).and_then(parse_ymd) {
+        Some(date) if b.len() == 10 => date,
+        _ => {
+            spelled::parse(b)
+                .map_err(|e| ConvError::new(e.message("date")))?
+                .date
+        }
+    };
+    Ok(days_since_epoch(date))
+}
+
+pub fn days_since_epoch(date: NaiveDate) -> i64 {
+    i64::from(chrono::Datelike::num_days_from_ce(&date)) - 719_163
 }
 
 pub(super) fn date_days(value: &Value<'_>) -> Result<i64, ConvError> {
@@ -253,6 +294,19 @@ mod tests {
     }
 
     #[test]
+    fn spellings_people_write() {
+        assert_eq!(secs("2010/01/01 00:00", Tz::UTC), 1_262_304_000);
+        assert_eq!(secs("Jan 1 2000", Tz::UTC), 946_684_800);
+        assert_eq!(
+            secs("Sat, 01 Jan 2000 02:00:00 +0200", Tz::UTC),
+            946_684_800
+        );
+        assert_eq!(secs("20000101", Tz::UTC), 946_684_800);
+        assert_eq!(secs("20000101000001", Tz::UTC), 946_684_801);
+        assert!(parse_datetime_nanos(b"1/5/2011 00:00:00", Tz::UTC).is_err());
+    }
+
+    #[test]
     fn epoch_seconds_and_milliseconds() {
         assert_eq!(secs("1577934245", Tz::UTC), 1_577_934_245);
         assert_eq!(secs("1577934245000", Tz::UTC), 1_577_934_245);
@@ -283,6 +337,14 @@ mod tests {
             );
         }
         assert!(parse_date_days(b"2021-02-29").is_err());
+        assert_eq!(parse_date_days(b"1970/01/03"), Ok(2));
+        assert_eq!(parse_date_days(b"Jan 2 1970"), Ok(1));
+        assert_eq!(parse_date_days(b"19700102"), Ok(1));
+        assert_eq!(
+            parse_date_days(b"02/01/1970").unwrap_err().0,
+            "ambiguous day and month order; set `date_format` for the route or the column \
+             (for example \"%d/%m/%Y\" or \"%m/%d/%Y\")"
+        );
         assert_eq!(parse_date_days(b"1970-01-02"), Ok(1));
         assert_eq!(parse_date_days(b"2020-01-02T10:00:00Z"), Ok(18263));
     }

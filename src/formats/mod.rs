@@ -3,13 +3,20 @@
 
 mod csv;
 mod decompress;
+pub mod encoding;
 mod fields;
 mod json;
 mod jsonl;
+mod nulls;
 mod object;
+pub mod options;
 mod parquet;
 mod parquet_footer;
+mod sniff;
+mod split;
 mod xml;
+
+pub use options::TextOptions;
 
 use crate::convert::ConvError;
 use crate::value::Value;
@@ -19,6 +26,8 @@ use std::io::Read;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     Csv,
+    /// Tab-separated values with ClickHouse's TabSeparated escapes (`\t`, `\n`, `\\`, `\N`).
+    Tsv,
     /// A JSON array of objects.
     Json,
     /// One JSON object per line (JSON Lines, NDJSON).
@@ -29,13 +38,13 @@ pub enum Format {
 }
 
 impl Format {
-    pub const NAMES: &'static str = "csv, json, jsonl (or ndjson), parquet, xml";
+    pub const NAMES: &'static str = "csv, tsv (or tab), json, jsonl (or ndjson), parquet, xml";
 
     /// Whether the reader knows every field name once the file is opened (a header, a schema);
     /// otherwise fields appear record by record.
     pub fn fields_known_up_front(self) -> bool {
         match self {
-            Format::Csv | Format::Parquet => true,
+            Format::Csv | Format::Tsv | Format::Parquet => true,
             Format::Json | Format::Jsonl | Format::Xml => false,
         }
     }
@@ -44,6 +53,7 @@ impl Format {
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name.to_ascii_lowercase().as_str() {
             "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
             "json" => Format::Json,
             "jsonl" | "ndjson" => Format::Jsonl,
             "parquet" => Format::Parquet,
@@ -55,6 +65,7 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::Csv => "csv",
+            Format::Tsv => "tsv",
             Format::Json => "json",
             Format::Jsonl => "jsonl",
             Format::Parquet => "parquet",
@@ -213,6 +224,12 @@ impl ReadError {
     /// A failed read: errors of the decompression layer are about the content and speak for
     /// themselves; any other is the disk's.
     pub fn io(err: &std::io::Error, line: Option<u64>) -> ReadError {
+        if let Some(e) = encoding::Malformed::find(err) {
+            return ReadError::File {
+                line: Some(e.line),
+                reason: e.to_string(),
+            };
+        }
         match decompress::StreamError::find(err) {
             Some(e) => ReadError::File {
                 line,
@@ -244,6 +261,46 @@ pub trait RecordSource: Send {
 
     /// Decodes the next record into `sink`. `Ok(false)` at the end of the file.
     fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError>;
+
+    /// Whether the fields have no names of their own (a file without a header, whose route
+    /// names none): they then fill the table's columns in order.
+    fn positional(&self) -> bool {
+        false
+    }
+
+    /// How the file is read, where that was decided from the file (a sniffed dialect, an
+    /// encoding), for the dry run.
+    fn describe(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A source and what decoding its text found, shown together in the dry run.
+struct Described {
+    inner: Box<dyn RecordSource>,
+    decoding: encoding::Decoding,
+}
+
+impl RecordSource for Described {
+    fn fields(&self) -> &[String] {
+        self.inner.fields()
+    }
+
+    fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
+        self.inner.next_record(sink)
+    }
+
+    fn positional(&self) -> bool {
+        self.inner.positional()
+    }
+
+    fn describe(&self) -> Option<String> {
+        let text = format!("encoding {}", self.decoding.describe());
+        Some(match self.inner.describe() {
+            Some(d) => format!("{d}; {text}"),
+            None => text,
+        })
+    }
 }
 
 /// Where a file's raw bytes (compressed, for a compressed file) come from.
@@ -286,6 +343,7 @@ pub fn open(
     input: Input,
     detected: Detected,
     limits: Limits,
+    options: &TextOptions,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
     let max_out = limits.max_decompressed(input.size()?);
     if detected.format == Format::Parquet {
@@ -297,12 +355,33 @@ pub fn open(
         )?));
     }
     let reader = decompress::decompressed(input.into_reader(), detected, max_out)?;
-    Ok(match detected.format {
-        Format::Csv => Box::new(csv::CsvSource::new(reader, limits)?),
+    let (reader, decoding) = encoding::decoded(reader, detected.format, options.encoding)?;
+    let transcoded = decoding.encoding != encoding_rs::UTF_8;
+    let inner: Box<dyn RecordSource> = match detected.format {
+        Format::Csv | Format::Tsv => {
+            let flavor = match detected.format {
+                Format::Tsv => csv::Flavor::Tsv,
+                _ => csv::Flavor::Csv,
+            };
+            Box::new(csv::CsvSource::new(
+                reader, limits, options, flavor, transcoded,
+            )?)
+        }
         Format::Json => Box::new(json::JsonArraySource::new(reader, limits)?),
         Format::Jsonl => Box::new(jsonl::JsonLinesSource::new(reader, limits)),
-        Format::Xml => Box::new(xml::XmlSource::new(reader, limits)?),
+        Format::Xml => Box::new(xml::XmlSource::new(reader, limits, transcoded)?),
         Format::Parquet => unreachable!("Parquet is opened above"),
+    };
+    let inner = match (&options.null_values, detected.format) {
+        (Some(markers), Format::Json | Format::Jsonl | Format::Xml) => Box::new(nulls::Nulls {
+            inner,
+            markers: markers.clone(),
+        }),
+        _ => inner,
+    };
+    Ok(match decoding == encoding::Decoding::default_utf8() {
+        true => inner,
+        false => Box::new(Described { inner, decoding }),
     })
 }
 
@@ -319,6 +398,8 @@ mod tests {
         assert_eq!(d("a.jsonl.gz").as_deref(), Some("jsonl.gz"));
         assert_eq!(d("a.Parquet.ZST").as_deref(), Some("parquet.zst"));
         assert_eq!(d("a.xml.zstd").as_deref(), Some("xml.zst"));
+        assert_eq!(d("a.tsv").as_deref(), Some("tsv"));
+        assert_eq!(d("a.TAB.gz").as_deref(), Some("tsv.gz"));
         assert_eq!(detect("notes.txt"), None);
         assert_eq!(detect("notes.txt.gz"), None);
         assert_eq!(detect("noext"), None);

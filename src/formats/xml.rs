@@ -80,7 +80,14 @@ fn entity(r: &BytesRef<'_>) -> Result<char, String> {
 }
 
 impl XmlSource {
-    pub fn new(input: Box<dyn Read + Send>, limits: Limits) -> Result<XmlSource, ReadError> {
+    /// Opens a reader; `transcoded` says the text was decoded to UTF-8 from the encoding its
+    /// declaration (or its route, or its byte order mark) named, which the declaration then
+    /// no longer describes.
+    pub fn new(
+        input: Box<dyn Read + Send>,
+        limits: Limits,
+        transcoded: bool,
+    ) -> Result<XmlSource, ReadError> {
         let reader = BufReader::with_capacity(
             INPUT_CHUNK,
             Allowance {
@@ -105,7 +112,7 @@ impl XmlSource {
             done: false,
         };
         src.allow_from_here();
-        src.read_to_root()?;
+        src.read_to_root(transcoded)?;
         Ok(src)
     }
 
@@ -146,7 +153,7 @@ impl XmlSource {
     }
 
     /// Skips the prolog up to and into the root element.
-    fn read_to_root(&mut self) -> Result<(), ReadError> {
+    fn read_to_root(&mut self, transcoded: bool) -> Result<(), ReadError> {
         let mut empty = true;
         let mut buf = Vec::new();
         loop {
@@ -154,7 +161,9 @@ impl XmlSource {
             let ev = self.next_event(&mut buf)?;
             let blank = ev.trim_ascii().is_empty();
             let encoding = match &ev {
-                Event::Decl(d) => d.encoding().and_then(Result::ok).map(|e| e.into_owned()),
+                Event::Decl(d) if !transcoded => {
+                    d.encoding().and_then(Result::ok).map(|e| e.into_owned())
+                }
                 _ => None,
             };
             let root_state = match ev {
@@ -501,7 +510,7 @@ mod tests {
 
     fn read(data: &str, limits: Limits) -> (Vec<String>, Vec<String>) {
         let input = Box::new(std::io::Cursor::new(data.as_bytes().to_vec()));
-        let mut src = match XmlSource::new(input, limits) {
+        let mut src = match XmlSource::new(input, limits, false) {
             Ok(s) => s,
             Err(e) => return (Vec::new(), vec![e.describe("f.xml")]),
         };

@@ -2,12 +2,14 @@
 //! records of the files routed to it, plus the provenance columns. A dry run only shows the
 //! statement, and goes on as if the table existed.
 
+pub mod evolve;
 mod sample;
 mod types;
 
 use crate::ch::ddl::{self, CreateSpec};
 use crate::ch::ident::TableRef;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableColumn, TableSchema};
+use crate::ch::types::ChType;
 use crate::ch::{ChError, Server};
 use crate::crashes::{Crashes, Pass};
 use crate::exit::Fatal;
@@ -46,7 +48,7 @@ pub struct Inferred {
 /// Samples `files`, each on its own: a file that crashed reading twice is not read again, a
 /// file that cannot be read cleanly shapes nothing, one whose fields cannot become columns (or
 /// would give the table more than `max_columns`) is refused.
-fn sample(
+pub(crate) fn sample(
     files: &[FileEntry],
     max_columns: usize,
     crashes: &Mutex<Crashes>,
@@ -80,11 +82,16 @@ pub async fn create_table(
     crashes: Arc<Mutex<Crashes>>,
 ) -> Result<Inferred, Fatal> {
     let count = files.len();
+    let metadata: Vec<_> = files
+        .iter()
+        .flat_map(|f| f.rules.metadata.iter().cloned())
+        .collect();
     let (sample, refused) =
         tokio::task::spawn_blocking(move || sample(&files, max_columns, &crashes))
             .await
             .map_err(|e| Fatal::Internal(e.into()))?;
-    let columns = sample.columns(Features::of(&server.caps));
+    let features = Features::of(&server.caps);
+    let mut columns = sample.columns(features);
     if columns.is_empty() || sample.records == 0 {
         let why = sample
             .first_error
@@ -100,10 +107,17 @@ pub async fn create_table(
         ));
         return Ok(Inferred { created, refused });
     }
+    for (meta, name) in metadata {
+        if !columns.iter().any(|(c, _)| c == &name) {
+            let ty = ChType::parse(meta.column_type(features.datetime64))
+                .map_err(|e| Fatal::Internal(anyhow::anyhow!("{e}")))?;
+            columns.push((name, ty));
+        }
+    }
     let dedup_window = server
         .caps
         .has_merge_tree_setting("non_replicated_deduplication_window");
-    let sql = ddl::create_table_sql(table, &columns, spec, dedup_window);
+    let sql = ddl::create_table_sql(table, &columns, spec, dedup_window, &server.on_cluster());
     if dry_run {
         let mut cols: Vec<TableColumn> = columns
             .iter()

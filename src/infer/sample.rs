@@ -8,9 +8,11 @@ use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::ch::types::ChType;
 use crate::convert::ConvError;
 use crate::formats::{self, FieldSink, Input, Limits, ReadError};
+use crate::rules::Rules;
 use crate::scan::FileEntry;
 use crate::value::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Records read from each file at most.
 pub const SAMPLE_RECORDS: u64 = 10_000;
@@ -26,13 +28,28 @@ pub struct Sample {
     pub records: u64,
     pub files_read: usize,
     pub first_error: Option<String>,
+    /// The rules of the file being read: renames and date formats shape its columns.
+    rules: Arc<Rules>,
 }
 
 impl FieldSink for Sample {
     fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
-        let col = self.column(index, name);
+        let rules = self.rules.clone();
+        let column = rules.new_column_name(name);
+        let col = self.column(index, column);
         self.columns[col].present += 1;
-        self.columns[col].add(&value);
+        let formatted = match (&value, rules.format_for(column)) {
+            (Value::Text(t) | Value::Str(t), Some(format)) if !t.is_empty() => {
+                format.read(t).ok().map(|w| match (w.time, w.offset) {
+                    (None, None) => Value::Date(crate::convert::days_since_epoch(w.date) as i32),
+                    _ => Value::Timestamp(
+                        crate::convert::written_nanos(&w, chrono_tz::Tz::UTC).unwrap_or(0),
+                    ),
+                })
+            }
+            _ => None,
+        };
+        self.columns[col].add(formatted.as_ref().unwrap_or(&value));
         Ok(())
     }
 }
@@ -113,15 +130,18 @@ impl Sample {
         let opened = entry
             .open()
             .map_err(|e| ReadError::file(format!("cannot open: {e}")))
-            .and_then(|f| formats::open(Input::File(f), entry.detected, limits));
+            .and_then(|f| formats::open(Input::File(f), entry.detected, limits, &entry.rules.text));
         let mut source = match opened {
             Ok(s) => s,
             Err(e) => return note(e),
         };
-        let mut file = Sample::default();
+        let mut file = Sample {
+            rules: entry.rules.clone(),
+            ..Sample::default()
+        };
         if entry.detected.format.fields_known_up_front() {
             for (i, name) in source.fields().iter().enumerate() {
-                file.column(i, name);
+                file.column(i, entry.rules.new_column_name(name));
             }
         }
         while file.records < SAMPLE_RECORDS {

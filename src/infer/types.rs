@@ -3,7 +3,7 @@
 
 use crate::ch::Caps;
 use crate::ch::types::ChType;
-use crate::convert::{parse_date_days, parse_datetime_nanos};
+use crate::convert::{days_since_epoch, parse_datetime_nanos, spelled};
 use crate::value::Value;
 use chrono_tz::Tz;
 
@@ -122,13 +122,13 @@ fn is_float(t: &[u8]) -> bool {
         && std::str::from_utf8(t).is_ok_and(|s| s.parse::<f64>().is_ok())
 }
 
-/// Dates and date-times written as text.
+/// Dates and date-times written as text, in the spellings conversion reads. As in ClickHouse's
+/// own inference, a date alone written with numbers is a `Date`, one with a month name a
+/// `DateTime`; day and month orders the text cannot tell stay text.
 fn temporal(t: &[u8]) -> Option<Kind> {
-    if t.len() < 10 || t[4] != b'-' {
-        return None;
-    }
-    if t.len() == 10 {
-        let d = parse_date_days(t).ok()?;
+    let written = spelled::parse(t).ok()?;
+    if written.time.is_none() && !written.month_name {
+        let d = days_since_epoch(written.date);
         return Some(Kind::Date { min: d, max: d });
     }
     parse_datetime_nanos(t, Tz::UTC).ok().map(datetime)
@@ -353,6 +353,10 @@ mod tests {
         assert_eq!(texts(&["2024-03-01T10:00:00.5Z"], OLD), "DateTime");
         assert_eq!(texts(&["2024-03-01T10:00:00.5Z"], NEW), "DateTime64(3)");
         assert_eq!(texts(&["2024-02-30"], OLD), "String");
+        assert_eq!(texts(&["2012/01/01", "2012/01/02"], OLD), "Date");
+        assert_eq!(texts(&["2010/01/01 00:00"], OLD), "DateTime");
+        assert_eq!(texts(&["Jan 1 2000", "Feb 1 2000"], OLD), "DateTime");
+        assert_eq!(texts(&["01/02/2000"], OLD), "String");
         assert_eq!(texts(&["", ""], OLD), "Nullable(String)");
     }
 

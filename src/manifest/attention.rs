@@ -4,7 +4,7 @@
 
 use super::Manifest;
 use crate::ch::ChError;
-use crate::ch::manifest::PathStatusRow;
+use crate::ch::status::PathStatusRow;
 use std::collections::BTreeMap;
 
 /// Why a file needs attention: the label values of `ingest_files_needing_attention{reason}`.

@@ -124,6 +124,11 @@ pub struct FileFacts {
     pub table: String,
     /// Format and compression, e.g. `csv.gz`.
     pub format: String,
+    /// For the grown part of a file (`--on-change append`): where it starts, its first
+    /// record's ordinal, and the content hash of the bytes before it.
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! The manifest: an append-only table of file events inside ClickHouse, and the current state of
 //! every path and every (table, content hash) derived from it in two queries.
 
+mod apply;
 mod attention;
 mod event;
 mod rejects;
+mod stamp;
 mod state;
 
 pub use event::{Event, FailureKind, FileFacts};
@@ -11,6 +13,7 @@ pub use event::{Event, FailureKind, FileFacts};
 pub use attention::REASONS as ATTENTION_REASONS;
 
 pub use rejects::RejectRow;
+pub use stamp::Stamp;
 pub use state::{ContentState, PathState, State};
 
 pub use crate::ch::manifest::EventRow;
@@ -18,25 +21,7 @@ pub use crate::ch::manifest::EventRow;
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-static LAST_SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A strictly increasing event sequence: wall-clock nanoseconds, bumped when the clock stalls.
-fn next_seq() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut last = LAST_SEQ.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(last + 1);
-        match LAST_SEQ.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(seen) => last = seen,
-        }
-    }
-}
+use std::sync::{Arc, Mutex};
 
 /// What [`Manifest::ensure`] did.
 #[derive(Debug, Default)]
@@ -53,13 +38,16 @@ pub struct Ensured {
 pub struct Manifest {
     server: Server,
     pub table: TableRef,
-    pub run_id: String,
-    pub host: String,
-    /// The data folder's id (see `folder`); empty when the question is about every folder.
-    pub folder: String,
+    /// The run, host and data folder its events carry.
+    pub stamp: Stamp,
     /// Whether the table records folder ids: a manifest made by an older version does not until
     /// a run (or `ingest init`) adds the column. Until then it serves one folder.
     folder_column: bool,
+    /// Whether the table records appended files (`from_byte`, …): older ones do not until a
+    /// run adds the columns.
+    segment_columns: bool,
+    /// Events written so far, kept when a watcher keeps its state up to date by them.
+    journal: Option<Arc<Mutex<Vec<EventRow>>>>,
 }
 
 impl Manifest {
@@ -67,11 +55,24 @@ impl Manifest {
         Manifest {
             server,
             table,
-            run_id,
-            host: gethostname::gethostname().to_string_lossy().into_owned(),
-            folder,
+            stamp: Stamp::new(run_id, folder),
             folder_column: true,
+            segment_columns: true,
+            journal: None,
         }
+    }
+
+    /// Keeps every event written from now on, for [`Manifest::take_journal`].
+    pub fn keep_journal(&mut self) {
+        self.journal = Some(Arc::default());
+    }
+
+    /// The events written since the journal was last taken, in the order they were written.
+    pub fn take_journal(&self) -> Vec<EventRow> {
+        self.journal
+            .as_ref()
+            .map(|j| std::mem::take(&mut *j.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
     }
 
     /// Connects the manifest to what the table is: whether it exists, and whether it records
@@ -83,7 +84,17 @@ impl Manifest {
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
+        self.segment_columns = !exists
+            || self
+                .server
+                .has_column(&self.table, crate::ch::manifest::SEGMENT_COLUMNS[2].0)
+                .await?;
         Ok(exists)
+    }
+
+    /// Whether the table records appended files (see [`Manifest::open`]).
+    pub fn has_segments(&self) -> bool {
+        self.segment_columns
     }
 
     /// Whether the table records folder ids (see [`Manifest::open`]).
@@ -94,7 +105,7 @@ impl Manifest {
     /// The folder whose paths the questions are about: `None` for every folder, and for a
     /// manifest without folder ids (one folder).
     pub fn folder_filter(&self) -> Option<&str> {
-        (self.folder_column && !self.folder.is_empty()).then_some(self.folder.as_str())
+        (self.folder_column && !self.stamp.folder.is_empty()).then_some(self.stamp.folder.as_str())
     }
 
     /// The view with the latest state of every file, `<manifest>_files`.
@@ -119,10 +130,10 @@ impl Manifest {
                 .server
                 .has_column(&self.table, crate::ch::manifest::FOLDER_COLUMN)
                 .await?;
-        if !had && !self.folder.is_empty() {
+        if !had && !self.stamp.folder.is_empty() {
             migrated = self
                 .server
-                .add_folder_column(&self.table, &self.folder)
+                .add_folder_column(&self.table, &self.stamp.folder)
                 .await
                 .map_err(|e| match e {
                     ChError::Server { code, message } => ChError::Server {
@@ -142,58 +153,47 @@ impl Manifest {
                      folder (id {})",
                     crate::ch::manifest::FOLDER_COLUMN,
                     self.table,
-                    self.folder
+                    self.stamp.folder
                 );
             }
         }
         // Added now, or by another run a moment ago.
-        self.folder_column = had || !self.folder.is_empty();
+        self.folder_column = had || !self.stamp.folder.is_empty();
+        if !created.contains(&self.table) && !self.segment_columns {
+            if self.server.add_segment_columns(&self.table).await? {
+                log::warn!(
+                    "added columns from_byte, from_row and prefix_hash to manifest {}, for files \
+                     that grow (--on-change append)",
+                    self.table
+                );
+            }
+            self.segment_columns = true;
+        }
         if self.ensure_rejects().await? {
             created.push(self.rejects_table());
         }
         Ok(Ensured { created, migrated })
     }
 
+    /// On a replicated manifest, makes the replica asked catch up first: a run on any replica
+    /// then sees every event a run on another one recorded.
+    pub async fn catch_up(&self) -> Result<(), ChError> {
+        if self.server.is_replicated(&self.table).await? {
+            self.server.catch_up(&self.table).await?;
+        }
+        Ok(())
+    }
+
     pub async fn exists(&self) -> Result<bool, ChError> {
         self.server.table_exists(&self.table).await
     }
 
-    /// A new event row stamped with this run, host and time.
     pub fn event(&self, event: Event) -> EventRow {
-        EventRow {
-            event_time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as u32),
-            seq: next_seq(),
-            run_id: self.run_id.clone(),
-            host: self.host.clone(),
-            event: event.as_str().to_owned(),
-            folder_id: self.folder.clone(),
-            ..EventRow::default()
-        }
+        self.stamp.event(event)
     }
 
-    /// An event about a file, as `facts` describe it: the one way an event row about a file is
-    /// made.
     pub fn file_event(&self, event: Event, facts: &FileFacts) -> EventRow {
-        EventRow {
-            path: facts.path.clone(),
-            size: facts.size,
-            mtime_ns: facts.mtime_ns,
-            file_hash: facts.hash.clone(),
-            target_table: facts.table.clone(),
-            format: facts.format.clone(),
-            ..self.event(event)
-        }
-    }
-
-    /// A failure of a file, with its errors and their kind.
-    pub fn failure_event(&self, facts: &FileFacts, kind: FailureKind, error: &str) -> EventRow {
-        EventRow {
-            error: error.to_owned(),
-            error_kind: kind.as_str().to_owned(),
-            ..self.file_event(Event::Failed, facts)
-        }
+        self.stamp.file_event(event, facts)
     }
 
     /// Appends events in one insert, retrying what can be retried (a repeated event is harmless:
@@ -206,7 +206,14 @@ impl Manifest {
                 ..e.clone()
             })
             .collect();
-        self.server.write_events(&self.table, &events).await
+        self.server.write_events(&self.table, &events).await?;
+        if let Some(journal) = &self.journal {
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(events);
+        }
+        Ok(())
     }
 
     pub fn server(&self) -> &Server {
@@ -226,20 +233,5 @@ impl Manifest {
             .acknowledged_batches(&self.table, table, hash, batch_rows)
             .await?;
         Ok(batches.into_iter().collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sequence_is_strictly_increasing() {
-        let mut last = 0;
-        for _ in 0..10_000 {
-            let s = next_seq();
-            assert!(s > last);
-            last = s;
-        }
     }
 }

@@ -21,6 +21,12 @@ pub struct PathState {
     pub detail: String,
     /// Whether the content this path last had is ingested into its table.
     pub content_done: bool,
+    /// The latest event's part of a file that grew: see [`crate::manifest::FileFacts`].
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
+    /// The run of the latest event.
+    pub run_id: String,
 }
 
 /// The latest event about some content in some table.
@@ -35,6 +41,21 @@ pub struct ContentState {
     /// How many times the content was forgotten: an ingestion after a `forget` is a new one,
     /// whose inserts must not be taken for repeats of the earlier one.
     pub generation: u64,
+    /// Records left out of it (`rows` + `rejected` records were read).
+    pub rejected: u64,
+    /// For the grown part of a file: see [`crate::manifest::FileFacts`].
+    pub from_byte: u64,
+    pub from_row: u64,
+    pub prefix_hash: String,
+    /// The run of the latest event.
+    pub run_id: String,
+}
+
+impl ContentState {
+    /// The ordinal after the content's last record: where records appended to it start.
+    pub fn records_end(&self) -> u64 {
+        self.from_row + self.rows + self.rejected
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -44,11 +65,22 @@ pub struct State {
     pub by_content: HashMap<(String, String), ContentState>,
     /// Tables that have any manifest entry (to tell a lost manifest from a new table).
     pub tables: HashSet<String>,
+    /// Whether `by_content` was read (it is only read when a file must be looked at).
+    pub contents_loaded: bool,
+    /// Other runs alive now (on other hosts, as the cluster lock's service knows them).
+    pub live_runs: HashSet<String>,
 }
 
 impl State {
     pub fn content(&self, table: &str, hash: &str) -> Option<&ContentState> {
         self.by_content.get(&(table.to_owned(), hash.to_owned()))
+    }
+
+    /// The live run whose claim of a file is still open after `event` by `run_id`, if any: a
+    /// file claimed (or part-sent) by another run that is still running is left to it.
+    pub fn claimed_by_live_run<'a>(&self, event: Event, run_id: &'a str) -> Option<&'a str> {
+        let open = matches!(event, Event::Claimed | Event::Batch);
+        (open && self.live_runs.contains(run_id)).then_some(run_id)
     }
 }
 
@@ -67,6 +99,7 @@ impl Manifest {
             .fold_paths(
                 &self.table,
                 self.folder_filter(),
+                self.has_segments(),
                 &Event::path_only_names(),
                 || (State::default(), HashMap::<String, Arc<str>>::new()),
                 |(state, tables), r| {
@@ -88,6 +121,10 @@ impl Manifest {
                             error_kind: FailureKind::parse(&r.last_kind),
                             detail: r.last_detail,
                             content_done: r.content_event == Event::Done.as_str(),
+                            from_byte: r.last_from_byte,
+                            from_row: r.last_from_row,
+                            prefix_hash: r.last_prefix,
+                            run_id: r.last_run,
                         },
                     );
                 },
@@ -103,6 +140,7 @@ impl Manifest {
             .server()
             .fold_contents(
                 &self.table,
+                self.has_segments(),
                 &Event::path_only_names(),
                 HashMap::new,
                 |out, r| {
@@ -119,6 +157,11 @@ impl Manifest {
                             error: r.last_error,
                             error_kind: FailureKind::parse(&r.last_kind),
                             generation: r.forgotten,
+                            rejected: r.last_rejected,
+                            from_byte: r.last_from_byte,
+                            from_row: r.last_from_row,
+                            prefix_hash: r.last_prefix,
+                            run_id: r.last_run,
                         },
                     );
                 },
@@ -128,6 +171,7 @@ impl Manifest {
             .tables
             .extend(contents.keys().map(|(table, _)| table.clone()));
         state.by_content = contents;
+        state.contents_loaded = true;
         Ok(())
     }
 }

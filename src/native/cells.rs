@@ -1,7 +1,7 @@
 //! What the encoders of composite columns (Map, Tuple) need of the columns inside them, so that
 //! they hold columns of any type without knowing how each is encoded.
 
-use crate::convert::ConvResult;
+use crate::convert::{ConvResult, Scalar};
 use crate::value::Value;
 
 /// A column's values under construction.
@@ -20,4 +20,12 @@ pub(super) fn is_empty(value: &Value<'_>) -> bool {
         Value::Text(b) => b.is_empty() || *b == b"\\N",
         _ => false,
     }
+}
+
+/// Whether a value means "no value here" in a column of type `scalar`: an empty string (a quoted
+/// `""` in CSV, `""` in JSON) is a value only where text is (`String`, `FixedString`).
+pub(super) fn is_empty_for(value: &Value<'_>, scalar: &Scalar) -> bool {
+    is_empty(value)
+        || (matches!(value, Value::Str(b""))
+            && !matches!(scalar, Scalar::String | Scalar::FixedString(_)))
 }

@@ -2,7 +2,7 @@
 //! Composite columns nest: an Array, Map or Tuple holds the encoders of its parts.
 
 use super::buffers::{CHUNK_BYTES, CHUNK_ROWS, Sink, reuse, string_offset, string_starts};
-use super::cells::{Cells, is_empty};
+use super::cells::{Cells, is_empty, is_empty_for};
 use super::composite::{MapEnc, TupleEnc};
 use super::lowcard::{KEYS_VERSION, LowCard};
 use super::text::{self, Brackets};
@@ -115,7 +115,7 @@ impl Enc {
                 last_start,
             } => {
                 let start = data.len();
-                if is_empty(value) {
+                if is_empty_for(value, scalar) {
                     match default {
                         Some(d) => data.extend_from_slice(d),
                         None => scalar.encode_zero(data),
@@ -128,7 +128,11 @@ impl Enc {
                 Ok(())
             }
             Enc::Nullable { nulls, inner } => {
-                if is_empty(value) {
+                let empty = match &**inner {
+                    Enc::Plain { scalar, .. } => is_empty_for(value, scalar),
+                    _ => is_empty(value),
+                };
+                if empty {
                     inner.push_zero();
                     nulls.push(1);
                 } else {
@@ -415,6 +419,21 @@ mod tests {
         // keys: null placeholder, default, "0", "2"; indexes 2, 0, 3
         assert_eq!(&out[24..30], &[0, 0, 1, b'0', 1, b'2']);
         assert_eq!(&out[38..], &[2, 0, 3]);
+    }
+
+    #[test]
+    fn an_empty_string_is_a_value_only_where_text_is() {
+        let mut s = enc("Nullable(String)");
+        s.push(&Value::Str(b""), None).unwrap();
+        s.push(&Value::Text(b""), None).unwrap();
+        // Not NULL, then NULL; the empty string's length byte, then the placeholder's.
+        assert_eq!(body(&mut s), [0, 1, 0, 0]);
+        let mut n = enc("Nullable(Float64)");
+        n.push(&Value::Str(b""), None).unwrap();
+        assert_eq!(body(&mut n)[0], 1, "NULL");
+        let mut i = enc("Int32");
+        i.push(&Value::Str(b""), Some(&[7, 0, 0, 0])).unwrap();
+        assert_eq!(body(&mut i), [7, 0, 0, 0], "the default");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! layout ClickHouse reads in `Native` (a dictionary per block, sent with the block).
 
 use super::buffers::{Sink, reuse};
-use super::cells::is_empty;
+use super::cells::is_empty_for;
 use crate::convert::{ConvResult, Scalar};
 use crate::value::Value;
 use std::collections::HashMap;
@@ -54,7 +54,7 @@ impl LowCard {
     }
 
     pub(super) fn push(&mut self, value: &Value<'_>, default: Option<&[u8]>) -> ConvResult {
-        if is_empty(value) {
+        if is_empty_for(value, &self.scalar) {
             if self.nullable {
                 self.indexes.push(0);
                 return Ok(());

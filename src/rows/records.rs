@@ -49,6 +49,10 @@ pub struct Records<'a> {
     pub rejects: Vec<Reject>,
     /// Why reading stopped before the end of the file, if it did.
     pub broken: Option<ReadError>,
+    /// The ordinal of the first record read (a grown file's new part starts after the others).
+    first_row: u64,
+    /// How far the reader's line numbers are from the file's (a part read after a header).
+    line_shift: i64,
 }
 
 impl<'a> Records<'a> {
@@ -69,7 +73,23 @@ impl<'a> Records<'a> {
             records: 0,
             rejects: Vec::new(),
             broken: None,
+            first_row: 0,
+            line_shift: 0,
         }
+    }
+
+    /// Reads the part of a grown file an entry stands for: its records are numbered on from the
+    /// file's earlier ones, and errors name the file's own lines.
+    pub fn of_part(mut self, part: Option<&crate::append::Segment>) -> Records<'a> {
+        if let Some(seg) = part {
+            self.first_row = seg.from_row;
+            self.line_shift = seg.line_shift();
+        }
+        self
+    }
+
+    fn shift(&self, line: Option<u64>) -> Option<u64> {
+        line.map(|l| (l as i64 + self.line_shift).max(1) as u64)
     }
 
     pub fn policy(&self) -> ErrorPolicy {
@@ -88,13 +108,15 @@ impl<'a> Records<'a> {
         match result {
             Ok(true) => {
                 self.records += 1;
-                self.plan.stamp(block, self.file_id, ordinal);
+                self.plan
+                    .stamp(block, self.file_id, self.first_row + ordinal);
                 Step::Row(ordinal)
             }
             Ok(false) => Step::End,
             Err(ReadError::Record(mut error)) => {
                 block.abort_row();
                 error.record = ordinal;
+                error.line = self.shift(error.line);
                 self.records += 1;
                 self.rejects.push(Reject {
                     error,
@@ -106,8 +128,11 @@ impl<'a> Records<'a> {
                     Step::End
                 }
             }
-            Err(e) => {
+            Err(mut e) => {
                 block.abort_row();
+                if let ReadError::File { line, .. } = &mut e {
+                    *line = self.shift(*line);
+                }
                 self.broken = Some(e);
                 Step::End
             }

@@ -1,6 +1,7 @@
 //! Deciding what to do with each file: first from the manifest alone (path, size, modification
 //! time), then, for files that must be read, from their content hash.
 
+use crate::config::{OnChange, RunConfig};
 use crate::manifest::{Event, FailureKind, PathState, State};
 use crate::scan::FileEntry;
 
@@ -15,6 +16,8 @@ pub enum Known {
     FailedBefore,
     /// Changed after ingestion and held back before.
     HeldBack,
+    /// Claimed by another run (this one) that is still running, on another host: left to it.
+    Busy(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,12 +29,28 @@ pub enum Plan {
     },
 }
 
+/// Whether a file needs no reading at all: unrouted, or known from the manifest alone.
+pub fn is_known(cfg: &RunConfig, state: &State, entry: &FileEntry) -> bool {
+    let Some(table) = cfg.routes.table_for(&entry.rel) else {
+        return true;
+    };
+    let on_change = cfg.routes.on_change_for(&entry.rel);
+    matches!(
+        plan(entry, &table.to_string(), state, on_change),
+        Plan::Known(_)
+    )
+}
+
 /// Plans a file from the manifest alone. Unchanged files are never read or hashed; a file held
 /// back earlier is read again when changed content is to be ingested.
-pub fn plan(entry: &FileEntry, table: &str, state: &State, ingest_changed: bool) -> Plan {
+pub fn plan(entry: &FileEntry, table: &str, state: &State, on_change: OnChange) -> Plan {
+    let ingest_changed = on_change == OnChange::Ingest;
     let Some(prev) = state.by_path.get(&entry.rel) else {
         return Plan::Check { previous: None };
     };
+    if let Some(run) = state.claimed_by_live_run(prev.event, &prev.run_id) {
+        return Plan::Known(Known::Busy(run.to_owned()));
+    }
     let same =
         prev.size == entry.size && prev.mtime_ns == entry.mtime_ns && &*prev.target_table == table;
     // A duplicate or touched path is known only while its content is still ingested.
@@ -69,6 +88,8 @@ pub enum Decision {
     Changed { old_hash: String },
     /// This content failed for good before (possibly under another name): `kind` says why.
     FailedBefore { error: String, kind: FailureKind },
+    /// Another run that is still running claimed this content (under `path`): left to it.
+    Busy { run: String, path: String },
 }
 
 /// Decides by content. `claimed_in_run` finds content another path claimed earlier in this run.
@@ -88,6 +109,12 @@ pub fn decide(
     }
     let content = state.content(table, hash);
     if let Some(content) = content {
+        if let Some(run) = state.claimed_by_live_run(content.event, &content.run_id) {
+            return Decision::Busy {
+                run: run.to_owned(),
+                path: content.path.clone(),
+            };
+        }
         match content.event {
             Event::Done => {
                 return if content.path == rel {
@@ -145,6 +172,8 @@ mod tests {
             size,
             mtime_ns: mtime,
             detected: detect(rel).unwrap(),
+            segment: None,
+            rules: std::sync::Arc::default(),
         }
     }
 
@@ -158,6 +187,10 @@ mod tests {
             error_kind: FailureKind::parse(kind),
             detail: String::new(),
             content_done: false,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
+            run_id: "r0".into(),
         }
     }
 
@@ -170,6 +203,11 @@ mod tests {
             error: "bad".into(),
             error_kind: FailureKind::parse(kind),
             generation: 0,
+            rejected: 0,
+            from_byte: 0,
+            from_row: 0,
+            prefix_hash: String::new(),
+            run_id: "r0".into(),
         }
     }
 
@@ -180,19 +218,19 @@ mod tests {
             .by_path
             .insert("a.csv".into(), path_state(Event::Done, "h1", ""));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::Ingested)
         );
         assert!(matches!(
-            plan(&entry("a.csv", 11, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 11, 5), "db.t", &state, OnChange::Report),
             Plan::Check { previous: Some(_) }
         ));
         assert!(matches!(
-            plan(&entry("a.csv", 10, 5), "db.other", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.other", &state, OnChange::Report),
             Plan::Check { .. }
         ));
         assert_eq!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { previous: None }
         );
     }
@@ -204,14 +242,14 @@ mod tests {
             .by_path
             .insert("copy.csv".into(), path_state(Event::Duplicate, "h1", ""));
         assert!(matches!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { .. }
         ));
         if let Some(p) = state.by_path.get_mut("copy.csv") {
             p.content_done = true;
         }
         assert_eq!(
-            plan(&entry("copy.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("copy.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::Duplicate)
         );
     }
@@ -226,11 +264,11 @@ mod tests {
             .by_path
             .insert("b.csv".into(), path_state(Event::Failed, "h2", "transient"));
         assert_eq!(
-            plan(&entry("a.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Known(Known::FailedBefore)
         );
         assert!(matches!(
-            plan(&entry("b.csv", 10, 5), "db.t", &state, false),
+            plan(&entry("b.csv", 10, 5), "db.t", &state, OnChange::Report),
             Plan::Check { .. }
         ));
     }
@@ -272,6 +310,39 @@ mod tests {
         assert_eq!(
             decide("x.csv", "h9", "db.t", None, &state, Some("y.csv")),
             Decision::Duplicate { of: "y.csv".into() }
+        );
+    }
+
+    #[test]
+    fn files_a_live_run_claimed_are_left_to_it_and_a_dead_runs_are_resumed() {
+        let mut state = State::default();
+        state
+            .by_path
+            .insert("a.csv".into(), path_state(Event::Claimed, "h1", ""));
+        state.by_content.insert(
+            ("db.t".into(), "h1".into()),
+            content(Event::Batch, "a.csv", 100, ""),
+        );
+        assert!(matches!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
+            Plan::Check { .. }
+        ));
+        assert_eq!(
+            decide("b.csv", "h1", "db.t", None, &state, None),
+            Decision::Ingest { resume: Some(100) },
+            "its claimer is gone: resumed"
+        );
+        state.live_runs.insert("r0".into());
+        assert_eq!(
+            plan(&entry("a.csv", 10, 5), "db.t", &state, OnChange::Report),
+            Plan::Known(Known::Busy("r0".into()))
+        );
+        assert_eq!(
+            decide("b.csv", "h1", "db.t", None, &state, None),
+            Decision::Busy {
+                run: "r0".into(),
+                path: "a.csv".into()
+            }
         );
     }
 

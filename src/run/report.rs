@@ -16,6 +16,14 @@ pub fn print_report(report: &RunReport, out: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(out, "{what} table {table}: {}", escape(sql))?;
     }
+    for (table, sql) in &report.altered {
+        let what = if report.dry_run {
+            "would alter"
+        } else {
+            "altered"
+        };
+        writeln!(out, "{what} table {table}: {}", escape(sql))?;
+    }
     if report.dry_run {
         print_table(report, out)?;
     } else {

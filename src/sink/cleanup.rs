@@ -61,6 +61,7 @@ impl Sink {
         }
         events.push(
             self.manifest
+                .stamp
                 .failure_event(&facts, FailureKind::Transient, &detail),
         );
         if let Err(e) = self.manifest.write(&events).await {
@@ -115,7 +116,7 @@ impl Sink {
                 FailureKind::Transient
             }
         };
-        events.push(self.manifest.failure_event(&facts, kind, &detail));
+        events.push(self.manifest.stamp.failure_event(&facts, kind, &detail));
         if let Err(e) = self.manifest.write(&events).await {
             log::error!("{}: cannot record its failure: {e}", lf.entry.rel);
             self.stop_if_unreachable(e);

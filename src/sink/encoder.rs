@@ -249,14 +249,14 @@ fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
         .open()
         .map_err(|e| changed(format!("{rel}: {e}")))?;
     let only_pass = job.per_insert.is_none();
-    let opened = HashedSource::open(file, job.entry.detected, job.limits, job.progress.clone());
+    let opened = HashedSource::open_part(file, &job.entry, job.limits, job.progress.clone());
     let mut opened = match opened {
         Ok(o) => o,
         Err(e) if e.is_local() => return Err(Fault::Local(e.describe(rel))),
         Err(e) if only_pass => return Err(bad_unless_changed(job, vec![e.describe(rel)])),
         Err(e) => return Err(changed(e.describe(rel))),
     };
-    let mut plan = match column_plan(&job.target, job.entry.detected.format, &*opened.source) {
+    let mut plan = match column_plan(&job.target, &job.entry, &*opened.source) {
         Ok(p) => p,
         Err(e) if only_pass => return Err(bad_unless_changed(job, vec![format!("{rel}: {e}")])),
         Err(e) => return Err(changed(format!("{rel}: {e}"))),
@@ -268,7 +268,8 @@ fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
         key: plan.sort_columns().to_vec(),
     };
     out.columns(plan.column_list()).map_err(changed)?;
-    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel);
+    let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel)
+        .of_part(job.entry.segment.as_deref());
     let per_insert = encode_batches(
         &mut records,
         &mut block,

@@ -30,7 +30,7 @@ impl SinkError {
 
 impl From<ChError> for SinkError {
     fn from(e: ChError) -> SinkError {
-        if e.is_transient() {
+        if e.is_transient() || e.is_unreachable() {
             SinkError::Server(e)
         } else {
             SinkError::Data(e.to_string())
@@ -39,9 +39,10 @@ impl From<ChError> for SinkError {
 }
 
 impl Retryable for SinkError {
-    /// Only the server's trouble may pass; a retry of anything else would fail the same way.
+    /// Only the server's trouble may pass; a retry of anything else would fail the same way, and
+    /// a run that may have lost its cluster lock writes nothing more.
     fn is_transient(&self) -> bool {
-        matches!(self, SinkError::Server(_))
+        matches!(self, SinkError::Server(e) if !matches!(e, ChError::Fenced(_)))
     }
 }
 

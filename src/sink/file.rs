@@ -3,44 +3,18 @@
 //! through the same path when the server fails on the way.
 
 use super::Sink;
+use super::acked::Progress;
 use super::encoder::{self, Fault, Msg, Read};
 use super::error::SinkError;
-use super::insert::{Finishing, Stream};
+use super::insert::Stream;
 use super::landed::Landed;
 use super::layout::{BatchPlan, InsertNames};
 use super::work::LargeFile;
 use crate::ch::ChError;
-use crate::manifest::{Event, EventRow};
+use crate::manifest::Event;
 use crate::outcome::FileOutcome;
 use std::cell::Cell;
-use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Batch events are recorded with the file's `done`, or this often for a file that takes long:
-/// each insert into the manifest costs the server a new part, and what landed is known from the
-/// table anyway.
-const BATCH_EVENTS_EVERY: Duration = Duration::from_secs(10);
-
-/// What one attempt at a file has had acknowledged.
-pub(super) struct Progress {
-    /// Batch events not recorded yet.
-    pending: Vec<EventRow>,
-    /// When batch events were last recorded.
-    since: Instant,
-    /// Rows this run has had acknowledged (a resumed file's rows already in the table are not
-    /// among them).
-    sent: u64,
-}
-
-impl Progress {
-    pub(super) fn new(sent: u64) -> Progress {
-        Progress {
-            pending: Vec::new(),
-            since: Instant::now(),
-            sent,
-        }
-    }
-}
 
 /// A file's inserts while its batches stream.
 struct Streaming<'a> {
@@ -60,6 +34,20 @@ impl Sink {
     /// Sends a file: in its only pass where it may be, then, if that did not finish it, through
     /// the resume path, retrying with backoff while the server fails.
     pub(super) async fn large(&mut self, mut lf: LargeFile) {
+        let table = lf.target.table.clone();
+        match self.claim(&[(&table.to_string(), &lf.hash)]).await {
+            Err(e) => {
+                let e = SinkError::Server(e);
+                return self
+                    .trouble(&lf.entry, &table, &lf.hash, lf.started, e)
+                    .await;
+            }
+            Ok(held) => {
+                if let Some(Some(holder)) = held.first() {
+                    return self.left_to(&lf.entry, &table, &lf.hash, holder);
+                }
+            }
+        }
         let landed = self.landed(&lf.target);
         if lf.one_pass && !self.only_pass(&mut lf, &*landed).await {
             return;
@@ -109,7 +97,9 @@ impl Sink {
         self.server
             .wait_for_queries(&self.inserter.prefix, self.server.insert_timeout())
             .await?;
-        landed.plan(&lf.hash, b, &expected).await
+        landed
+            .plan(&lf.hash, b, &expected, lf.entry.first_row())
+            .await
     }
 
     async fn try_large(
@@ -135,81 +125,6 @@ impl Sink {
         sent.set(progress.sent);
         streamed?;
         self.confirm(lf, landed, progress).await
-    }
-
-    /// Reads back what landed of a file whose rows were all sent, and records it as done.
-    pub(super) async fn confirm(
-        &self,
-        lf: &LargeFile,
-        landed: &dyn Landed,
-        mut progress: Progress,
-    ) -> Result<FileOutcome, SinkError> {
-        let table = &lf.target.table;
-        crash_point!("before-read-back");
-        log::debug!("{}: sent, reading back", lf.entry.rel);
-        let counts = landed.counts(&[(&lf.hash, lf.rows())]).await?;
-        let (n, u) = counts.get(&lf.hash).copied().unwrap_or((0, 0));
-        if n != u {
-            return Err(SinkError::Data(format!(
-                "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
-            )));
-        }
-        if n != lf.rows() {
-            return Err(SinkError::short(format!(
-                "read back {n} of {} rows",
-                lf.rows()
-            )));
-        }
-        self.record_rejects(&lf.entry, table, &lf.hash, &lf.rejects)
-            .await?;
-        let mut done = self.file_event(Event::Done, &lf.entry, table, &lf.hash);
-        done.rows = n;
-        done.rejected = lf.rejects.len() as u64;
-        done.batch_rows = lf.batch_rows;
-        self.write_acked(&mut progress, &[done]).await?;
-        crash_point!("after-done");
-        let rows = (n, progress.sent);
-        Ok(Self::ingested(
-            &lf.entry,
-            table,
-            &lf.hash,
-            rows,
-            &lf.rejects,
-        ))
-    }
-
-    /// Waits for the server to finish an insert and records its batches.
-    async fn acknowledge(
-        &self,
-        s: &Streaming<'_>,
-        done: Finishing,
-        progress: &mut Progress,
-    ) -> Result<(), SinkError> {
-        let batches = done.acknowledged(&self.server).await?;
-        crash_point!("after-insert");
-        let lf = s.lf;
-        for (batch, rows) in batches {
-            progress.sent += rows;
-            let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
-            ev.batch = batch;
-            ev.rows = rows;
-            ev.batch_rows = lf.batch_rows;
-            progress.pending.push(ev);
-        }
-        if s.landed.acks_are_the_record() || progress.since.elapsed() >= BATCH_EVENTS_EVERY {
-            self.write_acked(progress, &[]).await?;
-            crash_point!("after-batch-event");
-        }
-        Ok(())
-    }
-
-    /// Writes the acknowledged batches not recorded yet, with `more` events in the same insert.
-    async fn write_acked(&self, progress: &mut Progress, more: &[EventRow]) -> Result<(), ChError> {
-        let mut events = std::mem::take(&mut progress.pending);
-        events.extend_from_slice(more);
-        self.manifest.write(&events).await?;
-        progress.since = Instant::now();
-        Ok(())
     }
 
     /// Streams the batches `plans` asks for: the encoder (or the spill's replay) hands over
@@ -245,7 +160,7 @@ impl Sink {
                 self.on_message(&mut s, msg, progress).await?;
             }
             match s.inserts.last() {
-                Some(done) => self.acknowledge(&s, done, progress).await,
+                Some(done) => self.acknowledge(s.lf, s.landed, done, progress).await,
                 None => Ok(()),
             }
         }
@@ -355,6 +270,7 @@ impl Sink {
             return Ok(());
         }
         crash_point!("before-insert");
+        self.server.check_fence()?;
         fail::fail_point!("insert-server-error", |_| {
             Err(SinkError::Server(ChError::Server {
                 code: 252,
@@ -363,7 +279,7 @@ impl Sink {
         });
         fail::fail_point!("insert-unreachable", |_| {
             Err(SinkError::Server(ChError::Unreachable {
-                url: self.server.display_url().to_owned(),
+                url: self.server.display_url().to_string(),
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
         });
@@ -389,7 +305,7 @@ impl Sink {
         progress: &mut Progress,
     ) -> Result<(), SinkError> {
         for done in s.inserts.close() {
-            self.acknowledge(s, done, progress).await?;
+            self.acknowledge(s.lf, s.landed, done, progress).await?;
         }
         Ok(())
     }

@@ -72,7 +72,7 @@ impl Inserter {
         generation: u64,
     ) -> InsertFormatted {
         self.server.start_insert(&InsertSpec {
-            table: &target.table,
+            table: target.write_table(),
             columns,
             query_id: name,
             dedup: self.dedup(target, generation, name),

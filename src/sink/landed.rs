@@ -21,12 +21,14 @@ pub type Counts = HashMap<String, (u64, u64)>;
 
 pub trait Landed {
     /// What to send of each batch of a content cut into batches of `batch_rows`, `expected[k]`
-    /// being the rows batch `k` holds, when some may be in the table already.
+    /// being the rows batch `k` holds, when some may be in the table already. Its records are
+    /// numbered from `first_row` (a grown file's new part), batches from its first record.
     fn plan<'a>(
         &'a self,
         hash: &'a str,
         batch_rows: u64,
         expected: &'a [u64],
+        first_row: u64,
     ) -> Pending<'a, Result<Vec<BatchPlan>, SinkError>>;
 
     /// For each content, given with the rows it should have: the rows the table holds of it and
@@ -42,10 +44,12 @@ pub trait Landed {
     fn file_id(&self, hash: &str) -> Option<u64>;
 }
 
-/// The table answers by its provenance columns.
+/// The table answers by its provenance columns. When its rows are replicated, the replica asked
+/// is made to catch up first: one that has not fetched a part yet would say its rows are missing.
 pub struct ByProvenance {
     pub server: Server,
     pub table: TableRef,
+    pub replicated: Option<TableRef>,
 }
 
 /// The manifest answers from the batches it recorded as acknowledged.
@@ -60,9 +64,13 @@ impl ByProvenance {
         hash: &str,
         b: u64,
         expected: &[u64],
+        first: u64,
     ) -> Result<Vec<BatchPlan>, SinkError> {
         let (table, id) = (&self.table, file_id(hash));
-        let landed = self.server.landed_batches(table, id, b).await?;
+        if let Some(replicated) = &self.replicated {
+            self.server.catch_up(replicated).await?;
+        }
+        let landed = self.server.landed_batches(table, id, b, first).await?;
         let batches = expected.len();
         if let Some(k) = landed.keys().find(|&&k| k as usize >= batches) {
             return Err(SinkError::Data(format!(
@@ -81,9 +89,10 @@ impl ByProvenance {
             } else {
                 let have: HashSet<u64> = self
                     .server
-                    .landed_ordinals(table, id, k * b, (k + 1) * b)
+                    .landed_ordinals(table, id, first + k * b, first + (k + 1) * b)
                     .await?
                     .into_iter()
+                    .map(|r| r - first)
                     .collect();
                 if have.len() as u64 != n || n > want {
                     return Err(SinkError::Data(format!(
@@ -115,8 +124,9 @@ impl Landed for ByProvenance {
         hash: &'a str,
         batch_rows: u64,
         expected: &'a [u64],
+        first_row: u64,
     ) -> Pending<'a, Result<Vec<BatchPlan>, SinkError>> {
-        Box::pin(self.plan_from_table(hash, batch_rows, expected))
+        Box::pin(self.plan_from_table(hash, batch_rows, expected, first_row))
     }
 
     fn counts<'a>(&'a self, files: &'a [(&'a str, u64)]) -> Pending<'a, Result<Counts, ChError>> {
@@ -138,6 +148,7 @@ impl Landed for ByManifest {
         hash: &'a str,
         batch_rows: u64,
         expected: &'a [u64],
+        _first_row: u64,
     ) -> Pending<'a, Result<Vec<BatchPlan>, SinkError>> {
         Box::pin(async move {
             let acked = self

@@ -122,9 +122,12 @@ pub fn encode_batches(
     let batch_rows = layout.batch_rows;
     let key = &layout.key[..];
     let sorting = !key.is_empty();
-    let mut per_insert = match sorting {
-        true => per_insert,
-        false => Some(per_insert.unwrap_or_else(|| layout.by_rows())),
+    let mut per_insert = match (per_insert, sorting) {
+        (None, false) => {
+            out.cut(layout.by_rows())?;
+            Some(layout.by_rows())
+        }
+        (given, _) => given,
     };
     // Unsorted rows go in small blocks; sorted ones wait for their insert's end.
     let block_bytes = if sorting {

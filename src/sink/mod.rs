@@ -8,6 +8,7 @@
 //! the manifest through [`landed::Landed`]; why a file could not be finished is a
 //! [`error::SinkError`].
 
+mod acked;
 mod cleanup;
 pub mod encoder;
 mod error;
@@ -23,6 +24,7 @@ pub mod work;
 use crate::ch::ident::TableRef;
 use crate::ch::{ChError, Server};
 use crate::config::{ErrorPolicy, RunConfig};
+use crate::coord::Claims;
 use crate::crashes::Crashes;
 use crate::formats::Limits;
 use crate::manifest::{Event, EventRow, FailureKind, Manifest, RejectRow};
@@ -34,6 +36,8 @@ use crate::scan::FileEntry;
 use error::SinkError;
 use insert::Inserter;
 use landed::{ByManifest, ByProvenance, Landed};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -59,6 +63,10 @@ pub struct Sink {
     pub stopped: Option<ChError>,
     /// Where a second pass notes the file it reads.
     crashes: Arc<Mutex<Crashes>>,
+    /// Set from outside to stop after the work under way (a watcher asked to stop).
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Where content is claimed before it is sent, when runs on other hosts work at once.
+    claims: Option<Claims>,
 }
 
 impl Sink {
@@ -69,9 +77,10 @@ impl Sink {
         folder_id: &str,
         progress: Progress,
         crashes: Arc<Mutex<Crashes>>,
+        claims: Option<Claims>,
     ) -> Sink {
         Sink {
-            inserter: Inserter::new(server.clone(), folder_id, &manifest.run_id),
+            inserter: Inserter::new(server.clone(), folder_id, &manifest.stamp.run_id),
             server,
             manifest,
             limits: Limits::default(),
@@ -83,13 +92,16 @@ impl Sink {
             outcomes: Vec::new(),
             stopped: None,
             crashes,
+            stop: None,
+            claims,
         }
     }
 
     /// Takes work until the reading side is done, then writes the events left.
     pub async fn run(&mut self, mut rx: mpsc::Receiver<Work>) {
         while let Some(work) = rx.recv().await {
-            if self.stopped.is_some() {
+            let halting = self.stop.as_ref().is_some_and(|s| s.load(Relaxed));
+            if self.stopped.is_some() || halting {
                 rx.close();
                 self.interrupted(work);
                 continue;
@@ -122,6 +134,7 @@ impl Sink {
             true => Box::new(ByProvenance {
                 server: self.server.clone(),
                 table,
+                replicated: target.layout.replicated.clone(),
             }),
             false => Box::new(ByManifest {
                 manifest: self.manifest.clone(),
@@ -142,9 +155,12 @@ impl Sink {
                 .collect(),
             Work::Large(lf) => vec![(lf.entry, lf.target.table.to_string())],
         };
+        let why = match self.stopped {
+            Some(_) => "not finished: ClickHouse became unreachable",
+            None => "not started: the watcher is stopping",
+        };
         for (entry, table) in files {
-            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted)
-                .detail("not finished: ClickHouse became unreachable");
+            let mut o = FileOutcome::new(&entry.rel, Status::Interrupted).detail(why);
             o.table = table;
             o.bytes = entry.size;
             self.finish(o);
@@ -233,11 +249,11 @@ impl Sink {
             .iter()
             .map(|r| RejectRow {
                 event_time: now,
-                run_id: self.manifest.run_id.clone(),
+                run_id: self.manifest.stamp.run_id.clone(),
                 target_table: table.to_string(),
                 file_hash: hash.to_owned(),
                 path: entry.rel.clone(),
-                record: r.error.record,
+                record: entry.first_row() + r.error.record,
                 line: r.error.line.unwrap_or(0),
                 column: r.error.column.clone().unwrap_or_default(),
                 value: r.value.clone(),
@@ -245,6 +261,27 @@ impl Sink {
             })
             .collect();
         self.manifest.write_rejects(&rows).await
+    }
+
+    /// With runs of other shards at work: claims these (table, content) for this run, and says
+    /// for each whether another live run holds it (and which). Without them, none is held.
+    async fn claim(&self, contents: &[(&str, &str)]) -> Result<Vec<Option<String>>, ChError> {
+        match &self.claims {
+            Some(claims) => claims.claim(contents).await,
+            None => Ok(vec![None; contents.len()]),
+        }
+    }
+
+    /// A file whose content another live run is ingesting (under another name): left to it,
+    /// the next run finds it ingested.
+    fn left_to(&mut self, entry: &FileEntry, table: &TableRef, hash: &str, holder: &str) {
+        self.finish(
+            FileOutcome::of(entry, table, Status::Unsettled)
+                .hash(hash)
+                .detail(format!(
+                    "its content is being ingested by {holder}, a run of another shard: left to it"
+                )),
+        );
     }
 
     fn finish(&mut self, outcome: FileOutcome) {

@@ -6,9 +6,9 @@
 //! short for the server's trouble is read through to learn its rows, then resumed as any other.
 
 use super::Sink;
+use super::acked::Progress;
 use super::encoder::{self, Fault, Read};
 use super::error::SinkError;
-use super::file::Progress;
 use super::landed::Landed;
 use super::work::LargeFile;
 use crate::manifest::Event;

@@ -78,7 +78,7 @@ fn broken_files(env: &Env) -> Vec<(&'static str, String)> {
         (
             "junk.csv",
             b"\x89PNG\r\n\x1a\n\x00\x00\xff".to_vec(),
-            "junk.csv:1: the header row is not valid UTF-8",
+            "junk.csv:1: the header row is not valid UTF-8 (for another encoding, set `encoding`)",
         ),
         (
             "footless.parquet",

@@ -196,7 +196,9 @@ fn the_readme_settings_table_is_in_step_with_help() {
         documented.insert(flag, env);
     }
     let mut seen = std::collections::BTreeSet::new();
-    for command in ["run", "status", "retry", "forget", "init", "verify"] {
+    for command in [
+        "run", "watch", "status", "retry", "forget", "init", "verify",
+    ] {
         for (flag, env) in help_flags(command) {
             assert_eq!(
                 documented.get(&flag),
@@ -213,4 +215,42 @@ fn the_readme_settings_table_is_in_step_with_help() {
         stale.is_empty(),
         "the README documents flags no command has: {stale:?}"
     );
+}
+
+#[test]
+fn cluster_settings_are_checked_before_anything_runs() {
+    let env = Env::new("cluster_flags");
+    for (args, error) in [
+        (
+            vec!["--shard", "0/2"],
+            "ingest: error: --shard needs --coordination: a shard's lock is a cluster lock\n",
+        ),
+        (
+            vec!["--coordination", "zk://127.0.0.1:1/x", "--shard", "2/2"],
+            "ingest: error: --shard: `2/2` is not K/N with 0 <= K < N, e.g. 0/2\n",
+        ),
+        (
+            vec!["--coordination", "127.0.0.1:2181"],
+            "ingest: error: --coordination: expected zk://host:port[,host:port…]/path\n",
+        ),
+        (
+            vec!["--cluster", "c;DROP"],
+            "ingest: error: --cluster: `c;DROP` is not a valid database or table name (letters, \
+             digits and `_`, not starting with a digit)\n",
+        ),
+    ] {
+        let out = env.ingest(&[&["--table", "t"], &args[..]].concat());
+        assert_code(&out, 2);
+        assert_eq!(out.stderr, error, "{args:?}");
+    }
+    // ZooKeeper that does not answer is "unreachable", with nothing done.
+    let out = env.ingest(&["--table", "t", "--coordination", "zk://127.0.0.1:1/ingest"]);
+    assert_code(&out, 4);
+    assert!(
+        out.stderr
+            .contains("ingest: error: ZooKeeper at zk://127.0.0.1:1/ingest: cannot connect"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.manifest_exists());
 }

@@ -89,6 +89,76 @@ fn systemd_units_verify_and_run_ingest_as_a_oneshot_on_a_timer() {
 }
 
 #[test]
+fn the_watch_service_runs_ingest_watch_and_restarts_it_on_failure() {
+    let service = unit("systemd/ingest-watch.service");
+    let s = &service["Service"];
+    assert!(["simple", "notify"].contains(&s["Type"][0].as_str()));
+    assert_eq!(s["Restart"], ["on-failure"]);
+    assert_ne!(s["User"], ["root"]);
+    assert!(s.contains_key("EnvironmentFile"));
+    let exec = &s["ExecStart"][0];
+    assert!(exec.starts_with("/usr/local/bin/ingest watch "), "{exec}");
+    assert!(exec.contains("--metrics-file "), "{exec}");
+    assert_eq!(s["ExecReload"], ["/bin/kill -HUP $MAINPID"]);
+    assert!(s.contains_key("TimeoutStopSec"));
+    assert_eq!(service["Install"]["WantedBy"], ["multi-user.target"]);
+
+    let Ok(found) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!(
+            "SKIPPED systemd-analyze verify: systemd-analyze is not installed (Debian: systemd)"
+        );
+        return;
+    };
+    assert!(found.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let body = read("systemd/ingest-watch.service").replace("/usr/local/bin/ingest", BIN);
+    std::fs::write(dir.path().join("ingest-watch.service"), body).unwrap();
+    let out = run(Command::new("systemd-analyze")
+        .current_dir(dir.path())
+        .args(["verify", "./ingest-watch.service"]));
+    assert_code(&out, 0);
+    assert_eq!(out.stderr, "", "systemd-analyze verify has remarks");
+}
+
+#[test]
+fn the_kubernetes_deployment_runs_one_watcher_at_a_time() {
+    let k = yaml("kubernetes/deployment.yaml");
+    assert_eq!(k["apiVersion"], "apps/v1");
+    assert_eq!(k["kind"], "Deployment");
+    let spec = &k["spec"];
+    assert_eq!(spec["replicas"], 1);
+    assert_eq!(spec["strategy"]["type"], "Recreate");
+    assert_eq!(
+        spec["selector"]["matchLabels"],
+        spec["template"]["metadata"]["labels"]
+    );
+    let pod = &spec["template"]["spec"];
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() >= 60);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 10001);
+    let container = &pod["containers"][0];
+    assert_eq!(container["args"][0], "watch");
+    let env = container["env"].as_sequence().unwrap();
+    let password = env
+        .iter()
+        .find(|e| e["name"] == "CLICKHOUSE_PASSWORD")
+        .expect("a password variable");
+    assert!(password.get("value").is_none());
+    assert!(password["valueFrom"]["secretKeyRef"]["key"].is_string());
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    let mounts = container["volumeMounts"].as_sequence().unwrap();
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == "/tmp"),
+        "a TMPDIR volume"
+    );
+    let data = env.iter().find(|e| e["name"] == "INGEST_DATA_DIR").unwrap();
+    assert!(
+        mounts.iter().any(|m| m["mountPath"] == data["value"]),
+        "the data folder is a volume"
+    );
+}
+
+#[test]
 fn the_cron_entry_runs_ingest_every_five_minutes() {
     let body = read("cron/ingest");
     let entries: Vec<&str> = body
@@ -351,7 +421,17 @@ fn alert_rules_use_the_metrics_a_run_writes_with_the_seed_thresholds() {
     let out = env.ingest(&["--table", "t", "--metrics-file", prom.to_str().unwrap()]);
     assert_code(&out, 3);
     check_metrics(&prom);
-    let written = std::fs::read_to_string(&prom).unwrap();
+    // A watcher writes the same file, and its heartbeat.
+    let watched = env.dir.path().join("watch.prom");
+    let w = crate::watch::Watching::start(
+        &env,
+        &["--table", "t", "--metrics-file", watched.to_str().unwrap()],
+        &[],
+    );
+    w.stop();
+    check_metrics(&watched);
+    let written =
+        std::fs::read_to_string(&prom).unwrap() + &std::fs::read_to_string(&watched).unwrap();
     let (written_names, written_outcomes) = names_and_labels(&written, "outcome");
     let (_, written_reasons) = names_and_labels(&written, "reason");
     let (_, written_les) = names_and_labels(&written, "le");
@@ -436,4 +516,121 @@ fn every_alert_rule_passes_its_promtool_unit_tests() {
         .map(|case| text(&case["alertname"], "alertname"))
         .collect();
     assert_eq!(alerts, firing, "alerts without a test in which they fire");
+}
+
+/// Text between `<tag>` and `</tag>`, every occurrence.
+fn xml_all<'a>(text: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    text.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split(&close).next())
+        .collect()
+}
+
+#[test]
+fn the_cluster_compose_file_runs_two_shards_of_two_replicas_and_two_ingest_hosts() {
+    let mut c = yaml("cluster/compose.yaml");
+    c.apply_merge().unwrap();
+    let s = &c["services"];
+    assert!(text(&s["zookeeper"]["image"], "image").starts_with("zookeeper:3."));
+    // The cluster the servers share: two shards, each of two of the compose's servers.
+    let cluster = read("cluster/clickhouse/cluster.xml");
+    let remote = xml_all(&cluster, "remote_servers")[0];
+    let name = remote
+        .trim()
+        .strip_prefix('<')
+        .and_then(|r| r.split('>').next())
+        .unwrap();
+    let shards: Vec<Vec<&str>> = xml_all(remote, "shard")
+        .into_iter()
+        .map(|sh| {
+            assert!(sh.contains("<internal_replication>true</internal_replication>"));
+            xml_all(sh, "host")
+        })
+        .collect();
+    assert_eq!(shards, [["ch1", "ch2"], ["ch3", "ch4"]]);
+    assert_eq!(
+        xml_all(&cluster, "host")[0],
+        "zookeeper",
+        "ZooKeeper by its service name"
+    );
+    assert!(cluster.contains("<distributed_ddl>"));
+    // Each server: its own macros, the shard it is in above, and the shared file.
+    let mut replicas = BTreeSet::new();
+    for (k, hosts) in shards.iter().enumerate() {
+        for host in hosts {
+            let server = &s[*host];
+            assert!(text(&server["image"], "image").starts_with("clickhouse/clickhouse-server:"));
+            let mounts: Vec<&str> = server["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let macros = format!("./clickhouse/macros-{host}.xml:");
+            let file = mounts
+                .iter()
+                .find_map(|m| m.strip_prefix("./"))
+                .filter(|_| {
+                    mounts
+                        .iter()
+                        .any(|m| m.starts_with("./clickhouse/cluster.xml:"))
+                })
+                .expect("cluster.xml is mounted");
+            assert!(
+                example("cluster")
+                    .join(file.split(':').next().unwrap())
+                    .exists()
+            );
+            assert!(
+                mounts.iter().any(|m| m.starts_with(&macros)),
+                "{host}: {mounts:?}"
+            );
+            let m = read(&format!("cluster/clickhouse/macros-{host}.xml"));
+            assert_eq!(xml_all(&m, "shard"), [(k + 1).to_string()], "{host}");
+            assert_eq!(xml_all(&m, "interserver_http_host"), [*host]);
+            replicas.insert(xml_all(&m, "replica")[0].to_owned());
+        }
+    }
+    assert_eq!(
+        replicas.len(),
+        4,
+        "replica names are unique across the cluster"
+    );
+    // Two ingest hosts on one folder: one cluster lock service, a shard each, the same folder
+    // id, the cluster of the servers, and the replicas of one shard each.
+    let setup = read("cluster/setup.sql");
+    assert!(setup.contains(&format!("Distributed({name}, analytics, reviews_local")));
+    for (host, shard, urls) in [
+        ("ingest-a", "0/2", "http://ch1:8123,http://ch2:8123"),
+        ("ingest-b", "1/2", "http://ch3:8123,http://ch4:8123"),
+    ] {
+        let svc = &s[host];
+        let env = &svc["environment"];
+        assert_eq!(env["INGEST_SHARD"], shard, "{host}");
+        assert_eq!(env["CLICKHOUSE_URL"], urls, "{host}");
+        assert_eq!(env["INGEST_CLUSTER"], name, "{host}");
+        assert_eq!(env["INGEST_FOLDER_ID"], "reviews-drop", "{host}");
+        assert!(
+            text(&env["INGEST_COORDINATION"], "coordination").starts_with("zk://zookeeper:2181/")
+        );
+        assert!(text(&env["CLICKHOUSE_PASSWORD"], "password").starts_with("${"));
+        assert_eq!(svc["volumes"][0], "./data:/data:ro");
+        assert_eq!(
+            svc["depends_on"]["ingest-init"]["condition"],
+            "service_completed_successfully"
+        );
+        assert!(text(&svc["command"][0], "command").contains("ingest run"));
+        // The flags and variables are the ones `ingest run` knows.
+        let help = run(Command::new(BIN).args(["run", "--help"]));
+        for var in [
+            "INGEST_SHARD",
+            "INGEST_COORDINATION",
+            "INGEST_CLUSTER",
+            "INGEST_FOLDER_ID",
+        ] {
+            assert!(help.stdout.contains(var), "{var}");
+        }
+    }
+    assert_eq!(s["ingest-init"]["command"][0], "init");
 }

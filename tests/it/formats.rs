@@ -145,7 +145,7 @@ fn the_format_flag_and_route_formats_override_the_name() {
     assert_code(&out, 2);
     assert!(
         out.stderr.contains(
-            "invalid value 'xls' for '--format <FORMAT>': use one of csv, json, jsonl (or ndjson), parquet, xml"
+            "invalid value 'xls' for '--format <FORMAT>': use one of csv, tsv (or tab), json, jsonl (or ndjson), parquet, xml"
         ),
         "{}",
         out.stderr

@@ -2,13 +2,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod append;
+mod architecture;
 mod basics;
 mod broken;
 mod chaos;
 mod cli;
+mod cluster;
+mod cluster_harness;
+mod cluster_hosts;
+mod cluster_shards;
+mod corpus;
 mod data;
 mod day2;
 mod deploy;
+mod dialects;
 mod exactly_once;
 mod formats;
 mod fuzz;
@@ -25,3 +33,4 @@ mod server;
 mod types;
 mod util;
 mod verify;
+mod watch;

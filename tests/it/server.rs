@@ -247,6 +247,15 @@ impl ClickHouse {
         self.launch();
     }
 
+    /// Where the server's `file()` table function reads files from: the folder the 26.9
+    /// engine runs in, or 18.16's `user_files_path`.
+    pub fn user_files(&self) -> PathBuf {
+        match self.flavor {
+            Flavor::Chdb => self.dir().to_path_buf(),
+            Flavor::Packaged => self.dir().join("data/user_files"),
+        }
+    }
+
     pub fn tcp_port(&self) -> u16 {
         self.tcp_port
     }

@@ -259,7 +259,7 @@ fn dates_and_times_in_every_spelling() {
         lines(&[
             (
                 "bad_day.csv",
-                "bad_day.csv:2:d: cannot convert \"2023-02-29\" to Date: not a date (expected YYYY-MM-DD)"
+                "bad_day.csv:2:d: cannot convert \"2023-02-29\" to Date: not a date (expected ISO 8601 like 2000-01-31, 2000/01/31, 20000131, Jan 31 2000 or epoch seconds)"
             ),
             (
                 "before_epoch.xml",
@@ -275,7 +275,7 @@ fn dates_and_times_in_every_spelling() {
             ),
             (
                 "month.jsonl",
-                "month.jsonl:1:dt: cannot convert \"2024-13-01 00:00:00\" to DateTime: not a date-time (expected ISO 8601 or epoch seconds)"
+                "month.jsonl:1:dt: cannot convert \"2024-13-01 00:00:00\" to DateTime: not a date-time (expected ISO 8601 like 2000-01-31, 2000/01/31, 20000131, Jan 31 2000 or epoch seconds)"
             ),
         ])
     );

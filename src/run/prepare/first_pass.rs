@@ -28,6 +28,8 @@ pub struct Pass {
     pub per_insert: u64,
     /// The rows, encoded, when they could be kept on disk.
     pub spilled: Option<Spilled>,
+    /// How the file was read where the file decided it (a sniffed dialect, an encoding).
+    pub described: Option<String>,
 }
 
 impl Pass {
@@ -55,11 +57,11 @@ impl FirstPass<'_> {
     /// Hashes and checks every record of the opened file, cutting its rows into batches and
     /// inserts as they will be sent, and keeps them on disk where it can.
     pub fn run(&self, file: File) -> std::io::Result<Pass> {
-        let FileEntry { rel, detected, .. } = self.entry;
+        let rel = &self.entry.rel;
         let mut pass = Pass::default();
         let hashable = file.try_clone()?;
         let mut opened =
-            match HashedSource::open(file, *detected, self.limits, self.progress.clone()) {
+            match HashedSource::open_part(file, self.entry, self.limits, self.progress.clone()) {
                 Ok(s) => s,
                 Err(e) if e.is_local() => return Err(std::io::Error::other(e.describe(rel))),
                 Err(e) => {
@@ -74,7 +76,8 @@ impl FirstPass<'_> {
             true => Some(hash_file(&hashable)?),
             false => None,
         };
-        match column_plan(self.target, detected.format, &*opened.source) {
+        pass.described = opened.source.describe();
+        match column_plan(self.target, self.entry, &*opened.source) {
             Err(e) => pass.failure = Some(vec![format!("{rel}: {e}")]),
             Ok(mut plan) => {
                 let mut block = plan
@@ -91,7 +94,8 @@ impl FirstPass<'_> {
                     None => &mut Discard,
                 };
                 let mut records =
-                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel);
+                    Records::new(&mut *opened.source, &mut plan, "", self.policy, rel)
+                        .of_part(self.entry.segment.as_deref());
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
                 if let Some(local) = records.local_failure() {

@@ -59,13 +59,16 @@ impl Prepare {
             let mut outcome = self.outcome(&c, status);
             outcome.rows = pass.rows();
             outcome.rejected = pass.rejects.len() as u64;
+            let mut notes: Vec<String> = pass.described.iter().cloned().collect();
+            notes.extend(c.entry.rules.describe());
             if let Some(first) = pass.rejects.first() {
-                outcome.detail = format!(
+                notes.push(format!(
                     "{} bad records would be left out, first: {}",
                     pass.rejects.len(),
                     first.error.describe(&c.entry.rel)
-                );
+                ));
             }
+            outcome.detail = notes.join("; ");
             return self.note(outcome, None);
         }
         self.flush_group()?;

@@ -4,17 +4,18 @@
 //! `sink::only_pass`), otherwise checked in a first pass so that a bad row is found before any of
 //! the file's rows are sent.
 
+mod append;
 mod first_pass;
 mod large;
 mod notes;
 mod small;
 
 use super::plan::{Decision, decide};
-use crate::config::ErrorPolicy;
+use crate::config::{ErrorPolicy, OnChange};
 use crate::crashes::{Crashes, POISON_AFTER, Pass as Reading};
 use crate::folder::OpenError;
 use crate::formats::Limits;
-use crate::manifest::{FailureKind, Manifest, PathState, State};
+use crate::manifest::{FailureKind, PathState, Stamp, State};
 use crate::outcome::Status;
 use crate::progress::Progress;
 use crate::rows::source;
@@ -35,6 +36,8 @@ pub struct Candidate {
     pub previous: Option<Box<PathState>>,
     /// Set when the file cannot go into its table whatever it holds: it fails, unread.
     pub refused: Option<Refusal>,
+    /// What a change of the file since it was ingested does (its route's `on_change`).
+    pub on_change: OnChange,
 }
 
 /// Why a file fails before it is read, and whether that is for its content.
@@ -71,7 +74,6 @@ pub struct Settings {
     pub scanned_at: Instant,
     pub limits: Limits,
     pub policy: ErrorPolicy,
-    pub ingest_changed: bool,
     pub dry_run: bool,
     /// Where a large file's encoded rows are kept between its two passes (none: read it twice).
     pub spill_dir: Option<std::path::PathBuf>,
@@ -85,7 +87,7 @@ pub struct Prepare {
     settings: Settings,
     progress: Progress,
     state: Arc<State>,
-    manifest: Manifest,
+    stamp: Stamp,
     tx: mpsc::Sender<Work>,
     /// Content claimed earlier in this run, by target (its address: one per table) and hash.
     claimed: HashMap<(usize, blake3::Hash), String>,
@@ -107,7 +109,7 @@ impl Prepare {
         settings: Settings,
         progress: Progress,
         state: Arc<State>,
-        manifest: Manifest,
+        stamp: Stamp,
         tx: mpsc::Sender<Work>,
         crashes: Arc<Mutex<Crashes>>,
     ) -> Prepare {
@@ -115,7 +117,7 @@ impl Prepare {
             settings,
             progress,
             state,
-            manifest,
+            stamp,
             tx,
             claimed: HashMap::new(),
             group: None,
@@ -223,6 +225,9 @@ impl Prepare {
     }
 
     fn read(&mut self, c: Candidate) -> Result<(), Closed> {
+        if c.on_change == OnChange::Append && crate::append::appendable(c.entry.detected) {
+            return self.append(c);
+        }
         let file = match self.open(&c) {
             Ok(f) => f,
             Err(skip) => return skip,
@@ -264,7 +269,16 @@ impl Prepare {
     /// Opens a candidate if it is still the settled file the scan saw; otherwise says why not
     /// (the `Err` is what noting that returned).
     fn open(&self, c: &Candidate) -> Result<File, Result<(), Closed>> {
-        c.entry.open().map_err(|e| match e {
+        self.opened(c, c.entry.open())
+    }
+
+    /// A file as it could be opened, or why not, noted.
+    fn opened(
+        &self,
+        c: &Candidate,
+        file: Result<File, OpenError>,
+    ) -> Result<File, Result<(), Closed>> {
+        file.map_err(|e| match e {
             e if e.is_gone() => self.note(
                 self.outcome(c, Status::Ignored)
                     .detail("disappeared before it could be read"),
@@ -290,15 +304,13 @@ impl Prepare {
         let in_run = Self::claim_key(c, hash)
             .and_then(|k| self.claimed.get(&k))
             .map(String::as_str);
-        match decide(
-            &c.entry.rel,
-            hash,
-            &table,
-            c.previous.as_deref(),
-            &self.state,
-            in_run,
-        ) {
-            Decision::Changed { .. } if self.settings.ingest_changed => {
+        // The new part of a grown file continues what the path holds: not a change of it.
+        let previous = match &c.entry.segment {
+            Some(s) if s.from_byte > 0 => None,
+            _ => c.previous.as_deref(),
+        };
+        match decide(&c.entry.rel, hash, &table, previous, &self.state, in_run) {
+            Decision::Changed { .. } if c.on_change == OnChange::Ingest => {
                 Decision::Ingest { resume: None }
             }
             other => other,
@@ -318,3 +330,6 @@ impl Prepare {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

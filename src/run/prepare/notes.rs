@@ -14,7 +14,7 @@ impl Prepare {
     }
 
     pub(super) fn file_event(&self, event: Event, c: &Candidate, hash: &str) -> EventRow {
-        self.manifest
+        self.stamp
             .file_event(event, &c.entry.facts(&c.target.table, hash))
     }
 
@@ -34,7 +34,7 @@ impl Prepare {
     ) -> (FileOutcome, EventRow) {
         let text = errors.join("\n");
         let facts = c.entry.facts(&c.target.table, hash);
-        let ev = self.manifest.failure_event(&facts, kind, &text);
+        let ev = self.stamp.failure_event(&facts, kind, &text);
         let outcome = self
             .outcome(c, Status::Failed)
             .detail(text)
@@ -105,12 +105,19 @@ impl Prepare {
             }
             Decision::FailedBefore { error, kind } => {
                 let facts = c.entry.facts(&c.target.table, hash);
-                let ev = self.manifest.failure_event(&facts, kind, &error);
+                let ev = self.stamp.failure_event(&facts, kind, &error);
                 let outcome = self
                     .outcome(c, Status::FailedBefore)
                     .detail(format!("same content failed before: {error}"))
                     .failure(kind);
                 (outcome, ev)
+            }
+            Decision::Busy { run, path } => {
+                let outcome = self.outcome(c, Status::Unsettled).detail(format!(
+                    "same content as {path}, which run {run} (still running, on another host) \
+                     claimed: left to it"
+                ));
+                return self.note(outcome.hash(hash), None);
             }
             Decision::Ingest { .. } => unreachable!("ingest decisions are not notes"),
         };

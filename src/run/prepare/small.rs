@@ -84,8 +84,7 @@ impl Prepare {
         bytes: &Bytes,
     ) -> Result<Converted, Closed> {
         let rel = &c.entry.rel;
-        let detected = c.entry.detected;
-        let mut source = match source::open_bytes(bytes.clone(), detected, self.settings.limits) {
+        let mut source = match source::open_bytes(bytes.clone(), &c.entry, self.settings.limits) {
             Ok(s) => s,
             Err(e) => {
                 let kind = match e.is_local() {
@@ -95,7 +94,7 @@ impl Prepare {
                 return Ok(Converted::Failed(kind, vec![e.describe(rel)]));
             }
         };
-        let plan = match source::column_plan(&c.target, detected.format, &*source) {
+        let plan = match source::column_plan(&c.target, &c.entry, &*source) {
             Ok(p) => p,
             Err(e) => {
                 return Ok(Converted::Failed(
@@ -120,7 +119,8 @@ impl Prepare {
             unreachable!("a group was just opened")
         };
         let mark = g.block.rows();
-        let mut records = Records::new(&mut *source, &mut g.plan, hash, policy, rel);
+        let mut records = Records::new(&mut *source, &mut g.plan, hash, policy, rel)
+            .of_part(c.entry.segment.as_deref());
         let mut rows = 0u64;
         while rows <= batch_rows && records.next(&mut g.block).is_some() {
             rows += 1;
@@ -158,7 +158,10 @@ impl Prepare {
 
     /// Opens a group for this file's table and columns (`key`) unless one is open.
     fn open_group(&mut self, c: &Candidate, key: String, plan: ColumnPlan) -> Result<(), String> {
-        if self.group.is_none() {
+        if let Some(g) = self.group.as_mut() {
+            // The same columns: this file's own plan (its field order, rules and metadata).
+            g.plan = plan;
+        } else {
             let block = plan.new_block(c.target.server_tz)?;
             self.group = Some(GroupBuilder {
                 target: c.target.clone(),

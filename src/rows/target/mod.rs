@@ -1,11 +1,20 @@
 //! Turning a file's records into rows of a target table's `Native` block: which columns a file
-//! fills, converting each field, and stamping every row with its provenance.
+//! fills, converting each field, and stamping every row with its metadata and provenance. How
+//! fields find columns under a route's rules is in `mapping`.
+
+mod mapping;
+
+use mapping::{FileFacts, Slot, check_meta, temporal};
 
 use crate::ch::ident::{TableRef, quote};
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableSchema};
+use crate::ch::types::ChType;
 use crate::convert::ConvError;
+use crate::convert::date_format::DateFormat;
 use crate::formats::FieldSink;
 use crate::native::{BlockBuilder, ColumnSpec};
+use crate::rules::{Meta, Rules};
+use crate::scan::FileEntry;
 use crate::value::Value;
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -33,9 +42,35 @@ pub struct Target {
     /// A large file may be sent in its only pass, checked as it goes: rows of a file found bad
     /// on the way can be deleted before anything reads them (see `sink::only_pass`).
     pub one_pass: bool,
+    /// The run, for the metadata columns.
+    pub stamp: RunStamp,
+    /// Where its rows are written, and whether they are replicated.
+    pub layout: crate::ch::cluster::Layout,
+}
+
+/// The run rows are ingested by, as metadata columns tell it.
+#[derive(Debug, Clone)]
+pub struct RunStamp {
+    pub run_id: Arc<str>,
+    /// When the run started, in nanoseconds since the epoch.
+    pub started_ns: i128,
+}
+
+impl Default for RunStamp {
+    fn default() -> Self {
+        RunStamp {
+            run_id: Arc::from(""),
+            started_ns: 0,
+        }
+    }
 }
 
 impl Target {
+    /// The table rows are inserted into: a Distributed table's local table, else the table.
+    pub fn write_table(&self) -> &TableRef {
+        self.layout.local.as_ref().unwrap_or(&self.table)
+    }
+
     pub fn new(schema: TableSchema, server_tz: Tz) -> Target {
         let mut data_specs = Vec::new();
         let mut unsupported = HashMap::new();
@@ -60,6 +95,8 @@ impl Target {
             provenance: true,
             insert_settings: Vec::new(),
             one_pass: false,
+            stamp: RunStamp::default(),
+            layout: Default::default(),
         }
     }
 }
@@ -88,7 +125,13 @@ impl Target {
 pub struct ColumnPlan {
     pub specs: Vec<ColumnSpec>,
     by_name: HashMap<String, usize>,
-    by_field: Vec<Option<usize>>,
+    /// Names of the data columns fields may fill, for the route's name matching.
+    names: Vec<String>,
+    /// Field index → block column, resolved once per field (per file).
+    by_field: Vec<Slot>,
+    /// For formats whose fields are known up front: the column of each field, fixed when the
+    /// plan is made (`None`: the field is ignored).
+    fixed: Option<Vec<Option<usize>>>,
     /// Columns of the table this tool cannot fill, with the reason.
     unsupported: Arc<HashMap<String, String>>,
     /// Positions of the provenance columns, when the table has them.
@@ -96,43 +139,61 @@ pub struct ColumnPlan {
     /// Positions of the table's sorting key columns, when the file fills all of them.
     sort: Vec<usize>,
     table: String,
+    rules: Arc<Rules>,
+    /// The metadata columns, by position, and what each holds.
+    meta: Vec<(usize, Meta)>,
+    file: FileFacts,
+    /// The date format each column's text is read with, if any.
+    formats: Vec<Option<DateFormat>>,
+    /// Text rewritten by a date format, reused.
+    iso: String,
 }
 
 impl ColumnPlan {
-    /// For formats whose fields are known up front: exactly these fields, in this order, so
-    /// columns the file lacks take the table's own defaults.
-    pub fn for_fields(target: &Target, fields: &[String]) -> Result<ColumnPlan, String> {
-        let mut specs = Vec::with_capacity(fields.len() + 2);
-        for f in fields {
-            if f == PROVENANCE_FILE || f == PROVENANCE_ROW {
-                return Err(format!("field `{f}` is reserved for provenance"));
-            }
-            if let Some(reason) = target.unsupported.get(f) {
-                return Err(format!("column `{f}`: {reason}"));
-            }
-            match target.data_specs.iter().find(|s| &s.name == f) {
-                Some(spec) => specs.push(spec.clone()),
-                None => {
-                    return Err(match target.schema.column(f) {
-                        Some(c) => format!(
-                            "field `{f}` is a {} column of table {} and cannot be inserted",
-                            c.default_kind, target.table
-                        ),
-                        None => format!("field `{f}` has no column in table {}", target.table),
-                    });
-                }
-            }
-        }
-        Ok(Self::with_provenance(specs, target))
-    }
-
     /// For formats whose fields appear record by record: every data column of the table this
-    /// tool can fill; a record that sets another column fails.
-    pub fn for_table(target: &Target) -> ColumnPlan {
-        Self::with_provenance(target.data_specs.clone(), target)
+    /// tool can fill (but the route's metadata columns); a record that sets another column fails.
+    pub fn for_table(target: &Target, rules: &Arc<Rules>) -> Result<ColumnPlan, String> {
+        let specs = target
+            .data_specs
+            .iter()
+            .filter(|s| !rules.is_metadata(&s.name))
+            .cloned()
+            .collect();
+        Self::with_provenance(specs, target, rules)
     }
 
-    fn with_provenance(mut specs: Vec<ColumnSpec>, target: &Target) -> ColumnPlan {
+    fn with_provenance(
+        mut specs: Vec<ColumnSpec>,
+        target: &Target,
+        rules: &Arc<Rules>,
+    ) -> Result<ColumnPlan, String> {
+        let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let mut formats: Vec<Option<DateFormat>> = specs
+            .iter()
+            .map(|s| match temporal(&s.ty) {
+                true => rules.format_for(&s.name).cloned(),
+                false => None,
+            })
+            .collect();
+        let mut meta = Vec::new();
+        for (m, column) in &rules.metadata {
+            let spec = target
+                .data_specs
+                .iter()
+                .find(|s| &s.name == column)
+                .ok_or_else(|| {
+                    format!(
+                        "metadata column `{column}` ({}) is not a column of table {}; add it, \
+                         or set schema = \"add-columns\"",
+                        m.key(),
+                        target.table
+                    )
+                })?;
+            check_meta(spec, *m, target.server_tz)?;
+            meta.push((specs.len(), *m));
+            specs.push(spec.clone());
+            formats.push(None);
+        }
         let by_name = specs
             .iter()
             .enumerate()
@@ -147,39 +208,49 @@ impl ColumnPlan {
             .map(|k| specs.iter().position(|s| &s.name == k))
             .collect();
         let sort = sort.unwrap_or_default();
-        if !target.provenance {
-            return ColumnPlan {
-                specs,
-                by_name,
-                by_field: Vec::new(),
-                unsupported,
-                provenance: None,
-                sort,
-                table,
-            };
-        }
-        let hash_col = specs.len();
-        specs.push(ColumnSpec {
-            name: PROVENANCE_FILE.to_owned(),
-            type_name: "UInt64".to_owned(),
-            ty: crate::ch::types::ChType::UInt64,
-            default: None,
-        });
-        specs.push(ColumnSpec {
-            name: PROVENANCE_ROW.to_owned(),
-            type_name: "UInt64".to_owned(),
-            ty: crate::ch::types::ChType::UInt64,
-            default: None,
-        });
-        ColumnPlan {
+        let provenance = match target.provenance {
+            false => None,
+            true => {
+                let hash_col = specs.len();
+                for name in [PROVENANCE_FILE, PROVENANCE_ROW] {
+                    specs.push(ColumnSpec {
+                        name: name.to_owned(),
+                        type_name: "UInt64".to_owned(),
+                        ty: ChType::UInt64,
+                        default: None,
+                    });
+                    formats.push(None);
+                }
+                Some((hash_col, hash_col + 1))
+            }
+        };
+        Ok(ColumnPlan {
             specs,
             by_name,
+            names,
             by_field: Vec::new(),
+            fixed: None,
             unsupported,
-            provenance: Some((hash_col, hash_col + 1)),
+            provenance,
             sort,
             table,
-        }
+            rules: Arc::clone(rules),
+            meta,
+            file: FileFacts {
+                run_id: Arc::clone(&target.stamp.run_id),
+                started_ns: target.stamp.started_ns,
+                ..FileFacts::default()
+            },
+            formats,
+            iso: String::new(),
+        })
+    }
+
+    /// Sets the file whose rows the metadata columns describe.
+    pub fn start_file(&mut self, entry: &FileEntry) {
+        self.file.path = entry.rel.clone();
+        self.file.size = entry.size;
+        self.file.mtime_ns = entry.mtime_ns;
     }
 
     /// The `(col, …)` list of the INSERT; files with the same list can share an insert.
@@ -192,18 +263,6 @@ impl ColumnPlan {
         BlockBuilder::new(&self.specs, server_tz)
     }
 
-    fn resolve(&mut self, index: usize, name: &str) -> Option<usize> {
-        if let Some(Some(col)) = self.by_field.get(index) {
-            return Some(*col);
-        }
-        let col = self.by_name.get(name).copied();
-        if self.by_field.len() <= index {
-            self.by_field.resize(index + 1, None);
-        }
-        self.by_field[index] = col;
-        col
-    }
-
     /// The block columns to sort rows by before sending (empty: leave the order to the server).
     pub fn sort_columns(&self) -> &[usize] {
         &self.sort
@@ -214,8 +273,9 @@ impl ColumnPlan {
         self.by_field.clear();
     }
 
-    /// Completes the block's current row with its provenance.
+    /// Completes the block's current row with its metadata and provenance.
     pub fn stamp(&self, block: &mut BlockBuilder, file_id: u64, ordinal: u64) {
+        self.push_metadata(block);
         if let Some((file_col, row_col)) = self.provenance {
             // Provenance values always fit their UInt64 columns.
             let _ = block.push(file_col, &Value::UInt(file_id));
@@ -249,19 +309,45 @@ impl<'a> RowWriter<'a> {
 
 impl FieldSink for RowWriter<'_> {
     fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
-        let Some(col) = self.plan.resolve(index, name) else {
-            return match self.plan.unsupported.get(name) {
-                // No value leaves the column to its default, as if the field were absent.
-                Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
-                Some(reason) => Err(ConvError::new(reason.clone())),
-                None => Err(ConvError::new(format!(
-                    "field `{name}` has no column in table {}",
-                    self.plan.table
-                ))),
-            };
+        let col = match self.plan.resolve(index, name) {
+            Slot::Column(col) => col,
+            Slot::Ignored => return Ok(()),
+            Slot::Unresolved => {
+                return match self.plan.unsupported.get(name) {
+                    // No value leaves the column to its default, as if the field were absent.
+                    Some(_) if matches!(value, Value::Null | Value::Text(b"")) => Ok(()),
+                    Some(reason) => Err(ConvError::new(reason.clone())),
+                    None => Err(ConvError::new(format!(
+                        "field `{name}` has no column in table {}",
+                        self.plan.table
+                    ))),
+                };
+            }
         };
         if self.block.is_set(col) {
             return Err(ConvError::new(format!("field `{name}` appears twice")));
+        }
+        if let Some(format) = &self.plan.formats[col]
+            && let Value::Text(text) | Value::Str(text) = value
+            && !text.is_empty()
+            && text != b"\\N"
+        {
+            let mut iso = std::mem::take(&mut self.plan.iso);
+            let result = format.to_iso(text, &mut iso).and_then(|()| {
+                self.block
+                    .push(col, &Value::Text(iso.as_bytes()))
+                    .map_err(|e| ConvError::new(e.0))
+            });
+            self.plan.iso = iso;
+            return result.map_err(|e| {
+                let shown = value.preview(60);
+                let msg = format!(
+                    "cannot convert {shown:?} to {}: {}",
+                    self.plan.specs[col].type_name, e.0
+                );
+                self.bad_value = Some(shown);
+                ConvError::new(msg)
+            });
         }
         self.block.push(col, &value).map_err(|e| {
             let shown = value.preview(60);
@@ -274,3 +360,6 @@ impl FieldSink for RowWriter<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,170 +7,86 @@
 //! after it. Every series carries the data folder's id as its `folder` label, so that several
 //! folders' files in one collector never collide. The file is replaced atomically.
 
-use crate::exit::Exit;
+mod totals;
+
+pub use totals::BUCKETS;
+
 use crate::folder::Folder;
 use crate::manifest::ATTENTION_REASONS;
-use crate::outcome::Status;
 use crate::summary::Summary;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use totals::{Totals, epoch, le_label};
 
-/// Upper bounds of the per-file duration histogram, in seconds; 600 is the "slow file" threshold.
-pub const BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 600.0, 1800.0, 3600.0];
-
-/// The cumulative part, as read from the previous file and as written to the next.
-#[derive(Debug, Default, Clone, PartialEq)]
-struct Totals {
-    runs: BTreeMap<String, u64>,
-    files: BTreeMap<String, u64>,
-    rows: u64,
-    bytes: u64,
-    rejected: u64,
-    /// Keyed by the `le` label as written; `+Inf` included.
-    buckets: BTreeMap<String, u64>,
-    duration_sum: f64,
-    duration_count: u64,
-    last_success: f64,
-    /// The gauge of files needing attention, by reason: kept from the previous file when a run
-    /// cannot ask the manifest.
-    attention: BTreeMap<String, u64>,
+/// Series written in the text format, each carrying the folder's label.
+struct Text {
+    out: String,
+    folder: String,
 }
 
-/// Bounds are written as floats (`1.0`, not `1`), the form Prometheus 3 normalises `le` to, so
-/// rules matching `le="600.0"` work with every Prometheus version.
-fn le_label(bound: f64) -> String {
-    format!("{bound:?}")
-}
-
-/// Statuses whose duration measures real work on the file (read, converted, sent).
-fn timed(status: Status) -> bool {
-    matches!(status, Status::Ingested | Status::Failed)
-}
-
-impl Totals {
-    /// Reads what an earlier run wrote; lines it does not know are ignored.
-    fn parse(text: &str) -> Totals {
-        let mut t = Totals::default();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((series, value)) = line.rsplit_once(' ') else {
-                continue;
-            };
-            let Ok(value) = value.parse::<f64>() else {
-                continue;
-            };
-            let (name, label) = match series.split_once('{') {
-                Some((name, rest)) => (name, label_value(rest)),
-                None => (series, None),
-            };
-            // Series written before the `folder` label have no other.
-            let label = label.filter(|l| !l.is_empty());
-            let count = value as u64;
-            match (name, label) {
-                ("ingest_runs_total", Some(l)) => {
-                    t.runs.insert(l, count);
-                }
-                ("ingest_files_total", Some(l)) => {
-                    t.files.insert(l, count);
-                }
-                ("ingest_file_duration_seconds_bucket", Some(l)) => {
-                    t.buckets.insert(l, count);
-                }
-                ("ingest_files_needing_attention", Some(l)) => {
-                    t.attention.insert(l, count);
-                }
-                ("ingest_rows_total", None) => t.rows = count,
-                ("ingest_bytes_total", None) => t.bytes = count,
-                ("ingest_rejected_records_total", None) => t.rejected = count,
-                ("ingest_file_duration_seconds_sum", None) => t.duration_sum = value,
-                ("ingest_file_duration_seconds_count", None) => t.duration_count = count,
-                ("ingest_last_success_timestamp_seconds", None) => t.last_success = value,
-                _ => {}
-            }
-        }
-        t
+impl Text {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
 
-    fn add(&mut self, s: &Summary) {
-        *self.runs.entry(s.exit.code().to_string()).or_default() += 1;
-        // Present from the first run on, so that `increase()` sees the first failure too.
-        for status in [Status::Ingested, Status::Failed] {
-            self.files.entry(status.label().to_owned()).or_default();
-        }
-        for (status, n) in s.counts() {
-            *self.files.entry(status.label().to_owned()).or_default() += n;
-        }
-        self.rows += s.rows();
-        self.bytes += s.bytes();
-        self.rejected += s.rejected();
-        if let Some(attention) = &s.attention {
-            self.attention = attention.clone();
-        }
-        for o in s.outcomes.iter().filter(|o| timed(o.status)) {
-            let secs = o.duration.as_secs_f64();
-            for b in BUCKETS.iter().filter(|&&b| secs <= b) {
-                *self.buckets.entry(le_label(*b)).or_default() += 1;
-            }
-            *self.buckets.entry("+Inf".to_owned()).or_default() += 1;
-            self.duration_sum += secs;
-            self.duration_count += 1;
-        }
-        if s.exit == Exit::Ok {
-            self.last_success = epoch(s.finished);
+    /// A metric family: `series` are (other labels, value).
+    fn family(&mut self, name: &str, kind: &str, help: &str, series: &[(String, String)]) {
+        self.head(name, kind, help);
+        for (labels, value) in series {
+            let labels = match labels.is_empty() {
+                true => self.folder.clone(),
+                false => format!("{},{labels}", self.folder),
+            };
+            let _ = writeln!(self.out, "{name}{{{labels}}} {value}");
         }
     }
-}
 
-/// The value of the label other than `folder` in `rest` (what follows `{`), e.g.
-/// `folder="x",outcome="failed"}`; empty when there is no other.
-fn label_value(rest: &str) -> Option<String> {
-    let mut rest = rest;
-    loop {
-        let (name, quoted) = rest.split_once("=\"")?;
-        let (value, after) = quoted.split_once('"')?;
-        if name.trim_start_matches(',').trim() != "folder" {
-            return Some(value.to_owned());
-        }
-        rest = after;
-        if rest.trim_start().starts_with('}') {
-            return Some(String::new());
-        }
+    /// A family of one series with no other label.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl ToString) {
+        self.family(name, kind, help, &[(String::new(), value.to_string())]);
     }
-}
 
-fn epoch(t: chrono::DateTime<chrono::Utc>) -> f64 {
-    t.timestamp_millis() as f64 / 1000.0
-}
+    /// A family labelled by one label, from a map.
+    fn by(&mut self, name: &str, kind: &str, help: &str, label: &str, map: &BTreeMap<String, u64>) {
+        let series: Vec<_> = map
+            .iter()
+            .map(|(k, n)| (format!("{label}=\"{}\"", label_text(k)), n.to_string()))
+            .collect();
+        self.family(name, kind, help, &series);
+    }
 
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    fn histogram(&mut self, t: &Totals) {
+        let name = "ingest_file_duration_seconds";
+        self.head(
+            name,
+            "histogram",
+            "Time to read, send and confirm a file (ingested or failed).",
+        );
+        let folder = &self.folder;
+        for le in BUCKETS
+            .iter()
+            .map(|b| le_label(*b))
+            .chain(["+Inf".to_owned()])
+        {
+            let n = t.buckets.get(&le).copied().unwrap_or(0);
+            let _ = writeln!(self.out, "{name}_bucket{{{folder},le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(self.out, "{name}_sum{{{folder}}} {}", t.duration_sum);
+        let _ = writeln!(self.out, "{name}_count{{{folder}}} {}", t.duration_count);
+    }
 }
 
 /// The whole file for this run, given what earlier runs wrote.
 fn render(previous: &str, s: &Summary) -> String {
     let mut t = Totals::parse(previous);
     t.add(s);
-    let folder = format!("folder=\"{}\"", label_text(&s.folder));
-    let mut out = String::new();
-    let family =
-        |out: &mut String, name: &str, kind: &str, help: &str, series: &[(String, String)]| {
-            head(out, name, kind, help);
-            for (labels, value) in series {
-                let labels = match labels.is_empty() {
-                    true => folder.clone(),
-                    false => format!("{folder},{labels}"),
-                };
-                let _ = writeln!(out, "{name}{{{labels}}} {value}");
-            }
-        };
-    let plain = |v: String| vec![(String::new(), v)];
-    family(
-        &mut out,
+    let mut m = Text {
+        out: String::new(),
+        folder: format!("folder=\"{}\"", label_text(&s.folder)),
+    };
+    m.family(
         "ingest_build_info",
         "gauge",
         "Version of ingest that wrote this file.",
@@ -179,133 +95,107 @@ fn render(previous: &str, s: &Summary) -> String {
             "1".to_owned(),
         )],
     );
-    let runs: Vec<_> = t
-        .runs
-        .iter()
-        .map(|(code, n)| (format!("exit_code=\"{}\"", label_text(code)), n.to_string()))
-        .collect();
-    family(
-        &mut out,
+    m.by(
         "ingest_runs_total",
         "counter",
         "Runs, by exit code.",
-        &runs,
+        "exit_code",
+        &t.runs,
     );
-    let files: Vec<_> = t
-        .files
-        .iter()
-        .map(|(o, n)| (format!("outcome=\"{}\"", label_text(o)), n.to_string()))
-        .collect();
-    family(
-        &mut out,
+    m.by(
         "ingest_files_total",
         "counter",
         "Files seen by runs, by outcome.",
-        &files,
+        "outcome",
+        &t.files,
     );
-    family(
-        &mut out,
-        "ingest_rows_total",
-        "counter",
-        "Rows ingested.",
-        &plain(t.rows.to_string()),
-    );
-    family(
-        &mut out,
+    m.single("ingest_rows_total", "counter", "Rows ingested.", t.rows);
+    m.single(
         "ingest_bytes_total",
         "counter",
         "Bytes of the files ingested.",
-        &plain(t.bytes.to_string()),
+        t.bytes,
     );
-    family(
-        &mut out,
+    m.single(
         "ingest_rejected_records_total",
         "counter",
         "Records left out of ingested files (--on-error skip-row).",
-        &plain(t.rejected.to_string()),
+        t.rejected,
     );
-    let mut histogram: Vec<(String, String)> = Vec::new();
-    for le in BUCKETS
+    m.histogram(&t);
+    let attention: BTreeMap<String, u64> = ATTENTION_REASONS
         .iter()
-        .map(|b| le_label(*b))
-        .chain(["+Inf".to_owned()])
-    {
-        let n = t.buckets.get(&le).copied().unwrap_or(0);
-        histogram.push((format!("le=\"{le}\""), n.to_string()));
-    }
-    head(
-        &mut out,
-        "ingest_file_duration_seconds",
-        "histogram",
-        "Time to read, send and confirm a file (ingested or failed).",
-    );
-    for (labels, n) in &histogram {
-        let _ = writeln!(
-            out,
-            "ingest_file_duration_seconds_bucket{{{folder},{labels}}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "ingest_file_duration_seconds_sum{{{folder}}} {}",
-        t.duration_sum
-    );
-    let _ = writeln!(
-        out,
-        "ingest_file_duration_seconds_count{{{folder}}} {}",
-        t.duration_count
-    );
-    let attention: Vec<_> = ATTENTION_REASONS
-        .iter()
-        .map(|r| {
-            let n = t.attention.get(*r).copied().unwrap_or(0);
-            (format!("reason=\"{r}\""), n.to_string())
-        })
+        .map(|r| ((*r).to_owned(), t.attention.get(*r).copied().unwrap_or(0)))
         .collect();
-    family(
-        &mut out,
+    m.by(
         "ingest_files_needing_attention",
         "gauge",
         "Files of the folder that need an operator after the last run, by reason (held back, \
          failed, quarantined, poison, in flight).",
+        "reason",
         &attention,
     );
-    family(
-        &mut out,
+    last_run(&mut m, s, &t);
+    if let Some(at) = s.heartbeat {
+        m.single(HEARTBEAT, "gauge", HEARTBEAT_HELP, epoch(at));
+    }
+    m.out
+}
+
+const HEARTBEAT: &str = "ingest_watch_heartbeat_timestamp_seconds";
+const HEARTBEAT_HELP: &str =
+    "When `ingest watch` last went round its loop (Unix time); it beats while idle.";
+
+/// Renews only the watcher's heartbeat in the metrics file at `path`, leaving every other
+/// series as the last cycle wrote it: a stale value means a stuck or dead watcher, not a quiet
+/// folder.
+pub fn beat(path: &Path, folder: &str, at: chrono::DateTime<chrono::Utc>) -> io::Result<()> {
+    replace(path, |previous| {
+        let mut m = Text {
+            out: previous
+                .lines()
+                .filter(|l| !l.contains(HEARTBEAT))
+                .map(|l| format!("{l}\n"))
+                .collect(),
+            folder: format!("folder=\"{}\"", label_text(folder)),
+        };
+        m.single(HEARTBEAT, "gauge", HEARTBEAT_HELP, epoch(at));
+        m.out
+    })
+}
+
+/// The gauges that describe the last run.
+fn last_run(m: &mut Text, s: &Summary, t: &Totals) {
+    m.single(
         "ingest_last_run_warnings",
         "gauge",
         "Warnings of the last run (data files no route matches, routes that matched no file).",
-        &plain(s.warnings.len().to_string()),
+        s.warnings.len(),
     );
-    family(
-        &mut out,
+    m.single(
         "ingest_run_duration_seconds",
         "gauge",
         "Wall time of the last run.",
-        &plain(s.duration.as_secs_f64().to_string()),
+        s.duration.as_secs_f64(),
     );
-    family(
-        &mut out,
+    m.single(
         "ingest_last_run_timestamp_seconds",
         "gauge",
         "When the last run ended (Unix time).",
-        &plain(epoch(s.finished).to_string()),
+        epoch(s.finished),
     );
-    family(
-        &mut out,
+    m.single(
         "ingest_last_run_exit_code",
         "gauge",
         "Exit code of the last run (0 ok, 3 files failed, 4 ClickHouse unreachable, ...).",
-        &plain(s.exit.code().to_string()),
+        s.exit.code(),
     );
-    family(
-        &mut out,
+    m.single(
         "ingest_last_success_timestamp_seconds",
         "gauge",
         "When a run last ended with exit code 0 (Unix time; 0 if never).",
-        &plain(t.last_success.to_string()),
+        t.last_success,
     );
-    out
 }
 
 /// A label value as the text format wants it: `\\`, `\"` and `\n` escaped.
@@ -316,10 +206,16 @@ fn label_text(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Adds this run to the metrics file at `path`: reads the previous file, writes the new one to a
-/// temporary file in the same folder, and renames it over the old one. Neither is ever opened
-/// through a symlink; a symlink planted in the file's place is replaced, not followed.
+/// Adds this run to the metrics file at `path`.
 pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
+    replace(path, |previous| render(previous, s))
+}
+
+/// Replaces the metrics file at `path` with what `make` makes of its previous text: writes the
+/// new one to a temporary file in the same folder and renames it over the old one. Neither is
+/// ever opened through a symlink; a symlink planted in the file's place is replaced, not
+/// followed.
+fn replace(path: &Path, make: impl FnOnce(&str) -> String) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| {
@@ -344,7 +240,7 @@ pub fn write(path: &Path, s: &Summary) -> io::Result<()> {
         Err(e) if e.is_gone() || e.is_swap() => String::new(),
         Err(e) => return Err(io::Error::other(e)),
     };
-    let text = render(&previous, s);
+    let text = make(&previous);
     // A dot name ending in `.tmp` is never picked up by the collector, which reads `*.prom`.
     let tmp = format!(".{name}.{}.tmp", std::process::id());
     let written = write_new(&dir, &tmp, text.as_bytes()).and_then(|()| dir.rename(&tmp, &name));
@@ -370,10 +266,12 @@ fn write_new(dir: &Folder, name: &str, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::Exit;
     use crate::exit::Fatal;
     use crate::outcome::FileOutcome;
     use crate::outcome::RunReport;
     use crate::outcome::RunStart;
+    use crate::outcome::Status;
     use std::time::Duration;
 
     fn report(exit: Exit, outcomes: Vec<FileOutcome>) -> Result<RunReport, Fatal> {
@@ -382,6 +280,7 @@ mod tests {
             dry_run: false,
             outcomes,
             created: Vec::new(),
+            altered: Vec::new(),
             warnings: Vec::new(),
             stopped: None,
             exit,

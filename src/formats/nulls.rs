@@ -1,0 +1,47 @@
+//! A route's spellings of NULL for formats whose readers hand over typed values (JSON, XML): a
+//! text or string value spelled as one of them reaches the row as NULL.
+
+use super::{FieldSink, ReadError, RecordSource};
+use crate::convert::ConvError;
+use crate::value::Value;
+
+pub struct Nulls {
+    pub inner: Box<dyn RecordSource>,
+    pub markers: Vec<Vec<u8>>,
+}
+
+struct Sink<'a> {
+    inner: &'a mut dyn FieldSink,
+    markers: &'a [Vec<u8>],
+}
+
+impl FieldSink for Sink<'_> {
+    fn field(&mut self, index: usize, name: &str, value: Value<'_>) -> Result<(), ConvError> {
+        let null = match &value {
+            Value::Text(b) | Value::Str(b) => self.markers.iter().any(|m| m == b),
+            _ => false,
+        };
+        match null {
+            true => self.inner.field(index, name, Value::Null),
+            false => self.inner.field(index, name, value),
+        }
+    }
+}
+
+impl RecordSource for Nulls {
+    fn fields(&self) -> &[String] {
+        self.inner.fields()
+    }
+
+    fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
+        let mut sink = Sink {
+            inner: sink,
+            markers: &self.markers,
+        };
+        self.inner.next_record(&mut sink)
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.inner.describe()
+    }
+}
