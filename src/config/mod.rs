@@ -59,7 +59,6 @@ pub struct RunConfig {
     /// Rows one INSERT carries at most (whole batches; at least one batch).
     pub insert_rows: u64,
     /// Threads that read, check and encode files.
-    #[expect(dead_code, reason = "the reading side does not use it yet")]
     pub jobs: usize,
     /// Every large file is read through before any of its rows is sent.
     pub check_first: bool,
@@ -258,6 +257,16 @@ impl RunConfig {
             coordination,
             shard,
         })
+    }
+}
+
+impl RunConfig {
+    /// The bounds on reading files, and whether a large file is read ahead of its parser.
+    pub fn limits(&self) -> crate::formats::Limits {
+        crate::formats::Limits {
+            read_ahead: self.jobs > 1,
+            ..Default::default()
+        }
     }
 }
 

@@ -83,7 +83,7 @@ impl Sink {
             inserter: Inserter::new(server.clone(), folder_id, &manifest.stamp.run_id),
             server,
             manifest,
-            limits: Limits::default(),
+            limits: cfg.limits(),
             policy: cfg.on_error,
             insert_rows: cfg.insert_rows,
             dry_run: cfg.dry_run,

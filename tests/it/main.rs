@@ -23,6 +23,7 @@ mod fuzz;
 mod hostile;
 mod infer;
 mod inserts;
+mod jobs;
 mod lifecycle;
 mod modern_types;
 mod one_pass;
