@@ -10,7 +10,6 @@ use super::insert::Stream;
 use super::landed::Landed;
 use super::layout::{BatchPlan, InsertNames};
 use super::work::LargeFile;
-use crate::ch::ChError;
 use crate::manifest::Event;
 use crate::outcome::FileOutcome;
 use std::cell::Cell;
@@ -272,13 +271,13 @@ impl Sink {
         crash_point!("before-insert");
         self.server.check_fence()?;
         fail::fail_point!("insert-server-error", |_| {
-            Err(SinkError::Server(ChError::Server {
+            Err(SinkError::Server(crate::ch::ChError::Server {
                 code: 252,
                 message: "Too many parts (injected by a failpoint)".into(),
             }))
         });
         fail::fail_point!("insert-unreachable", |_| {
-            Err(SinkError::Server(ChError::Unreachable {
+            Err(SinkError::Server(crate::ch::ChError::Unreachable {
                 url: self.server.display_url().to_string(),
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
