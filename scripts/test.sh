@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests once, then the integration tests against each real ClickHouse
 # server the tests start themselves — 18.16 (Debian's clickhouse-server) and 26.9 (the chdb-core
-# wheel). `INGEST_TEST_SERVERS="26.9"` runs one only; extra arguments go to `cargo test`.
+# wheel). `INGEST_TEST_SERVERS="26.9"` runs one only; extra arguments go to `cargo test` (and skip
+# the second pass of the crash tests with `--jobs 2`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/clickhouse.sh install
@@ -27,6 +28,15 @@ for server in ${INGEST_TEST_SERVERS:-18.16 26.9}; do
     echo "=== integration tests on ClickHouse $server"
     if ! INGEST_TEST_SERVER=$server cargo test --features failpoints --test it "$@"; then
         failed+=("$server")
+    fi
+    # Every run above has one job; the crash, chaos and one-pass tests again with two.
+    if [ $# -eq 0 ]; then
+        echo
+        echo "=== crash and chaos tests with --jobs 2 on ClickHouse $server"
+        if ! INGEST_JOBS=2 INGEST_TEST_SERVER=$server cargo test --features failpoints --test it \
+            -- exactly_once:: chaos:: one_pass:: append::; then
+            failed+=("$server (--jobs 2)")
+        fi
     fi
 done
 if [ ${#failed[@]} -gt 0 ]; then

@@ -53,11 +53,10 @@ pub fn run(
         };
         let outcome = compare::side_by_side(sides, plan, runs)?;
         let mb = plan.set.bytes as f64 / 1e6;
-        let ingest = outcome.get(Side::Ingest);
         for (side, result) in &outcome.sides {
             let lead = vec![case.name.clone(), side.describe(plan.format)];
             match result {
-                Ok(s) => table.row(cells(lead, s, mb, versus(ingest, s, *side))),
+                Ok(s) => table.row(cells(lead, s, mb, versus(&outcome, s, *side))),
                 Err(why) => compare::unavailable(&mut table, lead, HEADER.len(), why),
             }
         }
@@ -75,7 +74,9 @@ pub fn run(
             "same",
             same,
         ));
-        checks.extend(targets(&case.name, &outcome));
+        for side in outcome.ingest_sides() {
+            checks.extend(targets(&case.name, &outcome, side));
+        }
         lines.push(Line::new(&case.name, server, &outcome));
     }
     println!("### {title}\n");
@@ -87,29 +88,45 @@ pub fn run(
     Ok(checks)
 }
 
-/// `ingest`'s wall time and CPU per million rows as shares of `side`'s, on every row but its own.
-fn versus(ingest: Option<&Series>, s: &Series, side: Side) -> String {
-    match ingest {
-        Some(i) if side != Side::Ingest => format!(
-            "{:.2}× wall, {:.2}× CPU",
-            i.wall() / s.wall(),
-            i.total_cpu_per_m() / s.total_cpu_per_m()
-        ),
-        _ => String::new(),
+/// On the floor's and the peers' rows: each `ingest`'s wall time and CPU per million rows as
+/// shares of the side's.
+fn versus(outcome: &Outcome, s: &Series, side: Side) -> String {
+    if side.is_ingest() {
+        return String::new();
     }
+    let shares: Vec<String> = outcome
+        .ingest_sides()
+        .into_iter()
+        .filter_map(|i| outcome.get(i).map(|series| (i, series)))
+        .map(|(i, series)| {
+            let Side::Ingest(jobs) = i else {
+                unreachable!("ingest sides only")
+            };
+            format!(
+                "-j{jobs}: {:.2}× wall, {:.2}× CPU",
+                series.wall() / s.wall(),
+                series.total_cpu_per_m() / s.total_cpu_per_m()
+            )
+        })
+        .collect();
+    shares.join("; ")
 }
 
-/// The brief's targets for a large file: wall time against the faster peer, CPU against the
-/// server's own parse, peak memory.
-fn targets(name: &str, outcome: &Outcome) -> Vec<Check> {
-    let Some(ingest) = outcome.get(Side::Ingest) else {
+/// The brief's targets for a large file, for `ingest` run as `side`: wall time against the
+/// faster peer, CPU against the server's own parse, peak memory.
+fn targets(name: &str, outcome: &Outcome, side: Side) -> Vec<Check> {
+    let Some(ingest) = outcome.get(side) else {
         return Vec::new();
     };
+    let name = &format!("{name}, {}", side.describe(""));
     let mut checks = Vec::new();
-    if let Some((side, peer)) = outcome.fastest_peer() {
+    if let Some((peer_side, peer)) = outcome.fastest_peer() {
         let r = ingest.wall() / peer.wall();
         checks.push(Check::new(
-            format!("{name}: wall time vs the faster peer ({})", side.short()),
+            format!(
+                "{name}: wall time vs the faster peer ({})",
+                peer_side.short()
+            ),
             &format!("{r:.2}×"),
             &format!("≤ {WALL_RATIO_TARGET:.2}×"),
             r <= WALL_RATIO_TARGET,

@@ -105,6 +105,15 @@ impl Outcome {
             .and_then(|(_, r)| r.as_ref().ok())
     }
 
+    /// The `ingest` sides that ran, in the order of the report.
+    pub fn ingest_sides(&self) -> Vec<Side> {
+        self.sides
+            .iter()
+            .filter(|(s, r)| s.is_ingest() && r.is_ok())
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     /// The faster of clickhouse-client and the server's own parse: the peer to beat.
     pub fn fastest_peer(&self) -> Option<(Side, &Series)> {
         [Side::Client, Side::Http]
@@ -123,7 +132,8 @@ pub fn side_by_side(sides: &Sides, plan: &Plan, runs: usize) -> Result<Outcome> 
         .scratch
         .join(format!("floor-{}.native", plan.label.replace(' ', "-")));
     let _ = std::fs::remove_file(&native);
-    let able: Vec<Side> = Side::ALL
+    let able: Vec<Side> = sides
+        .all()
         .into_iter()
         .filter(|&s| s != Side::Floor && plan.can(s))
         .chain(plan.can(Side::Floor).then_some(Side::Floor))

@@ -103,7 +103,7 @@ fn run(opts: &Options) -> Result<()> {
         let dir = root.join(format!("server-{}", flavor.name()));
         let server = Server::start(flavor, &programs, &dir)?;
         let scratch = root.join(format!("scratch-{}", flavor.name()));
-        let sides = Sides::new(&server, ingest.clone(), scratch)?;
+        let sides = Sides::new(&server, ingest.clone(), opts.jobs.clone(), scratch)?;
         println!("## ClickHouse {}\n", server.version);
         println!(
             "Server: {}. Load average when its scenarios start: {}.\n",

@@ -34,6 +34,11 @@ pub struct Options {
     #[arg(long, env = "BENCH_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// `ingest --jobs` values, each measured as a side of its own; the last is taken as the
+    /// default (the machine's cores) where one `ingest` run stands for all
+    #[arg(long, env = "BENCH_JOBS", value_delimiter = ',', default_value = "1,2")]
+    pub jobs: Vec<u32>,
+
     /// The `ingest` binary [default: target/release/ingest beside this harness]
     #[arg(long, value_name = "PATH")]
     pub ingest: Option<PathBuf>,

@@ -7,7 +7,7 @@ use crate::bulk::PEAK_RSS_TARGET_MIB;
 use crate::compare::Series;
 use crate::data::DataSet;
 use crate::report::{self, Check, Table, thousands};
-use crate::sides::{Side, Sides};
+use crate::sides::Sides;
 use crate::tables::{Merges, Schema};
 use std::path::Path;
 
@@ -36,12 +36,12 @@ pub fn run(sides: &Sides, sets: &[&DataSet], runs: usize) -> anyhow::Result<Vec<
         let label = format!("rerun over {} files", thousands(files));
         set.warm_page_cache()?;
         let target = sides.target(Schema::Typed, Merges::Running)?;
-        let first = sides.run(Side::Ingest, &target, set, "", Path::new(""))?;
+        let first = sides.run(sides.default_ingest(), &target, set, "", Path::new(""))?;
         sides.landed(&target, set.rows())?;
         eprintln!("{label}: first run {:.2}s", first.wall.as_secs_f64());
         let mut series = Series::default();
         for r in 0..runs {
-            let measured = sides.run(Side::Ingest, &target, set, "", Path::new(""))?;
+            let measured = sides.run(sides.default_ingest(), &target, set, "", Path::new(""))?;
             let landed = sides.landed(&target, set.rows())?;
             eprintln!(
                 "{label}: rerun {}/{runs}: {:.2}s, {} queries",

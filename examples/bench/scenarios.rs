@@ -156,7 +156,7 @@ fn availability(
     format: &str,
 ) -> Vec<(Side, Result<(), String>)> {
     let mut able: Vec<(Side, Result<(), String>)> = Vec::new();
-    for side in Side::ALL {
+    for side in sides.all() {
         let result = match (side, probe) {
             (_, None) => Err("no one-row file to try".to_owned()),
             (Side::Floor, _) if able.iter().any(|(_, r)| r.is_ok()) => Ok(()),
@@ -177,7 +177,7 @@ fn availability(
 
 fn who(side: Side) -> &'static str {
     match side {
-        Side::Ingest => "this ingest cannot load it",
+        Side::Ingest(_) => "this ingest cannot load it",
         Side::Client => "clickhouse-client parses the file itself, and says",
         Side::Http => "the server says",
         Side::Floor => "floor",

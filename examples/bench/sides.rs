@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 /// Who loads the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
-    Ingest,
+    /// `ingest run --jobs N`.
+    Ingest(u32),
     /// `clickhouse-client … < file`, one call per file.
     Client,
     /// `curl --data-binary @file`, one call per file: the server parses the file itself.
@@ -27,12 +28,20 @@ pub enum Side {
 }
 
 impl Side {
-    /// Every side, in the order of a report's rows.
-    pub const ALL: [Side; 4] = [Side::Ingest, Side::Floor, Side::Client, Side::Http];
+    /// Every side, in the order of a report's rows: `ingest` with each of `jobs`, then the
+    /// floor and the peers.
+    pub fn all(jobs: &[u32]) -> Vec<Side> {
+        let peers = [Side::Floor, Side::Client, Side::Http];
+        jobs.iter().map(|&j| Side::Ingest(j)).chain(peers).collect()
+    }
+
+    pub fn is_ingest(self) -> bool {
+        matches!(self, Side::Ingest(_))
+    }
 
     fn user(self) -> &'static str {
         match self {
-            Side::Ingest => INGEST_USER,
+            Side::Ingest(_) => INGEST_USER,
             Side::Client => CLIENT_USER,
             Side::Http => HTTP_USER,
             Side::Floor => FLOOR_USER,
@@ -42,7 +51,7 @@ impl Side {
     /// The side in a few words, whatever the format.
     pub fn short(self) -> &'static str {
         match self {
-            Side::Ingest => "ingest",
+            Side::Ingest(_) => "ingest",
             Side::Client => "clickhouse-client",
             Side::Http => "the server's parse",
             Side::Floor => "the floor",
@@ -52,7 +61,7 @@ impl Side {
     /// The side as a report names it, reading files of `format`.
     pub fn describe(self, format: &str) -> String {
         match self {
-            Side::Ingest => "ingest".to_owned(),
+            Side::Ingest(jobs) => format!("ingest --jobs {jobs}"),
             Side::Client => format!("clickhouse-client {format}"),
             Side::Http => format!("server's parse: curl {format}"),
             Side::Floor => "floor: curl Native".to_owned(),
@@ -77,19 +86,37 @@ pub struct Measured {
 pub struct Sides<'a> {
     pub server: &'a Server,
     pub ingest: PathBuf,
+    /// The `--jobs` values `ingest` runs with, each a side of its own.
+    pub jobs: Vec<u32>,
     pub scratch: PathBuf,
     counter: Cell<u32>,
 }
 
 impl<'a> Sides<'a> {
-    pub fn new(server: &'a Server, ingest: PathBuf, scratch: PathBuf) -> Result<Sides<'a>> {
+    pub fn new(
+        server: &'a Server,
+        ingest: PathBuf,
+        jobs: Vec<u32>,
+        scratch: PathBuf,
+    ) -> Result<Sides<'a>> {
         std::fs::create_dir_all(scratch.join("logs"))?;
         Ok(Sides {
             server,
             ingest,
+            jobs,
             scratch,
             counter: Cell::new(0),
         })
+    }
+
+    /// Every side of a comparison, `ingest` once for each `--jobs` value.
+    pub fn all(&self) -> Vec<Side> {
+        Side::all(&self.jobs)
+    }
+
+    /// `ingest` at its default: as many jobs as the machine has cores (the last value given).
+    pub fn default_ingest(&self) -> Side {
+        Side::Ingest(self.jobs.last().copied().unwrap_or(1))
     }
 
     pub fn next(&self) -> u32 {
@@ -121,11 +148,12 @@ impl<'a> Sides<'a> {
         self.measure(user, || {
             let mut samples = Vec::new();
             match side {
-                Side::Ingest => {
+                Side::Ingest(jobs) => {
                     let logs = self.logs("ingest");
                     let lock = self.scratch.join("ingest.lock");
                     let mut cmd =
                         launch::ingest(&self.ingest, server, user, db, &set.dir, &lock, &logs)?;
+                    cmd.args(["--jobs", &jobs.to_string()]);
                     let what = format!("`ingest run` over {}", set.dir.display());
                     samples.push(launch::run_checked(&mut cmd, &what, &logs)?);
                 }

@@ -35,7 +35,6 @@ pub fn run(
     let outcome = compare::side_by_side(sides, plan, runs)?;
     let files = plan.set.files.len() as f64;
     let per_second = |s: &Series| files / s.wall();
-    let ingest = outcome.get(Side::Ingest);
     let mut table = Table::new(&HEADER);
     for (side, result) in &outcome.sides {
         let name = match side {
@@ -43,7 +42,7 @@ pub fn run(
                 format!("{}, one call per file", side.describe(plan.format))
             }
             Side::Floor => "floor: curl Native, all rows in one call".to_owned(),
-            Side::Ingest => side.describe(plan.format),
+            Side::Ingest(_) => side.describe(plan.format),
         };
         let s = match result {
             Ok(s) => s,
@@ -52,9 +51,21 @@ pub fn run(
                 continue;
             }
         };
-        let ratio = match ingest {
-            Some(i) if *side != Side::Ingest => format!("{:.2}×", per_second(i) / per_second(s)),
-            _ => String::new(),
+        let ratio = match side.is_ingest() {
+            true => String::new(),
+            false => outcome
+                .ingest_sides()
+                .into_iter()
+                .filter_map(|i| outcome.get(i).map(|series| (i, series)))
+                .map(|(i, series)| {
+                    let jobs = match i {
+                        Side::Ingest(jobs) => jobs,
+                        _ => 0,
+                    };
+                    format!("-j{jobs}: {:.2}×", per_second(series) / per_second(s))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         };
         table.row(vec![
             name,
@@ -90,23 +101,27 @@ pub fn run(
         "same",
         same,
     )];
-    if let Some(ingest) = ingest {
+    for side in outcome.ingest_sides() {
+        let Some(ingest) = outcome.get(side) else {
+            continue;
+        };
+        let who = side.describe("");
         let peak = ingest.peak_rss_kib() as f64 / 1024.0;
         checks.extend([
             Check::new(
-                "small files: files per second".to_owned(),
+                format!("small files, {who}: files per second"),
                 &format!("{:.0}", per_second(ingest)),
                 &format!("≥ {FILES_PER_SECOND_TARGET:.0}"),
                 per_second(ingest) >= FILES_PER_SECOND_TARGET,
             ),
             Check::new(
-                "small files: parts created".to_owned(),
+                format!("small files, {who}: parts created"),
                 &thousands(ingest.parts()),
                 &format!("≤ {PARTS_TARGET}"),
                 ingest.parts() <= PARTS_TARGET,
             ),
             Check::new(
-                "small files: peak memory of ingest".to_owned(),
+                format!("small files, {who}: peak memory"),
                 &format!("{peak:.1} MiB"),
                 &format!("≤ {PEAK_RSS_TARGET_MIB:.0} MiB"),
                 peak <= PEAK_RSS_TARGET_MIB,

@@ -34,11 +34,17 @@ pub struct TableSchema {
     pub columns: Vec<TableColumn>,
     /// The sorting key as plain column names, or empty when it is not (or has expressions).
     pub sort_key: Vec<String>,
+    /// The table engine, e.g. `MergeTree`.
+    pub engine: String,
+    /// Tables (materialized views) that read every insert into this one.
+    pub dependents: Vec<String>,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
 struct KeyRow {
     sorting_key: String,
+    engine: String,
+    dependencies_table: Vec<String>,
 }
 
 #[derive(Debug, clickhouse::Row, Deserialize)]
@@ -53,7 +59,15 @@ impl TableSchema {
             table: table.clone(),
             columns: Vec::new(),
             sort_key: Vec::new(),
+            engine: String::new(),
+            dependents: Vec::new(),
         }
+    }
+
+    /// Whether rows inserted into the table can be taken back before anything else has seen
+    /// them: a MergeTree (which deletes by mutation) that no materialized view reads.
+    pub fn rows_can_be_taken_back(&self) -> bool {
+        self.engine.ends_with("MergeTree") && self.dependents.is_empty()
     }
 
     pub fn column(&self, name: &str) -> Option<&TableColumn> {
@@ -73,9 +87,12 @@ impl TableSchema {
 
     /// Loads a table's columns, or `None` if the table does not exist.
     pub async fn load(server: &Server, table: &TableRef) -> Result<Option<TableSchema>, ChError> {
-        let sql = Sql::new("SELECT sorting_key FROM system.tables WHERE database = ? AND name = ?")
-            .arg(&table.database)
-            .arg(&table.table);
+        let sql = Sql::new(
+            "SELECT sorting_key, engine, dependencies_table FROM system.tables \
+             WHERE database = ? AND name = ?",
+        )
+        .arg(&table.database)
+        .arg(&table.table);
         let keys: Vec<KeyRow> = server.fetch_all("look up table", &sql).await?;
         let Some(key) = keys.into_iter().next() else {
             return Ok(None);
@@ -92,6 +109,8 @@ impl TableSchema {
             sort_key,
             table: table.clone(),
             columns,
+            engine: key.engine,
+            dependents: key.dependencies_table,
         }))
     }
 

@@ -105,6 +105,19 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub insert_rows: u64,
 
+    /// Threads that work on reading a file: above 1, a large file's bytes are read, hashed,
+    /// decompressed and decoded on a thread of their own ahead of its parser; batches and
+    /// inserts are the same whatever the number [default: the machine's cores]
+    #[arg(long, env = "INGEST_JOBS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+
+    /// Read every large file through before sending any of its rows, so that readers of the
+    /// table never see rows of a file that then fails (by default a file is sent while it is
+    /// checked, and a bad one's rows are deleted, where the table has no materialized views)
+    #[arg(long, env = "INGEST_CHECK_FIRST", action = ArgAction::SetTrue, value_parser = boolish!())]
+    pub check_first: bool,
+
     /// How long a file's size and modification time must stay unchanged before it is read
     #[arg(long, env = "INGEST_SETTLE", value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
     pub settle: Duration,

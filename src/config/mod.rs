@@ -8,6 +8,7 @@ mod file;
 pub mod flags;
 mod hosts;
 mod layered;
+mod policies;
 pub mod reading;
 mod reading_flags;
 mod routes;
@@ -25,9 +26,9 @@ use crate::ch::ident::{TableRef, check_name};
 use crate::ch::{ConnectOptions, RetryPolicy};
 use crate::coord::{Coordination, Shard};
 use crate::exit::Fatal;
-use choices::{AfterAction, OnError};
 use file::FileConfig;
 use flags::{CommonArgs, InitArgs, RunArgs};
+use policies::{disposal, error_policy};
 use state_flags::{LockArgs, StatusArgs, VerifyArgs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -57,6 +58,10 @@ pub struct RunConfig {
     pub batch_rows: u64,
     /// Rows one INSERT carries at most (whole batches; at least one batch).
     pub insert_rows: u64,
+    /// Threads that read, check and encode files.
+    pub jobs: usize,
+    /// Every large file is read through before any of its rows is sent.
+    pub check_first: bool,
     pub settle: Duration,
     pub lock_file: PathBuf,
     pub dry_run: bool,
@@ -234,6 +239,8 @@ impl RunConfig {
             routes,
             batch_rows: args.batch_rows,
             insert_rows: args.insert_rows,
+            jobs: args.jobs.map_or_else(machine_cores, |j| j as usize),
+            check_first: args.check_first,
             settle: args.settle,
             lock_file,
             dry_run: args.dry_run,
@@ -250,53 +257,19 @@ impl RunConfig {
     }
 }
 
-/// The done and quarantine folders, absolute; one inside the data folder is spelled beneath its
-/// canonical path (`data_dir`) even when given through the path the data folder was given as
-/// (`given`), so that it is recognised as inside and walked without following symlinks.
-fn disposal(args: &RunArgs, given: &Path, data_dir: &Path) -> Result<Disposal, Fatal> {
-    let given = std::path::absolute(given).unwrap_or_else(|_| given.to_path_buf());
-    let absolute = |flag: &str, p: PathBuf| -> Result<PathBuf, Fatal> {
-        let mut p = std::path::absolute(&p)
-            .map_err(|e| Fatal::config(format!("{flag} {}: {e}", p.display())))?;
-        if let Ok(inside) = p.strip_prefix(&given) {
-            p = data_dir.join(inside);
+impl RunConfig {
+    /// The bounds on reading files, and whether a large file is read ahead of its parser.
+    pub fn limits(&self) -> crate::formats::Limits {
+        crate::formats::Limits {
+            read_ahead: self.jobs > 1,
+            ..Default::default()
         }
-        if p == data_dir {
-            return Err(Fatal::config(format!(
-                "{flag} cannot be the data folder itself"
-            )));
-        }
-        Ok(p)
-    };
-    let after = match (args.after, args.done_dir.clone()) {
-        (AfterAction::Keep, None) => After::Keep,
-        (AfterAction::Delete, None) => After::Delete,
-        (AfterAction::Move, Some(dir)) => After::Move(absolute("--done-dir", dir)?),
-        (AfterAction::Move, None) => return Err(Fatal::config("--after move needs --done-dir")),
-        (AfterAction::Keep | AfterAction::Delete, Some(_)) => {
-            return Err(Fatal::config("--done-dir is only for --after move"));
-        }
-    };
-    let quarantine = args
-        .quarantine_dir
-        .clone()
-        .map(|d| absolute("--quarantine-dir", d))
-        .transpose()?;
-    Ok(Disposal { after, quarantine })
+    }
 }
 
-fn error_policy(args: &RunArgs) -> Result<ErrorPolicy, Fatal> {
-    let (max_errors, max_ratio) = (args.max_errors, args.max_error_ratio);
-    match args.on_error {
-        OnError::FailFile if max_errors.is_some() || max_ratio.is_some() => Err(Fatal::config(
-            "--max-errors and --max-error-ratio apply to --on-error skip-row",
-        )),
-        OnError::FailFile => Ok(ErrorPolicy::FailFile),
-        OnError::SkipRow => Ok(ErrorPolicy::SkipRow {
-            max_errors: max_errors.unwrap_or(1000),
-            max_ratio,
-        }),
-    }
+/// The cores this process may run on: the default number of jobs.
+fn machine_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// `--json` is short for `--output json`.

@@ -3,7 +3,7 @@
 //! not grow with the file and a malformed element is an error of that element alone.
 
 use super::fields::FieldNames;
-use super::object::{self, Origin};
+use super::object::{self, OnePass, Origin};
 use super::{FieldSink, Limits, ReadError, RecordSource};
 use std::io::{BufRead, BufReader, Read};
 
@@ -15,6 +15,7 @@ pub struct JsonArraySource {
     column: u64,
     record: u64,
     names: FieldNames,
+    parser: OnePass,
     max_record_bytes: usize,
     max_depth: usize,
     /// An element was read, so a `,` or `]` comes next.
@@ -43,6 +44,7 @@ impl JsonArraySource {
             column: 1,
             record: 0,
             names: FieldNames::default(),
+            parser: OnePass::default(),
             max_record_bytes: limits.max_record_bytes,
             max_depth: limits.max_depth,
             after_element: false,
@@ -219,7 +221,14 @@ impl RecordSource for JsonArraySource {
         self.read_element()?;
         self.after_element = true;
         self.record += 1;
-        object::decode(&self.element, &mut self.names, sink, at, self.max_depth)?;
+        object::decode(
+            &self.element,
+            &mut self.names,
+            &mut self.parser,
+            sink,
+            at,
+            self.max_depth,
+        )?;
         Ok(true)
     }
 }

@@ -2,7 +2,7 @@
 //! blank lines are skipped and a malformed line is an error of that line alone.
 
 use super::fields::FieldNames;
-use super::object::{self, Origin};
+use super::object::{self, OnePass, Origin};
 use super::{FieldSink, Limits, ReadError, RecordSource};
 use std::io::{BufRead, BufReader, Read};
 
@@ -13,6 +13,7 @@ pub struct JsonLinesSource {
     line: u64,
     record: u64,
     names: FieldNames,
+    parser: OnePass,
     max_record_bytes: usize,
     max_depth: usize,
 }
@@ -25,6 +26,7 @@ impl JsonLinesSource {
             line: 0,
             record: 0,
             names: FieldNames::default(),
+            parser: OnePass::default(),
             max_record_bytes: limits.max_record_bytes,
             max_depth: limits.max_depth,
         }
@@ -46,7 +48,7 @@ impl JsonLinesSource {
                 }
                 break;
             }
-            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let (take, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i + 1, true),
                 None => (chunk.len(), false),
             };
@@ -100,6 +102,7 @@ impl RecordSource for JsonLinesSource {
         object::decode(
             self.buf.trim_ascii_end(),
             &mut self.names,
+            &mut self.parser,
             sink,
             at,
             self.max_depth,

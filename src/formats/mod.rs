@@ -12,6 +12,7 @@ mod object;
 pub mod options;
 mod parquet;
 mod parquet_footer;
+mod read_ahead;
 mod sniff;
 mod split;
 mod xml;
@@ -143,6 +144,9 @@ pub struct Limits {
     /// Deepest nesting of arrays and objects (JSON) or of lists (Parquet) a record may have:
     /// values are decoded and converted recursively, so depth must be bounded.
     pub max_depth: usize,
+    /// A streamed file's bytes are read, decompressed and decoded on a thread of their own
+    /// ahead of the parser (`--jobs` above 1).
+    pub read_ahead: bool,
 }
 
 impl Default for Limits {
@@ -152,6 +156,7 @@ impl Default for Limits {
             min_decompressed_bytes: 1 << 30,
             max_expansion: 1000,
             max_depth: MAX_DEPTH,
+            read_ahead: false,
         }
     }
 }
@@ -352,6 +357,8 @@ pub fn open(
     options: &TextOptions,
 ) -> Result<Box<dyn RecordSource>, ReadError> {
     let max_out = limits.max_decompressed(input.size()?);
+    // Files read whole into memory are small: read before a thread pays off.
+    let ahead = limits.read_ahead && matches!(input, Input::Stream { .. });
     if detected.format == Format::Parquet {
         return Ok(Box::new(parquet::ParquetSource::open(
             input,
@@ -362,6 +369,10 @@ pub fn open(
     }
     let reader = decompress::decompressed(input.into_reader(), detected, max_out)?;
     let (reader, decoding) = encoding::decoded(reader, detected.format, options.encoding)?;
+    let reader: Box<dyn Read + Send> = match ahead {
+        true => Box::new(read_ahead::spawn(reader).map_err(|e| ReadError::io(&e, None))?),
+        false => reader,
+    };
     let transcoded = decoding.encoding != encoding_rs::UTF_8;
     let inner: Box<dyn RecordSource> = match detected.format {
         Format::Csv | Format::Tsv => {

@@ -126,9 +126,8 @@ pub async fn create_table(
         cols.push(column(PROVENANCE_FILE, "UInt64".to_owned()));
         cols.push(column(PROVENANCE_ROW, "UInt64".to_owned()));
         let schema = TableSchema {
-            sort_key: Vec::new(),
-            table: table.clone(),
             columns: cols,
+            ..TableSchema::empty(table)
         };
         let created = Ok(Created { schema, sql });
         return Ok(Inferred { created, refused });

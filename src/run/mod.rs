@@ -15,7 +15,6 @@ use crate::config::RunConfig;
 use crate::crashes::Crashes;
 use crate::exit::{Exit, Fatal};
 use crate::folder::Folder;
-use crate::formats::Limits;
 use crate::manifest::{Manifest, PathState, State};
 use crate::outcome::{FileOutcome, RunReport, RunStart, Status};
 use crate::progress::Progress;
@@ -311,7 +310,7 @@ fn settings(cfg: &RunConfig, scanned_at: Instant, settle: Duration) -> Settings 
         insert_rows: cfg.insert_rows,
         settle,
         scanned_at,
-        limits: Limits::default(),
+        limits: cfg.limits(),
         policy: cfg.on_error,
         dry_run: cfg.dry_run,
         spill_dir: (!cfg.dry_run).then(|| cfg.common.data_dir.clone()),

@@ -142,10 +142,13 @@ impl Targets<'_> {
         let (server, cfg) = (self.server, self.cfg);
         let table = &schema.table.clone();
         let layout = server.layout(table).await?;
+        let mut takes_back = schema.rows_can_be_taken_back();
         if let Some(local) = &layout.local {
             // A Distributed table's rows go into its local table, which needs the columns first.
+            takes_back = false;
             if let Some(mut local) = TableSchema::load(server, local).await? {
                 self.provenance(&mut local, false).await?;
+                takes_back = local.rows_can_be_taken_back();
             }
         }
         self.provenance(&mut schema, layout.local.is_some()).await?;
@@ -166,6 +169,14 @@ impl Targets<'_> {
         target.provenance = schema_has_provenance;
         target.insert_settings = cfg.routes.insert_settings_for(table).clone();
         target.stamp = self.stamp.clone();
+        // Rows deleted from a replicated table would leave their blocks' hashes behind, so the
+        // same rows sent again would be taken for duplicates: such a table gets two passes.
+        target.one_pass = takes_back
+            && schema_has_provenance
+            && layout.replicated.is_none()
+            && !recovery
+            && !cfg.check_first
+            && !cfg.dry_run;
         target.layout = layout;
         Ok(target)
     }

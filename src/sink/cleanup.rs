@@ -1,7 +1,8 @@
 //! Files that must leave no row behind: one whose content changed while it was sent (what was sent
-//! is not what was checked), and a poison file that an earlier run's second pass was sending when
-//! it crashed. Their rows are deleted by provenance and their content forgotten, so that a later
-//! ingestion of the same content gets new insert names.
+//! is not what was checked), one whose only pass found bad records after some of its rows were
+//! sent, and a failed (or poison) file that an earlier run was sending when it crashed. Their rows
+//! are deleted by provenance and their content forgotten, so that a later ingestion of the same
+//! content gets new insert names.
 
 use super::Sink;
 use super::landed::Landed;
@@ -72,6 +73,59 @@ impl Sink {
             .hash(&lf.hash)
             .since(lf.started)
             .failure(FailureKind::Transient);
+        self.finish(outcome);
+    }
+
+    /// A file whose only pass found bad records: the rows sent before they were found are
+    /// deleted (waiting for the mutation) and, if any had landed, its content forgotten; it fails
+    /// for its content as a file checked first does. Should the delete fail, it fails for now:
+    /// the next run reads it again, finds it bad, and deletes its rows then.
+    pub(super) async fn bad_underway(
+        &mut self,
+        lf: &LargeFile,
+        landed: &dyn Landed,
+        errors: &[String],
+    ) {
+        let table = &lf.target.table;
+        let deleted = match landed.file_id(&lf.hash) {
+            Some(_) => self.delete_rows(table, &lf.hash).await,
+            None => Ok(0),
+        };
+        let facts = lf.entry.facts(table, &lf.hash);
+        let mut detail = errors.join("\n");
+        let mut events = Vec::new();
+        let kind = match deleted {
+            Ok(n) => {
+                if n > 0 {
+                    log::info!(
+                        "{}: deleted the {n} rows sent before its bad records were found",
+                        lf.entry.rel
+                    );
+                    events.push(self.manifest.file_event(Event::Forgotten, &facts));
+                }
+                FailureKind::Data
+            }
+            Err(e) => {
+                detail.push_str(&format!(
+                    "\n{}: deleting the rows sent before its bad records were found failed \
+                     ({e}): rows of it may be in {table} with {PROVENANCE_FILE} = {}; the next \
+                     run reads it again",
+                    lf.entry.rel,
+                    file_id(&lf.hash)
+                ));
+                FailureKind::Transient
+            }
+        };
+        events.push(self.manifest.stamp.failure_event(&facts, kind, &detail));
+        if let Err(e) = self.manifest.write(&events).await {
+            log::error!("{}: cannot record its failure: {e}", lf.entry.rel);
+            self.stop_if_unreachable(e);
+        }
+        let outcome = FileOutcome::of(&lf.entry, table, Status::Failed)
+            .detail(detail)
+            .hash(&lf.hash)
+            .since(lf.started)
+            .failure(kind);
         self.finish(outcome);
     }
 

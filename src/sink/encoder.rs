@@ -1,13 +1,16 @@
-//! The second pass over a large file, on a thread of its own: reads the file again, encodes the
-//! rows the send plan asks for, and hands the bytes to the sender while it inserts the previous
-//! ones, checking on the way that the file still reads as its first pass did.
+//! Reading a large file to send its rows, on a thread of its own: encodes the rows the send plan
+//! asks for and hands the bytes to the sender while it inserts the previous ones. Either the
+//! file's only pass, which checks every record as it goes (a bad one stops the rows), or a second
+//! pass after a first one checked them, checking on the way that the file still reads as the
+//! first pass did.
 
-use super::layout::{BatchPlan, Layout, Out, encode_batches};
+use super::layout::{BatchPlan, Discard, Layout, Out, encode_batches};
 use crate::config::ErrorPolicy;
 use crate::crashes::{Crashes, Pass};
 use crate::formats::Limits;
 use crate::native::{BlockBuilder, Sink};
-use crate::rows::records::Records;
+use crate::progress::Reading;
+use crate::rows::records::{Records, Reject};
 use crate::rows::source::{HashedSource, column_plan};
 use crate::rows::target::Target;
 use crate::scan::FileEntry;
@@ -19,6 +22,11 @@ use tokio::sync::mpsc;
 pub enum Msg {
     /// Sent first: the INSERT's column list.
     Columns(String),
+    /// The batches per insert, decided by the file's only pass from its first batch, before the
+    /// first `Begin`.
+    Cut {
+        per_insert: u64,
+    },
     Begin {
         batch: u64,
     },
@@ -29,10 +37,21 @@ pub enum Msg {
     },
     /// The rows stopped coming.
     Error(Fault),
-    /// Every record was read; the hash of what was read.
-    Done {
-        hash: String,
-    },
+    /// Every record was read.
+    Done(Box<Read>),
+}
+
+/// What reading a whole file found.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The content hash of what was read.
+    pub hash: String,
+    /// Records read, good and bad.
+    pub records: u64,
+    /// Bad records left out under `--on-error skip-row`.
+    pub rejects: Vec<Reject>,
+    /// Consecutive batches per insert.
+    pub per_insert: u64,
 }
 
 /// Why a file's rows stopped coming before its end.
@@ -42,6 +61,9 @@ pub enum Fault {
     Changed(String),
     /// A local failure that says nothing about the file (reading the spill file back).
     Local(String),
+    /// The file's only pass found it bad: the errors to report. Rows sent before the verdict
+    /// are in the table.
+    Bad(Vec<String>),
 }
 
 pub struct Job {
@@ -51,13 +73,16 @@ pub struct Job {
     pub batch_rows: u64,
     /// Rows one insert may carry.
     pub insert_rows: u64,
-    /// Consecutive batches per insert, as the first pass decided.
-    pub per_insert: u64,
+    /// Consecutive batches per insert, as the first pass decided; `None` for a file's only
+    /// pass, which decides it and says so (`Msg::Cut`).
+    pub per_insert: Option<u64>,
     pub plans: Vec<BatchPlan>,
     pub limits: Limits,
     pub policy: ErrorPolicy,
     /// Where the file is noted while this pass reads it (not while it waits for the sender).
     pub crashes: Arc<Mutex<Crashes>>,
+    /// Counts the bytes read for the progress display (a file's only pass).
+    pub progress: Option<Reading>,
 }
 
 pub fn spawn(job: Job, tx: mpsc::Sender<Msg>) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -124,10 +149,12 @@ impl Chunks<'_> {
     }
 }
 
-/// Blocks and batch edges go straight to the sender.
+/// Blocks and batch edges go straight to the sender; a batch's `Begin` goes with its first
+/// bytes (or its end), so that it follows the `Cut` it belongs to.
 struct ToSender<'a> {
     tx: &'a mpsc::Sender<Msg>,
     crashes: &'a Mutex<Crashes>,
+    begun: Option<u64>,
 }
 
 impl ToSender<'_> {
@@ -137,14 +164,31 @@ impl ToSender<'_> {
             false => Err(GONE.to_owned()),
         }
     }
+
+    fn begin_now(&mut self) -> Result<(), String> {
+        match self.begun.take() {
+            Some(batch) => self.send(Msg::Begin { batch }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Out for ToSender<'_> {
+    fn columns(&mut self, list: String) -> Result<(), String> {
+        self.send(Msg::Columns(list))
+    }
+
+    fn cut(&mut self, per_insert: u64) -> Result<(), String> {
+        self.send(Msg::Cut { per_insert })
+    }
+
     fn begin(&mut self, batch: u64) -> Result<(), String> {
-        self.send(Msg::Begin { batch })
+        self.begun = Some(batch);
+        Ok(())
     }
 
     fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String> {
+        self.begin_now()?;
         let mut out = Chunks {
             buf: Vec::with_capacity(CHUNK_ROOM),
             tx: self.tx,
@@ -162,59 +206,114 @@ impl Out for ToSender<'_> {
     fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
         // The crash tests' death in the middle of a second pass, some batches sent.
         fail::fail_point!("abort-second-pass", |_| std::process::abort());
+        self.begin_now()?;
         self.send(Msg::End { batch, rows })
     }
 }
 
-/// Reads the file again and sends its rows. Anything that makes it read otherwise than its
-/// first pass did means the file changed; only a failure of the disk is local.
+/// Reads the file and sends its rows.
 fn encode(job: &Job, tx: &mpsc::Sender<Msg>) -> Result<(), Fault> {
-    let rel = &job.entry.rel;
     crate::failpoints::rendezvous("second-pass");
+    let mut out = ToSender {
+        tx,
+        crashes: &job.crashes,
+        begun: None,
+    };
+    let read = read_into(job, &mut out)?;
+    out.send(Msg::Done(Box::new(read))).map_err(Fault::Changed)
+}
+
+/// Reads a whole file sent in its only pass, keeping no row, on a thread of its own: what a
+/// retry needs to know of it when its only pass stopped before the end.
+pub fn spawn_check(job: Job) -> std::io::Result<std::thread::JoinHandle<Result<Read, Fault>>> {
+    crate::rows::spawn_reading("check", move || {
+        crashes(&job.crashes).enter(Pass::Second, &job.entry);
+        let result = read_into(&job, &mut Discard);
+        match &result {
+            Ok(_) => crashes(&job.crashes).leave(Pass::Second, &job.entry.rel),
+            Err(_) => crashes(&job.crashes).pause(Pass::Second),
+        }
+        result
+    })
+}
+
+/// Reads the file, encoding its rows into `out`. In a second pass, anything that makes it read
+/// otherwise than its first pass did means the file changed; in a file's only pass, bad records
+/// make it bad, unless it no longer has the content it was hashed with. Only a failure of the
+/// disk is local.
+fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
+    let rel = &job.entry.rel;
     let changed = |e: String| Fault::Changed(e);
     let file = job
         .entry
         .open()
         .map_err(|e| changed(format!("{rel}: {e}")))?;
-    let mut opened = HashedSource::open_part(file, &job.entry, job.limits, None).map_err(|e| {
-        match e.is_local() {
-            true => Fault::Local(e.describe(rel)),
-            false => changed(e.describe(rel)),
-        }
-    })?;
-    let mut plan = column_plan(&job.target, &job.entry, &*opened.source)
-        .map_err(|e| changed(format!("{rel}: {e}")))?;
+    let only_pass = job.per_insert.is_none();
+    let opened = HashedSource::open_part(file, &job.entry, job.limits, job.progress.clone());
+    let mut opened = match opened {
+        Ok(o) => o,
+        Err(e) if e.is_local() => return Err(Fault::Local(e.describe(rel))),
+        Err(e) if only_pass => return Err(bad_unless_changed(job, vec![e.describe(rel)])),
+        Err(e) => return Err(changed(e.describe(rel))),
+    };
+    let mut plan = match column_plan(&job.target, &job.entry, &*opened.source) {
+        Ok(p) => p,
+        Err(e) if only_pass => return Err(bad_unless_changed(job, vec![format!("{rel}: {e}")])),
+        Err(e) => return Err(changed(format!("{rel}: {e}"))),
+    };
     let mut block = plan.new_block(job.target.server_tz).map_err(changed)?;
     let layout = Layout {
         batch_rows: job.batch_rows,
         insert_rows: job.insert_rows,
         key: plan.sort_columns().to_vec(),
     };
-    let mut out = ToSender {
-        tx,
-        crashes: &job.crashes,
-    };
-    out.send(Msg::Columns(plan.column_list()))
-        .map_err(changed)?;
+    out.columns(plan.column_list()).map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel)
         .of_part(job.entry.segment.as_deref());
-    encode_batches(
+    let per_insert = encode_batches(
         &mut records,
         &mut block,
         &layout,
-        Some(job.per_insert),
+        job.per_insert,
         &job.plans,
-        &mut out,
+        out,
     )
     .map_err(changed)?;
     if let Some(local) = records.local_failure() {
         return Err(Fault::Local(local));
     }
-    if let Err(errors) = records.verdict() {
-        return Err(changed(errors.join("; ")));
+    let verdict = records.verdict();
+    let (count, rejects) = (records.records, std::mem::take(&mut records.rejects));
+    drop(records);
+    if let Err(errors) = verdict {
+        return Err(match only_pass {
+            true => bad_unless_changed(job, errors),
+            false => changed(errors.join("; ")),
+        });
     }
     let hash = opened
         .finish()
         .map_err(|e| Fault::Local(format!("{rel}: {e}")))?;
-    out.send(Msg::Done { hash }).map_err(changed)
+    Ok(Read {
+        hash,
+        records: count,
+        rejects,
+        per_insert,
+    })
+}
+
+/// A file's only pass found it bad: for its content, if it still has the content it was hashed
+/// with; otherwise it changed under the run.
+fn bad_unless_changed(job: &Job, errors: Vec<String>) -> Fault {
+    let rel = &job.entry.rel;
+    let now = job
+        .entry
+        .open()
+        .map_err(|e| e.to_string())
+        .and_then(|f| crate::rows::source::hash_file(&f).map_err(|e| e.to_string()));
+    match now {
+        Ok(hash) if hash == job.hash => Fault::Bad(errors),
+        Ok(hash) => Fault::Changed(format!("{rel}: content hash is now {hash}")),
+        Err(e) => Fault::Changed(format!("{rel}: {e}")),
+    }
 }

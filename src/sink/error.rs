@@ -16,6 +16,9 @@ pub enum SinkError {
     /// Something local that says nothing about the file (its spill could not be read back, a
     /// thread could not start): what landed stays, and the next run resumes.
     Local(String),
+    /// The file's only pass found bad records (the errors to report): what landed of it is
+    /// deleted, and it fails for its content.
+    Bad(Vec<String>),
 }
 
 impl SinkError {
@@ -48,6 +51,7 @@ impl fmt::Display for SinkError {
         match self {
             SinkError::Server(e) => write!(f, "{e}"),
             SinkError::Data(m) | SinkError::Changed(m) | SinkError::Local(m) => f.write_str(m),
+            SinkError::Bad(errors) => f.write_str(&errors.join("\n")),
         }
     }
 }

@@ -3,58 +3,36 @@
 //! through the same path when the server fails on the way.
 
 use super::Sink;
-use super::encoder::{self, Fault, Msg};
+use super::acked::Progress;
+use super::encoder::{self, Fault, Msg, Read};
 use super::error::SinkError;
-use super::insert::{Finishing, Stream};
+use super::insert::Stream;
 use super::landed::Landed;
 use super::layout::{BatchPlan, InsertNames};
 use super::work::LargeFile;
-use crate::ch::ChError;
-use crate::manifest::{Event, EventRow};
+use crate::manifest::Event;
 use crate::outcome::FileOutcome;
 use std::cell::Cell;
-use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Batch events are recorded with the file's `done`, or this often for a file that takes long:
-/// each insert into the manifest costs the server a new part, and what landed is known from the
-/// table anyway.
-const BATCH_EVENTS_EVERY: Duration = Duration::from_secs(10);
-
-/// What one attempt at a file has had acknowledged.
-struct Progress {
-    /// Batch events not recorded yet.
-    pending: Vec<EventRow>,
-    /// When batch events were last recorded.
-    since: Instant,
-    /// Rows this run has had acknowledged (a resumed file's rows already in the table are not
-    /// among them).
-    sent: u64,
-}
-
-impl Progress {
-    fn new(sent: u64) -> Progress {
-        Progress {
-            pending: Vec::new(),
-            since: Instant::now(),
-            sent,
-        }
-    }
-}
 
 /// A file's inserts while its batches stream.
 struct Streaming<'a> {
     lf: &'a LargeFile,
     landed: &'a dyn Landed,
-    names: InsertNames,
+    /// Named once the cut is known: from the start, or from the file's only pass.
+    names: Option<InsertNames>,
+    salt: String,
     per_insert: u64,
     columns: String,
     inserts: Stream,
+    /// What reading the file found, once it is read to the end.
+    read: Option<Read>,
 }
 
 impl Sink {
-    /// Sends a file, retrying with backoff through the resume path while the server fails.
-    pub(super) async fn large(&mut self, lf: LargeFile) {
+    /// Sends a file: in its only pass where it may be, then, if that did not finish it, through
+    /// the resume path, retrying with backoff while the server fails.
+    pub(super) async fn large(&mut self, mut lf: LargeFile) {
         let table = lf.target.table.clone();
         match self.claim(&[(&table.to_string(), &lf.hash)]).await {
             Err(e) => {
@@ -70,6 +48,9 @@ impl Sink {
             }
         }
         let landed = self.landed(&lf.target);
+        if lf.one_pass && !self.only_pass(&mut lf, &*landed).await {
+            return;
+        }
         let sent = Cell::new(0);
         let what = format!("{}: checking what landed", lf.entry.rel);
         let this = &*self;
@@ -138,89 +119,27 @@ impl Sink {
         log::debug!("{}: claimed, sending", lf.entry.rel);
         let streamed = match plans.iter().any(|p| *p != BatchPlan::Skip) {
             true => self.stream_batches(lf, landed, plans, &mut progress).await,
-            false => Ok(()),
+            false => Ok(None),
         };
         sent.set(progress.sent);
         streamed?;
-        crash_point!("before-read-back");
-        log::debug!("{}: sent, reading back", lf.entry.rel);
-        let counts = landed.counts(&[(&lf.hash, lf.rows())]).await?;
-        let (n, u) = counts.get(&lf.hash).copied().unwrap_or((0, 0));
-        if n != u {
-            return Err(SinkError::Data(format!(
-                "{table} holds {n} rows of this file but only {u} distinct ones: duplicate rows"
-            )));
-        }
-        if n != lf.rows() {
-            return Err(SinkError::short(format!(
-                "read back {n} of {} rows",
-                lf.rows()
-            )));
-        }
-        self.record_rejects(&lf.entry, table, &lf.hash, &lf.rejects)
-            .await?;
-        let mut done = self.file_event(Event::Done, &lf.entry, table, &lf.hash);
-        done.rows = n;
-        done.rejected = lf.rejects.len() as u64;
-        done.batch_rows = lf.batch_rows;
-        self.write_acked(&mut progress, &[done]).await?;
-        crash_point!("after-done");
-        let rows = (n, progress.sent);
-        Ok(Self::ingested(
-            &lf.entry,
-            table,
-            &lf.hash,
-            rows,
-            &lf.rejects,
-        ))
-    }
-
-    /// Waits for the server to finish an insert and records its batches.
-    async fn acknowledge(
-        &self,
-        s: &Streaming<'_>,
-        done: Finishing,
-        progress: &mut Progress,
-    ) -> Result<(), SinkError> {
-        let batches = done.acknowledged(&self.server).await?;
-        crash_point!("after-insert");
-        let lf = s.lf;
-        for (batch, rows) in batches {
-            progress.sent += rows;
-            let mut ev = self.file_event(Event::Batch, &lf.entry, &lf.target.table, &lf.hash);
-            ev.batch = batch;
-            ev.rows = rows;
-            ev.batch_rows = lf.batch_rows;
-            progress.pending.push(ev);
-        }
-        if s.landed.acks_are_the_record() || progress.since.elapsed() >= BATCH_EVENTS_EVERY {
-            self.write_acked(progress, &[]).await?;
-            crash_point!("after-batch-event");
-        }
-        Ok(())
-    }
-
-    /// Writes the acknowledged batches not recorded yet, with `more` events in the same insert.
-    async fn write_acked(&self, progress: &mut Progress, more: &[EventRow]) -> Result<(), ChError> {
-        let mut events = std::mem::take(&mut progress.pending);
-        events.extend_from_slice(more);
-        self.manifest.write(&events).await?;
-        progress.since = Instant::now();
-        Ok(())
+        self.confirm(lf, landed, progress).await
     }
 
     /// Streams the batches `plans` asks for: the encoder (or the spill's replay) hands over
-    /// bytes on its thread while inserts are sent and acknowledged here.
-    async fn stream_batches(
+    /// bytes on its thread while inserts are sent and acknowledged here. A file's only pass
+    /// (`lf.one_pass`) decides the cut as it goes. Returns what reading the file found.
+    pub(super) async fn stream_batches(
         &self,
         lf: &LargeFile,
         landed: &dyn Landed,
         plans: Vec<BatchPlan>,
         progress: &mut Progress,
-    ) -> Result<(), SinkError> {
-        let per_insert = lf.per_insert.max(1);
+    ) -> Result<Option<Read>, SinkError> {
+        let per_insert = (!lf.one_pass).then_some(lf.per_insert.max(1));
         let salt = self.inserter.salt(&lf.target, lf.generation);
-        let names = InsertNames::new(&self.inserter.prefix, &lf.hash, &salt, &plans, per_insert);
+        let names =
+            per_insert.map(|p| InsertNames::new(&self.inserter.prefix, &lf.hash, &salt, &plans, p));
         let (tx, mut rx) = mpsc::channel(2);
         let handle = self
             .start_encoder(lf, landed, plans, per_insert, tx)
@@ -229,35 +148,37 @@ impl Sink {
             lf,
             landed,
             names,
-            per_insert,
+            salt,
+            per_insert: per_insert.unwrap_or(0),
             columns: String::new(),
             inserts: Stream::new(landed.acks_are_the_record()),
+            read: None,
         };
         let result = async {
             while let Some(msg) = rx.recv().await {
                 self.on_message(&mut s, msg, progress).await?;
             }
             match s.inserts.last() {
-                Some(done) => self.acknowledge(&s, done, progress).await,
+                Some(done) => self.acknowledge(s.lf, s.landed, done, progress).await,
                 None => Ok(()),
             }
         }
         .await;
         // Rows about to be deleted: let the last insert end first, so that the delete sees them.
-        let let_end = matches!(result, Err(SinkError::Changed(_)));
+        let let_end = matches!(result, Err(SinkError::Changed(_) | SinkError::Bad(_)));
         s.inserts.abandon(let_end).await;
         drop(rx);
         let _ = tokio::task::spawn_blocking(move || handle.join()).await;
-        result
+        result.map(|()| s.read)
     }
 
-    /// The second pass's encoder, or, when the first pass kept every row, the spill's replay.
+    /// The encoder, or, when the first pass kept every row, the spill's replay.
     fn start_encoder(
         &self,
         lf: &LargeFile,
         landed: &dyn Landed,
         plans: Vec<BatchPlan>,
-        per_insert: u64,
+        per_insert: Option<u64>,
         tx: mpsc::Sender<Msg>,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         match &lf.spilled {
@@ -265,21 +186,32 @@ impl Sink {
                 log::debug!("{}: sending the rows kept by the first pass", lf.entry.rel);
                 spilled.replay(landed.file_id(&lf.hash), lf.hash.clone(), tx)
             }
-            _ => encoder::spawn(
-                encoder::Job {
-                    entry: lf.entry.clone(),
-                    target: lf.target.clone(),
-                    hash: lf.hash.clone(),
-                    batch_rows: lf.batch_rows,
-                    insert_rows: self.insert_rows,
-                    per_insert,
-                    plans,
-                    limits: self.limits,
-                    policy: self.policy,
-                    crashes: self.crashes.clone(),
-                },
-                tx,
-            ),
+            _ => encoder::spawn(self.encoder_job(lf, plans, per_insert), tx),
+        }
+    }
+
+    /// How the encoder reads `lf`: its batches per insert, or `None` to have it decide.
+    pub(super) fn encoder_job(
+        &self,
+        lf: &LargeFile,
+        plans: Vec<BatchPlan>,
+        per_insert: Option<u64>,
+    ) -> encoder::Job {
+        encoder::Job {
+            entry: lf.entry.clone(),
+            target: lf.target.clone(),
+            hash: lf.hash.clone(),
+            batch_rows: lf.batch_rows,
+            insert_rows: self.insert_rows,
+            per_insert,
+            plans,
+            limits: self.limits,
+            policy: self.policy,
+            crashes: self.crashes.clone(),
+            progress: per_insert
+                .is_none()
+                .then(|| self.progress.reading(&lf.entry.rel))
+                .flatten(),
         }
     }
 
@@ -291,18 +223,31 @@ impl Sink {
     ) -> Result<(), SinkError> {
         match msg {
             Msg::Columns(list) => s.columns = list,
+            Msg::Cut { per_insert } => {
+                let prefix = &self.inserter.prefix;
+                s.names = Some(InsertNames::new(
+                    prefix,
+                    &s.lf.hash,
+                    &s.salt,
+                    &[],
+                    per_insert,
+                ));
+                s.per_insert = per_insert;
+            }
             Msg::Begin { batch } => self.begin_batch(s, batch, progress).await?,
             Msg::Data(bytes) => s.inserts.send(bytes, &self.server).await?,
             Msg::End { batch, rows } => s.inserts.end_batch(batch, rows),
             Msg::Error(Fault::Changed(e)) => return Err(SinkError::Changed(e)),
             Msg::Error(Fault::Local(e)) => return Err(SinkError::Local(e)),
-            Msg::Done { hash } => {
-                if hash != s.lf.hash {
+            Msg::Error(Fault::Bad(errors)) => return Err(SinkError::Bad(errors)),
+            Msg::Done(read) => {
+                if read.hash != s.lf.hash {
                     return Err(SinkError::Changed(format!(
-                        "{}: content hash is now {hash}",
-                        s.lf.entry.rel
+                        "{}: content hash is now {}",
+                        s.lf.entry.rel, read.hash
                     )));
                 }
+                s.read = Some(*read);
                 self.close_insert(s, progress).await?;
             }
         }
@@ -316,7 +261,7 @@ impl Sink {
         batch: u64,
         progress: &mut Progress,
     ) -> Result<(), SinkError> {
-        let group = batch / s.per_insert;
+        let group = batch / s.per_insert.max(1);
         if s.inserts.open_group().is_some_and(|g| g != group) {
             self.close_insert(s, progress).await?;
         }
@@ -326,18 +271,24 @@ impl Sink {
         crash_point!("before-insert");
         self.server.check_fence()?;
         fail::fail_point!("insert-server-error", |_| {
-            Err(SinkError::Server(ChError::Server {
+            Err(SinkError::Server(crate::ch::ChError::Server {
                 code: 252,
                 message: "Too many parts (injected by a failpoint)".into(),
             }))
         });
         fail::fail_point!("insert-unreachable", |_| {
-            Err(SinkError::Server(ChError::Unreachable {
+            Err(SinkError::Server(crate::ch::ChError::Unreachable {
                 url: self.server.display_url().to_string(),
                 reason: "connection refused (injected by a failpoint)".into(),
             }))
         });
-        let name = s.names.of(group);
+        let Some(names) = &s.names else {
+            return Err(SinkError::Local(format!(
+                "{}: rows came before the file's cut into inserts",
+                s.lf.entry.rel
+            )));
+        };
+        let name = names.of(group);
         log::debug!("{}: insert {name}", s.lf.entry.rel);
         let insert = self
             .inserter
@@ -353,7 +304,7 @@ impl Sink {
         progress: &mut Progress,
     ) -> Result<(), SinkError> {
         for done in s.inserts.close() {
-            self.acknowledge(s, done, progress).await?;
+            self.acknowledge(s.lf, s.landed, done, progress).await?;
         }
         Ok(())
     }

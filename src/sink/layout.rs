@@ -30,6 +30,15 @@ pub trait Out {
     fn keeps(&self) -> bool {
         true
     }
+    /// The INSERT's column list, before anything else.
+    fn columns(&mut self, _list: String) -> Result<(), String> {
+        Ok(())
+    }
+    /// The batches per insert, once decided (when it was not given): before any block is
+    /// written.
+    fn cut(&mut self, _per_insert: u64) -> Result<(), String> {
+        Ok(())
+    }
     fn begin(&mut self, batch: u64) -> Result<(), String>;
     /// Writes the block (its rows sorted by `key`) and empties it.
     fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String>;
@@ -89,12 +98,20 @@ impl Layout {
         let batch_bytes = self.batch_rows.saturating_mul(row_bytes);
         (SORTED_INSERT_BYTES / batch_bytes).clamp(1, self.by_rows())
     }
+
+    /// Whether `sorted` is bound to say 1 once the first batch is complete, its encoded rows
+    /// having reached `bytes` already: however few rows are left to come, each takes at least
+    /// `bytes / batch_rows`, so a batch takes more than half the sort budget. Decided early, the
+    /// cut is known before the first block is written.
+    fn single_already(&self, bytes: u64) -> bool {
+        self.batch_rows.saturating_mul(bytes / self.batch_rows) > SORTED_INSERT_BYTES / 2
+    }
 }
 
 /// Encodes the rows `plans` asks for (every row where it says nothing) into `out`, an insert
-/// every `per_insert` batches; `per_insert` is decided from the first batch when not given.
-/// Returns it. A bad record under the default policy stops the output but not the reading, so
-/// that the errors can be reported.
+/// every `per_insert` batches; `per_insert` is decided from the first batch when not given, and
+/// told to `out` before any block is written. Returns it. A bad record under the default policy
+/// stops the output but not the reading, so that the errors can be reported.
 pub fn encode_batches(
     records: &mut Records,
     block: &mut BlockBuilder,
@@ -106,9 +123,12 @@ pub fn encode_batches(
     let batch_rows = layout.batch_rows;
     let key = &layout.key[..];
     let sorting = !key.is_empty();
-    let mut per_insert = match sorting {
-        true => per_insert,
-        false => Some(per_insert.unwrap_or_else(|| layout.by_rows())),
+    let mut per_insert = match (per_insert, sorting) {
+        (None, false) => {
+            out.cut(layout.by_rows())?;
+            Some(layout.by_rows())
+        }
+        (given, _) => given,
     };
     // Unsorted rows go in small blocks; sorted ones wait for their insert's end.
     let block_bytes = if sorting {
@@ -128,7 +148,9 @@ pub fn encode_batches(
         let batch_edge = next.is_multiple_of(batch_rows);
         if per_insert.is_none() && next == batch_rows {
             let rows = open.map_or(0, |(_, rows)| rows);
-            per_insert = Some(layout.sorted(measured + block.byte_size() as u64, rows));
+            let decided = layout.sorted(measured + block.byte_size() as u64, rows);
+            per_insert = Some(decided);
+            out.cut(decided)?;
         }
         let insert_edge =
             per_insert.is_some_and(|p| next.is_multiple_of(batch_rows.saturating_mul(p)));
@@ -191,14 +213,23 @@ pub fn encode_batches(
             false => block.rows() >= CHECK_ROWS,
         };
         if full {
+            if per_insert.is_none() && layout.single_already(measured + block.byte_size() as u64) {
+                per_insert = Some(1);
+                out.cut(1)?;
+            }
             let measuring = per_insert.is_none().then_some(&mut measured);
             flush(block, out, key, measuring, keeping)?;
         }
     }
-    let per_insert = per_insert.unwrap_or_else(|| {
-        let rows = open.map_or(0, |(_, rows)| rows);
-        layout.sorted(measured + block.byte_size() as u64, rows)
-    });
+    let per_insert = match per_insert {
+        Some(p) => p,
+        None => {
+            let rows = open.map_or(0, |(_, rows)| rows);
+            let decided = layout.sorted(measured + block.byte_size() as u64, rows);
+            out.cut(decided)?;
+            decided
+        }
+    };
     if let Some((b, rows)) = open {
         flush(block, out, key, None, keeping)?;
         out.end(b, rows)?;
@@ -312,6 +343,20 @@ mod tests {
         // A first batch of bad records only.
         assert_eq!(layout(50_000, 1_000_000).sorted(0, 0), 1);
         assert_eq!(layout(50_000, 1_000_000).by_rows(), 20);
+    }
+
+    #[test]
+    fn a_first_batch_past_the_sort_budget_is_alone_in_its_insert_already() {
+        let budget = SORTED_INSERT_BYTES;
+        for batch_rows in [1, 7, 50_000, 1_000_000] {
+            let l = layout(batch_rows, 1_000_000);
+            assert!(l.single_already(budget), "{batch_rows}");
+            // Whatever rows and bytes complete the batch, the cut says one batch per insert.
+            for (more_bytes, rows) in [(0, batch_rows), (budget, batch_rows), (0, 1)] {
+                assert_eq!(l.sorted(budget + more_bytes, rows), 1, "{batch_rows}");
+            }
+        }
+        assert!(!layout(50_000, 1_000_000).single_already(budget / 2));
     }
 
     const HASH: &str = "0123456789abcdef0123456789abcdef";

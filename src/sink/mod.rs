@@ -8,6 +8,7 @@
 //! the manifest through [`landed::Landed`]; why a file could not be finished is a
 //! [`error::SinkError`].
 
+mod acked;
 mod cleanup;
 pub mod encoder;
 mod error;
@@ -16,6 +17,7 @@ mod group;
 mod insert;
 mod landed;
 pub mod layout;
+mod only_pass;
 pub mod spill;
 pub mod work;
 
@@ -81,7 +83,7 @@ impl Sink {
             inserter: Inserter::new(server.clone(), folder_id, &manifest.stamp.run_id),
             server,
             manifest,
-            limits: Limits::default(),
+            limits: cfg.limits(),
             policy: cfg.on_error,
             insert_rows: cfg.insert_rows,
             dry_run: cfg.dry_run,

@@ -2,7 +2,7 @@
 //! so that sending them needs no second parse: the second pass replays the blocks, writing the
 //! file's id (known only once the whole file is hashed) into each block's provenance column.
 
-use super::encoder::{CHUNK_BYTES, Fault, Msg};
+use super::encoder::{CHUNK_BYTES, Fault, Msg, Read};
 use super::layout::Out;
 use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::native::{BlockBuilder, Sink};
@@ -197,7 +197,11 @@ impl Spilled {
                 }
             }
         }
-        send(Msg::Done { hash })
+        // What the first pass found is known already: the hash is all that is to be checked.
+        send(Msg::Done(Box::new(Read {
+            hash,
+            ..Read::default()
+        })))
     }
 
     /// Sends the spill's bytes from `from` to `to` in pieces.
@@ -289,7 +293,7 @@ mod tests {
             msgs[msgs.len() - 2],
             Msg::End { batch: 0, rows: 6 }
         ));
-        assert!(matches!(msgs.last(), Some(Msg::Done { hash }) if hash == "h"));
+        assert!(matches!(msgs.last(), Some(Msg::Done(read)) if read.hash == "h"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What the reading side hands the writing side, in file order: decisions to record, coalesced
 //! inserts of small files, and large files to send batch by batch.
 
+use super::encoder::Read;
 use super::spill::Spilled;
 use crate::ch::ident::TableRef;
 use crate::manifest::EventRow;
@@ -20,10 +21,11 @@ pub enum Work {
     },
     /// Small files of one table and column list, coalesced into one insert.
     Group(Group),
-    /// A file sent batch by batch, after its first pass found no error.
+    /// A file sent batch by batch: after its first pass found no error, or in its only pass.
     Large(LargeFile),
-    /// A file set aside as poison: like a note, but rows an earlier run's crashed second pass
-    /// sent of it are deleted from `table` first.
+    /// A file that fails (set aside as poison, or found bad) whose content an earlier run may
+    /// have sent rows of before it died: like a note, but those rows are deleted from `table`
+    /// first.
     Poison {
         outcome: FileOutcome,
         event: Box<EventRow>,
@@ -59,6 +61,9 @@ pub struct LargeFile {
     pub hash: String,
     /// How often the content was forgotten: which ingestion of it this is.
     pub generation: u64,
+    /// Not read yet: it is sent in its only pass, which checks its records as it goes; the
+    /// counts below are learnt from it.
+    pub one_pass: bool,
     pub records: u64,
     pub rejects: Vec<Reject>,
     /// Consecutive batches per insert, as the first pass cut them.
@@ -82,8 +87,17 @@ impl LargeFile {
         self.records - self.rejects.len() as u64
     }
 
+    /// Keeps what reading the whole file found.
+    pub fn learn(&mut self, read: Read) {
+        self.records = read.records;
+        self.rejects = read.rejects;
+        self.per_insert = read.per_insert;
+        self.one_pass = false;
+    }
+
     pub fn from_group(f: GroupFile, target: Arc<Target>, batch_rows: u64) -> LargeFile {
         LargeFile {
+            one_pass: false,
             per_insert: 1,
             spilled: None,
             entry: f.entry,

@@ -102,17 +102,22 @@ fn a_crash_in_any_window_of_a_later_batch_is_recovered_exactly_once() {
 }
 
 #[test]
-fn a_file_read_twice_and_one_sent_from_its_spill_are_cut_the_same_way() {
-    // The first run keeps no rows between passes and dies before the large file's second insert;
-    // the next sends the rest from its spill, or the other way round.
-    for (i, (first, second)) in [("no-spill=return", ""), ("", "no-spill=return")]
-        .iter()
-        .enumerate()
-    {
+fn a_file_read_twice_one_sent_from_its_spill_and_one_sent_in_one_pass_are_cut_the_same_way() {
+    // The first run dies before the large file's second insert, the next sends the rest: each
+    // way of reading the file (checked first and read again, checked first and kept in a spill,
+    // sent in its only pass) followed by another.
+    let ways = [
+        (Some("--check-first"), "no-spill=return"),
+        (Some("--check-first"), ""),
+        (None, ""),
+    ];
+    let pairs = [(0, 1), (1, 0), (2, 1), (0, 2)];
+    for (i, (first, second)) in pairs.into_iter().enumerate() {
         let env = Env::new(&format!("spill_{i}"));
         let s = scenario();
         let expected = prepare(&env, &s);
-        let crashed = run(env.command("run").args(&s.args).env(
+        let ((first_flag, first), (second_flag, second)) = (ways[first], ways[second]);
+        let crashed = run(env.command("run").args(&s.args).args(first_flag).env(
             "FAILPOINTS",
             format!("{first};before-insert=1*off->return").trim_start_matches(';'),
         ));
@@ -121,7 +126,11 @@ fn a_file_read_twice_and_one_sent_from_its_spill_are_cut_the_same_way() {
             env.count("reviews") < 1750,
             "the second insert never started"
         );
-        let recovered = run(env.command("run").args(&s.args).env("FAILPOINTS", second));
+        let recovered = run(env
+            .command("run")
+            .args(&s.args)
+            .args(second_flag)
+            .env("FAILPOINTS", second));
         assert_code(&recovered, 0);
         assert_exactly_once(&env, &s, &expected);
     }

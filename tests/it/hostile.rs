@@ -525,7 +525,7 @@ fn a_spill_that_cannot_be_read_back_is_a_local_failure_resumed_by_the_next_run()
         big.push_str(&format!("{i},x\n"));
     }
     env.write("a.csv", &big);
-    // A file after it, so that the first is kept in a spill file.
+    // A file after it, so that the first is kept in a spill file by its first pass.
     env.write("b.csv", "id,v\n5000,y\n");
     let args = [
         "--table",
@@ -534,6 +534,7 @@ fn a_spill_that_cannot_be_read_back_is_a_local_failure_resumed_by_the_next_run()
         "100",
         "--insert-rows",
         "100",
+        "--check-first",
     ];
     let out = run(env
         .command("run")

@@ -70,7 +70,8 @@ impl<'a> Env<'a> {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CLICKHOUSE_URL", &self.ch.url)
             .env("CLICKHOUSE_DATABASE", &self.db)
-            .env("INGEST_DATA_DIR", self.data());
+            .env("INGEST_DATA_DIR", self.data())
+            .env("INGEST_JOBS", jobs());
         if subcommand == "run" {
             cmd.env("INGEST_SETTLE", "0");
         }
@@ -144,6 +145,12 @@ impl<'a> Env<'a> {
         .parse()
         .expect("a count")
     }
+}
+
+/// The `--jobs` every run of the tool gets: the test process's `INGEST_JOBS` (`scripts/test.sh`
+/// runs the crash tests a second time with 2), else 1, whatever the machine's cores.
+pub fn jobs() -> String {
+    std::env::var("INGEST_JOBS").unwrap_or_else(|_| "1".to_owned())
 }
 
 pub fn run(cmd: &mut Command) -> Output {

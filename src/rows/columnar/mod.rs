@@ -226,6 +226,8 @@ mod tests {
             table: TableRef::parse("db.t", "default").unwrap(),
             columns: COLUMNS.into_iter().map(column).collect(),
             sort_key: sort_key.iter().map(|k| (*k).to_owned()).collect(),
+            engine: "MergeTree".to_owned(),
+            dependents: Vec::new(),
         };
         Target::new(schema, Tz::UTC)
     }

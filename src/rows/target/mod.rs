@@ -39,6 +39,9 @@ pub struct Target {
     pub provenance: bool,
     /// Settings every insert into the table carries (`--insert-setting`, checked).
     pub insert_settings: Vec<(String, String)>,
+    /// A large file may be sent in its only pass, checked as it goes: rows of a file found bad
+    /// on the way can be deleted before anything reads them (see `sink::only_pass`).
+    pub one_pass: bool,
     /// The run, for the metadata columns.
     pub stamp: RunStamp,
     /// Where its rows are written, and whether they are replicated.
@@ -91,6 +94,7 @@ impl Target {
             recovery: false,
             provenance: true,
             insert_settings: Vec::new(),
+            one_pass: false,
             stamp: RunStamp::default(),
             layout: Default::default(),
         }

@@ -27,6 +27,8 @@ fn target() -> Target {
             column(PROVENANCE_ROW, "UInt64", ""),
         ],
         sort_key: vec!["id".to_owned(), "at".to_owned()],
+        engine: "MergeTree".to_owned(),
+        dependents: Vec::new(),
     };
     Target::new(schema, Tz::UTC)
 }

@@ -1,9 +1,12 @@
 //! The reading side of a run, on its own thread: settle check, hashing, the decision by content,
-//! and converting rows — small files coalesced into shared inserts, large ones checked in a first
-//! pass so that a bad row is found before any of the file's rows are sent.
+//! and converting rows — small files coalesced into shared inserts; large ones hashed and handed
+//! to the writing side to be sent in their only pass where the table allows it (see
+//! `sink::only_pass`), otherwise checked in a first pass so that a bad row is found before any of
+//! the file's rows are sent.
 
 mod append;
 mod first_pass;
+mod large;
 mod notes;
 mod small;
 
@@ -18,8 +21,7 @@ use crate::progress::Progress;
 use crate::rows::source;
 use crate::rows::target::Target;
 use crate::scan::FileEntry;
-use crate::sink::work::{LargeFile, Work};
-use first_pass::{FirstPass, Pass};
+use crate::sink::work::Work;
 use small::{GroupBuilder, SMALL_FILE_BYTES, read_small};
 use std::collections::HashMap;
 use std::fs::File;
@@ -98,6 +100,8 @@ pub struct Prepare {
     more_follow: bool,
     /// Where the files being read are noted, so that one that kills the process is known.
     crashes: Arc<Mutex<Crashes>>,
+    /// The current file was only hashed here: its records are read by the writing side.
+    only_hashed: bool,
 }
 
 impl Prepare {
@@ -120,6 +124,7 @@ impl Prepare {
             file_started: Instant::now(),
             more_follow: false,
             crashes,
+            only_hashed: false,
         }
     }
 
@@ -165,9 +170,13 @@ impl Prepare {
             return self.refuse(&c, refusal);
         }
         let rel = c.entry.rel.clone();
+        self.only_hashed = false;
         self.crashes().enter(Reading::First, &c.entry);
         let done = self.read(c);
-        self.crashes().leave(Reading::First, &rel);
+        match self.only_hashed {
+            true => self.crashes().pause(Reading::First),
+            false => self.crashes().leave(Reading::First, &rel),
+        }
         done
     }
 
@@ -237,6 +246,18 @@ impl Prepare {
                 Decision::Ingest { .. } => {}
                 other => return self.note_decision(&c, &hash, other),
             }
+        } else if c.target.one_pass && c.entry.size > SMALL_FILE_BYTES {
+            // Hashing reads no record: a death meanwhile is not the file's doing.
+            self.crashes().pause(Reading::First);
+            let hash = match source::hash_file(&file) {
+                Ok(h) => h,
+                Err(e) => return self.fail_for_now(&c, "", e),
+            };
+            match self.decide(&c, &hash) {
+                Decision::Ingest { resume: None } => return self.only_pass(c, hash),
+                Decision::Ingest { .. } => self.crashes().resume(Reading::First),
+                other => return self.note_decision(&c, &hash, other),
+            }
         }
         let pass = match self.first_pass(&c, file) {
             Ok(p) => p,
@@ -273,24 +294,6 @@ impl Prepare {
         })
     }
 
-    fn first_pass(&self, c: &Candidate, file: File) -> std::io::Result<Pass> {
-        FirstPass {
-            entry: &c.entry,
-            limits: self.settings.limits,
-            target: &c.target,
-            policy: self.settings.policy,
-            batch_rows: self.settings.batch_rows,
-            insert_rows: self.settings.insert_rows,
-            spill_dir: self
-                .settings
-                .spill_dir
-                .as_deref()
-                .filter(|_| self.more_follow),
-            progress: self.progress.reading(&c.entry.rel),
-        }
-        .run(file)
-    }
-
     fn claim_key(c: &Candidate, hash: &str) -> Option<(usize, blake3::Hash)> {
         let hash = blake3::Hash::from_hex(hash).ok()?;
         Some((Arc::as_ptr(&c.target) as usize, hash))
@@ -325,55 +328,6 @@ impl Prepare {
         if let Some(key) = Self::claim_key(c, hash) {
             self.claimed.insert(key, c.entry.rel.clone());
         }
-    }
-
-    fn ingest_large(&mut self, c: Candidate, pass: Pass) -> Result<(), Closed> {
-        let resume = match self.decide(&c, &pass.hash) {
-            Decision::Ingest { resume } => resume,
-            other => return self.note_decision(&c, &pass.hash, other),
-        };
-        if let Some(errors) = &pass.failure {
-            return self.fail(&c, &pass.hash, FailureKind::Data, errors);
-        }
-        let resume = resume
-            .map(|b| if b == 0 { self.settings.batch_rows } else { b })
-            .or(c.target.recovery.then_some(self.settings.batch_rows));
-        self.claim(&c, &pass.hash);
-        if self.settings.dry_run {
-            let status = if resume.is_some() {
-                Status::Resume
-            } else {
-                Status::New
-            };
-            let mut outcome = self.outcome(&c, status);
-            outcome.rows = pass.rows();
-            outcome.rejected = pass.rejects.len() as u64;
-            let mut notes: Vec<String> = pass.described.iter().cloned().collect();
-            notes.extend(c.entry.rules.describe());
-            if let Some(first) = pass.rejects.first() {
-                notes.push(format!(
-                    "{} bad records would be left out, first: {}",
-                    pass.rejects.len(),
-                    first.error.describe(&c.entry.rel)
-                ));
-            }
-            outcome.detail = notes.join("; ");
-            return self.note(outcome, None);
-        }
-        self.flush_group()?;
-        self.send(Work::Large(LargeFile {
-            generation: self.generation(&c, &pass.hash),
-            batch_rows: resume.unwrap_or(self.settings.batch_rows),
-            resume: resume.is_some(),
-            entry: c.entry,
-            target: c.target,
-            hash: pass.hash,
-            records: pass.records,
-            rejects: pass.rejects,
-            per_insert: pass.per_insert,
-            spilled: pass.spilled,
-            started: self.file_started,
-        }))
     }
 }
 

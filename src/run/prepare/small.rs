@@ -207,8 +207,12 @@ impl Prepare {
         }
     }
 
-    /// A small file with more rows than one batch: read again, batch by batch.
+    /// A small file with more rows than one batch: sent batch by batch, in its only pass where
+    /// the table allows, else read again.
     fn large_after_all(&mut self, c: Candidate, hash: &str) -> Result<(), Closed> {
+        if c.target.one_pass {
+            return self.only_pass(c, hash.to_owned());
+        }
         let file = match self.open(&c) {
             Ok(f) => f,
             Err(noted) => return noted,

@@ -38,6 +38,8 @@ fn target() -> Arc<Target> {
             column(PROVENANCE_ROW, "UInt64"),
         ],
         sort_key: vec!["id".to_owned()],
+        engine: "MergeTree".to_owned(),
+        dependents: Vec::new(),
     };
     Arc::new(Target::new(schema, Tz::UTC))
 }

@@ -1,5 +1,8 @@
 //! One JSON object decoded into fields, for both JSON layouts: numbers keep their literal text,
-//! strings are unescaped, arrays become lists, and nested objects stay JSON text.
+//! strings are unescaped, arrays become lists, and nested objects stay JSON text. A valid object
+//! is read in one pass ([`one_pass`]); the strict reader below finds what is wrong with any other.
+
+mod one_pass;
 
 use super::fields::FieldNames;
 use super::{FieldSink, ReadError, RecordError};
@@ -76,11 +79,15 @@ fn malformed(e: &serde_json::Error, at: Origin) -> ReadError {
     })
 }
 
+pub use one_pass::OnePass;
+
 /// Decodes the object in `text` and hands its members to `sink`; arrays and objects may nest
-/// `max_depth` levels deep, the record itself being the first.
+/// `max_depth` levels deep, the record itself being the first. `parser` is the reader's own,
+/// reused from record to record.
 pub fn decode(
     text: &[u8],
     names: &mut FieldNames,
+    parser: &mut OnePass,
     sink: &mut dyn FieldSink,
     at: Origin,
     max_depth: usize,
@@ -93,6 +100,15 @@ pub fn decode(
             reason,
         })
     };
+    if parser.parse(text, max_depth).is_some() {
+        for (name, value) in parser.members(text) {
+            let name = name.map_err(|e| record_error(None, format!("malformed JSON: {e}")))?;
+            let index = names.index_of(name)?;
+            sink.field(index, name, value)
+                .map_err(|e| record_error(Some(name.to_owned()), e.0))?;
+        }
+        return Ok(());
+    }
     if text.trim_ascii_start().first() != Some(&b'{') {
         return Err(record_error(
             None,
@@ -151,7 +167,9 @@ mod tests {
     fn run(text: &str) -> Result<Vec<(usize, String, String)>, String> {
         let mut names = FieldNames::default();
         let mut sink = Collect::default();
-        decode(text.as_bytes(), &mut names, &mut sink, AT, 4).map_err(|e| e.describe("f"))?;
+        let mut parser = OnePass::default();
+        decode(text.as_bytes(), &mut names, &mut parser, &mut sink, AT, 4)
+            .map_err(|e| e.describe("f"))?;
         Ok(sink.0)
     }
 
