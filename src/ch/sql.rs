@@ -22,16 +22,6 @@ enum Scalar<'a> {
     I64(i64),
 }
 
-impl Scalar<'_> {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Scalar::Str(_) => "String",
-            Scalar::U64(_) => "UInt64",
-            Scalar::I64(_) => "Int64",
-        }
-    }
-}
-
 impl Arg {
     fn scalars(&self) -> Vec<Scalar<'_>> {
         match self {
@@ -45,6 +35,17 @@ impl Arg {
 
     fn is_list(&self) -> bool {
         matches!(self, Arg::U64s(_) | Arg::Strs(_))
+    }
+
+    /// The ClickHouse type of its query parameter.
+    fn type_name(&self) -> &'static str {
+        match self {
+            Arg::Str(_) => "String",
+            Arg::U64(_) => "UInt64",
+            Arg::I64(_) => "Int64",
+            Arg::U64s(_) => "Array(UInt64)",
+            Arg::Strs(_) => "Array(String)",
+        }
     }
 }
 
@@ -114,12 +115,9 @@ impl Sql {
         self
     }
 
-    /// The text with each `?` replaced by what `render` makes of its value (a list becomes a
-    /// parenthesized list of its items), and the scalar values in order.
-    fn expand(
-        &self,
-        mut render: impl FnMut(usize, &Scalar) -> String,
-    ) -> (String, Vec<Scalar<'_>>) {
+    /// The text with a `?` for each scalar value (a list becomes a parenthesized list of them),
+    /// and the scalar values in order, to be bound as literals.
+    fn expand(&self) -> (String, Vec<Scalar<'_>>) {
         let mut out = String::with_capacity(self.text.len() + 16 * self.args.len());
         let mut values = Vec::new();
         let mut args = self.args.iter();
@@ -137,9 +135,8 @@ impl Sql {
                 .scalars()
                 .into_iter()
                 .map(|v| {
-                    let text = render(values.len(), &v);
                     values.push(v);
-                    text
+                    "?".to_owned()
                 })
                 .collect();
             match arg.is_list() {
@@ -151,22 +148,48 @@ impl Sql {
         (out, values)
     }
 
+    /// The text with each `?` as a typed parameter (a list as one `Array` parameter, so a long
+    /// list is one form field of the HTTP request, not one per item), and the values in order.
+    fn parameterized(&self) -> (String, Vec<&Arg>) {
+        let mut out = String::with_capacity(self.text.len() + 16 * self.args.len());
+        let mut values = Vec::new();
+        let mut args = self.args.iter();
+        for piece in self.text.split_inclusive('?') {
+            let Some(before) = piece.strip_suffix('?') else {
+                out.push_str(piece);
+                continue;
+            };
+            out.push_str(before);
+            match args.next() {
+                None => out.push('?'),
+                Some(arg) if arg.is_list() && arg.scalars().is_empty() => out.push_str("(NULL)"),
+                Some(arg) => {
+                    out.push_str(&format!("{{p{}:{}}}", values.len(), arg.type_name()));
+                    values.push(arg);
+                }
+            }
+        }
+        (out, values)
+    }
+
     /// A query for the client: with query parameters, or with the values bound as literals.
     pub(super) fn build(&self, client: &Client, parameters: bool) -> Query {
         if parameters {
-            let (text, values) = self.expand(|i, v| format!("{{p{i}:{}}}", v.type_name()));
+            let (text, values) = self.parameterized();
             let mut q = client.query(&text);
             for (i, v) in values.iter().enumerate() {
                 let name = format!("p{i}");
                 q = match v {
-                    Scalar::Str(s) => q.param(&name, s),
-                    Scalar::U64(n) => q.param(&name, n),
-                    Scalar::I64(n) => q.param(&name, n),
+                    Arg::Str(s) => q.param(&name, s),
+                    Arg::U64(n) => q.param(&name, n),
+                    Arg::I64(n) => q.param(&name, n),
+                    Arg::U64s(list) => q.param(&name, list),
+                    Arg::Strs(list) => q.param(&name, list),
                 };
             }
             return q;
         }
-        let (text, values) = self.expand(|_, _| "?".to_owned());
+        let (text, values) = self.expand();
         if values.is_empty() {
             return client.query_raw(&text);
         }
@@ -182,27 +205,26 @@ impl Sql {
 mod tests {
     use super::*;
 
-    fn parameterized(sql: &Sql) -> String {
-        sql.expand(|i, v| format!("{{p{i}:{}}}", v.type_name())).0
-    }
-
     #[test]
-    fn values_become_typed_parameters_in_order() {
-        let sql = Sql::new("SELECT 1 FROM t WHERE a = ? AND b IN ? AND c = ?")
+    fn values_become_typed_parameters_in_order_and_a_list_one_array() {
+        let sql = Sql::new("SELECT 1 FROM t WHERE a = ? AND b IN ? AND c = ? AND d NOT IN ?")
             .arg("x'y")
             .arg(vec![1u64, 2])
-            .arg(7i64);
+            .arg(7i64)
+            .arg(vec!["p".to_owned()]);
+        let (text, values) = sql.parameterized();
         assert_eq!(
-            parameterized(&sql),
-            "SELECT 1 FROM t WHERE a = {p0:String} AND b IN ({p1:UInt64}, {p2:UInt64}) \
-             AND c = {p3:Int64}"
-        );
-        let (literal, values) = sql.expand(|_, _| "?".to_owned());
-        assert_eq!(
-            literal,
-            "SELECT 1 FROM t WHERE a = ? AND b IN (?, ?) AND c = ?"
+            text,
+            "SELECT 1 FROM t WHERE a = {p0:String} AND b IN {p1:Array(UInt64)} \
+             AND c = {p2:Int64} AND d NOT IN {p3:Array(String)}"
         );
         assert_eq!(values.len(), 4);
-        assert_eq!(parameterized(&Sql::new("SELECT 1")), "SELECT 1");
+        let (literal, values) = sql.expand();
+        assert_eq!(
+            literal,
+            "SELECT 1 FROM t WHERE a = ? AND b IN (?, ?) AND c = ? AND d NOT IN (?)"
+        );
+        assert_eq!(values.len(), 5);
+        assert_eq!(Sql::new("SELECT 1").parameterized().0, "SELECT 1");
     }
 }

@@ -30,6 +30,7 @@ mod one_pass;
 mod ops;
 mod parquet_columns;
 mod policy;
+mod read_back;
 mod safe_output;
 mod server;
 mod types;
