@@ -12,6 +12,8 @@ missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v script >/dev/null 2>&1 || missing+=(util-linux)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The watcher tests send signals with kill(1).
+{ [ -x /bin/kill ] || [ -x /usr/bin/kill ]; } || missing+=(procps)
 # The cluster tests start ZooKeeper (Debian's zookeeper package, which pulls in a JRE).
 [ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
