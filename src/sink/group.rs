@@ -8,7 +8,7 @@ use crate::rows::target::Target;
 use std::sync::Arc;
 
 impl Sink {
-    pub(super) async fn group(&mut self, g: Group) {
+    pub(super) async fn group(&mut self, mut g: Group) {
         let table = g.target.table.clone();
         let name = table.to_string();
         let contents: Vec<(&str, &str)> = g
@@ -43,29 +43,8 @@ impl Sink {
             self.stopped.get_or_insert(e);
             return self.interrupted(Work::Group(g));
         }
-        let name = self.inserter.group_name(&g.target, &g.files);
-        let generation = g.files.iter().map(|f| f.generation).max().unwrap_or(0);
-        let mut insert = self
-            .inserter
-            .start(&g.target, &g.columns, &name, generation);
-        let body = bytes::Bytes::from(g.body);
-        let sent = async {
-            insert.send(body.clone()).await?;
-            crash_point!("mid-insert");
-            insert.end().await?;
-            // The same insert again, as a client that lost the first answer would send it: the
-            // tests show what the server's deduplication makes of it.
-            #[cfg(feature = "failpoints")]
-            if fail::eval("repeat-insert", |_| ()).is_some() {
-                let mut again = self
-                    .inserter
-                    .start(&g.target, &g.columns, &name, generation);
-                again.send(body).await?;
-                again.end().await?;
-            }
-            Ok(())
-        }
-        .await;
+        let body = bytes::Bytes::from(std::mem::take(&mut g.body));
+        let sent = self.send_group(&g, body).await;
         if let Err(e) = sent {
             let e = self.server.classify(e);
             log::warn!("insert of {} files into {table} failed: {e}", g.files.len());
@@ -93,6 +72,46 @@ impl Sink {
                 let (n, u) = counts.get(&f.hash).copied().unwrap_or((0, 0));
                 n == f.rows() && u == f.rows()
             });
+        self.finish_landed(landed, &g.target, g.batch_rows).await;
+        self.files_one_by_one(again, &g.target, g.batch_rows).await;
+    }
+
+    /// The group's one INSERT.
+    async fn send_group(
+        &mut self,
+        g: &Group,
+        body: bytes::Bytes,
+    ) -> Result<(), clickhouse::error::Error> {
+        let name = self.inserter.group_name(&g.target, &g.files);
+        let generation = g.files.iter().map(|f| f.generation).max().unwrap_or(0);
+        let mut insert = self
+            .inserter
+            .start(&g.target, &g.columns, &name, generation);
+        insert.send(body.clone()).await?;
+        crash_point!("mid-insert");
+        insert.end().await?;
+        // The same insert again, as a client that lost the first answer would send it: the
+        // tests show what the server's deduplication makes of it.
+        #[cfg(feature = "failpoints")]
+        if fail::eval("repeat-insert", |_| ()).is_some() {
+            let mut again = self
+                .inserter
+                .start(&g.target, &g.columns, &name, generation);
+            again.send(body).await?;
+            again.end().await?;
+        }
+        Ok(())
+    }
+
+    /// Files of the group that landed whole: their rejects recorded, then done together; if the
+    /// rejects cannot be recorded, the run stops and each is finished on its own.
+    async fn finish_landed(
+        &mut self,
+        landed: Vec<GroupFile>,
+        target: &Arc<Target>,
+        batch_rows: u64,
+    ) {
+        let table = target.table.clone();
         let mut rejects_recorded = Ok(());
         for f in &landed {
             rejects_recorded = self
@@ -103,13 +122,12 @@ impl Sink {
             }
         }
         match rejects_recorded {
-            Ok(()) => self.done_together(&landed, &g.target, g.batch_rows).await,
+            Ok(()) => self.done_together(&landed, target, batch_rows).await,
             Err(e) => {
                 self.stopped.get_or_insert(e);
-                self.files_one_by_one(landed, &g.target, g.batch_rows).await;
+                self.files_one_by_one(landed, target, batch_rows).await;
             }
         }
-        self.files_one_by_one(again, &g.target, g.batch_rows).await;
     }
 
     /// Records the files of a coalesced insert that landed whole as done, in one insert.

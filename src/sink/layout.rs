@@ -164,20 +164,8 @@ pub fn encode_batches(
         let before = block.rows();
         // Whole rows of a batch sent whole may come many at once, up to where one at a time
         // would end the batch or write the block out.
-        let by_size = keeping || per_insert.is_none();
-        let room = match plans.get((next / batch_rows) as usize) {
-            None | Some(BatchPlan::Full) => Room {
-                rows: (batch_rows - next % batch_rows).min(match by_size {
-                    true => u64::MAX,
-                    false => CHECK_ROWS.saturating_sub(block.rows()) as u64,
-                }) as usize,
-                bytes: by_size.then_some(block_bytes),
-            },
-            Some(_) => Room {
-                rows: 0,
-                bytes: None,
-            },
-        };
+        let by_size = (keeping || per_insert.is_none()).then_some(block_bytes);
+        let room = room(plans, next, batch_rows, block.rows(), by_size);
         let (ordinal, count) = match records.step_many(block, room) {
             Some(many) => many,
             None => match records.step(block) {
@@ -192,12 +180,7 @@ pub fn encode_batches(
             },
         };
         let batch = ordinal / batch_rows;
-        let keep = match plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
-            BatchPlan::Skip => false,
-            BatchPlan::Full => true,
-            BatchPlan::Fill(landed) => !landed.contains(&ordinal),
-        };
-        if !keep {
+        if !wanted(plans, batch, ordinal) {
             block.truncate(before);
             continue;
         }
@@ -236,6 +219,40 @@ pub fn encode_batches(
     }
     flush(block, out, key, None, keeping)?;
     Ok(per_insert)
+}
+
+/// How many rows may come at once from the record `next` on: none in a batch sent in part,
+/// else up to the batch's end, and up to the block's byte budget `by_size` (or, without one,
+/// the rows a block is checked by).
+fn room(
+    plans: &[BatchPlan],
+    next: u64,
+    batch_rows: u64,
+    block_rows: usize,
+    by_size: Option<usize>,
+) -> Room {
+    match plans.get((next / batch_rows) as usize) {
+        None | Some(BatchPlan::Full) => Room {
+            rows: (batch_rows - next % batch_rows).min(match by_size {
+                Some(_) => u64::MAX,
+                None => CHECK_ROWS.saturating_sub(block_rows) as u64,
+            }) as usize,
+            bytes: by_size,
+        },
+        Some(_) => Room {
+            rows: 0,
+            bytes: None,
+        },
+    }
+}
+
+/// Whether the row `ordinal` of batch `batch` is to be sent, as the batch's plan says.
+fn wanted(plans: &[BatchPlan], batch: u64, ordinal: u64) -> bool {
+    match plans.get(batch as usize).unwrap_or(&BatchPlan::Full) {
+        BatchPlan::Skip => false,
+        BatchPlan::Full => true,
+        BatchPlan::Fill(landed) => !landed.contains(&ordinal),
+    }
 }
 
 /// Hands the block's rows to `out` (or drops them when not `keeping`), adding their encoded size
