@@ -25,6 +25,21 @@ pub const COLUMNS: &str =
     "rating, title, text, asin, user_id, timestamp, helpful_vote, verified_purchase";
 
 impl<'a> CEnv<'a> {
+    /// The cluster lock's home for this test: `zk://…/ingest-tests/DB`.
+    pub fn coordination(&self) -> String {
+        self.cl.coordination(&format!("/ingest-tests/{}", self.db))
+    }
+
+    /// The arguments of a run of shard `shard` (`K/N`) into `dist`, in batches of 500 rows,
+    /// under this test's cluster lock.
+    pub fn shard_args(&self, shard: &str) -> Vec<String> {
+        ["--table", "dist", "--batch-rows", "500", "--coordination"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([self.coordination(), "--shard".to_owned(), shard.to_owned()])
+            .collect()
+    }
+
     pub fn new(cl: &'a Cluster, test: &str) -> CEnv<'a> {
         let dir = tempfile::Builder::new()
             .prefix("ingest-cluster-test-")

@@ -54,7 +54,7 @@ fn a_second_run_on_the_folder_is_turned_away_and_a_killed_holder_is_resumed_by_a
     env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("f", 0, 3, 3000);
-    let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
+    let coordination = env.coordination();
     let hooks = tempfile::tempdir().unwrap();
     // Host A claims the files and stops right after its first insert: killed there, it holds
     // the cluster lock until its ZooKeeper session expires.
@@ -125,7 +125,7 @@ fn two_shards_of_hosts_split_the_folder_and_land_every_file_once() {
     env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("s", 0, 12, 400);
-    let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
+    let coordination = env.coordination();
     let base = [
         "--table",
         "dist",
@@ -257,7 +257,7 @@ fn zookeeper_stopped_and_restarted_mid_run_loses_nothing_and_doubles_nothing() {
     env.reviews_with_provenance("local", "dist");
     env.reference();
     env.files("z", 0, 4, 4000);
-    let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
+    let coordination = env.coordination();
     let args = [
         "--table",
         "dist",
@@ -316,7 +316,6 @@ fn chaos_kills_on_two_hosts_and_a_replica_restart_leave_every_record_exactly_onc
     let env = CEnv::new(cl, "chaos");
     env.reviews_with_provenance("local", "dist");
     env.reference();
-    let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
     let seed = std::env::var("INGEST_CHAOS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -324,18 +323,7 @@ fn chaos_kills_on_two_hosts_and_a_replica_restart_leave_every_record_exactly_onc
     println!("cluster chaos: seed {seed} (INGEST_CHAOS_SEED)");
     let mut rng = fastrand::Rng::with_seed(seed);
     let hosts: [(&[usize], &str); 2] = [(&[0, 1], "0/2"), (&[2, 3], "1/2")];
-    let args = |shard: &'static str| {
-        vec![
-            "--table".to_owned(),
-            "dist".to_owned(),
-            "--batch-rows".to_owned(),
-            "500".to_owned(),
-            "--coordination".to_owned(),
-            coordination.clone(),
-            "--shard".to_owned(),
-            shard.to_owned(),
-        ]
-    };
+    let args = |shard: &str| env.shard_args(shard);
     let mut next = 0u64;
     for round in 0..6 {
         for f in 0..rng.u64(2..5) {

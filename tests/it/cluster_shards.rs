@@ -39,19 +39,7 @@ fn copies_of_one_content_in_two_shards_are_ingested_once_by_hosts_at_work_togeth
         env.write(&name_in(1, i), &csv);
         env.add_reference(&csv);
     }
-    let coordination = cl.coordination(&format!("/ingest-tests/{}", env.db));
-    let args = |shard: &str| {
-        vec![
-            "--table".to_owned(),
-            "dist".to_owned(),
-            "--batch-rows".to_owned(),
-            "500".to_owned(),
-            "--coordination".to_owned(),
-            coordination.clone(),
-            "--shard".to_owned(),
-            shard.to_owned(),
-        ]
-    };
+    let args = |shard: &str| env.shard_args(shard);
     let hosts: [(&[usize], &str); 2] = [(&[0, 1], "0/2"), (&[2, 3], "1/2")];
     for _ in 0..2 {
         let children: Vec<_> = hosts
