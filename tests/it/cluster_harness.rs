@@ -239,19 +239,7 @@ impl Cluster {
     }
 
     pub fn try_query(&self, i: usize, sql: &str) -> Result<String, String> {
-        let mut response = ureq::post(&self.nodes[i].url)
-            .query("default_format", "TabSeparated")
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send(sql)
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
-        if status == 200 { Ok(body) } else { Err(body) }
+        crate::server::post_sql(&self.nodes[i].url, &[], sql)
     }
 
     /// Runs SQL on node `i`, panicking on errors.

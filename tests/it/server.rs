@@ -282,23 +282,13 @@ impl ClickHouse {
 
     /// Runs SQL with settings passed as URL parameters.
     pub fn try_query_with(&self, sql: &str, settings: &[(&str, &str)]) -> Result<String, String> {
-        let mut request = ureq::post(&self.url);
-        for (name, value) in self.output_as_18_16().iter().chain(settings) {
-            request = request.query(*name, *value);
-        }
-        let mut response = request
-            .query("default_format", "TabSeparated")
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send(sql)
-            .map_err(|e| e.to_string())?;
-        let status = response.status();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| e.to_string())?;
-        if status == 200 { Ok(body) } else { Err(body) }
+        let settings: Vec<_> = self
+            .output_as_18_16()
+            .iter()
+            .chain(settings)
+            .copied()
+            .collect();
+        post_sql(&self.url, &settings, sql)
     }
 
     /// A fresh database for one test.
@@ -380,4 +370,26 @@ fn write_config(flavor: Flavor, dir: &Path, http_port: u16, tcp_port: u16) {
         format!("<?xml version=\"1.0\"?>\n<{root}>{USERS}</{root}>\n"),
     )
     .unwrap();
+}
+
+/// Posts `sql` to a server's HTTP interface with `settings` as URL parameters: the body as
+/// tab-separated text, or the server's error.
+pub fn post_sql(url: &str, settings: &[(&str, &str)], sql: &str) -> Result<String, String> {
+    let mut request = ureq::post(url);
+    for (name, value) in settings {
+        request = request.query(*name, *value);
+    }
+    let mut response = request
+        .query("default_format", "TabSeparated")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(sql)
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    if status == 200 { Ok(body) } else { Err(body) }
 }
