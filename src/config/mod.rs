@@ -258,10 +258,10 @@ impl RunConfig {
 }
 
 impl RunConfig {
-    /// The bounds on reading files, and whether a large file is read ahead of its parser.
+    /// The bounds on reading files, and how many threads read one.
     pub fn limits(&self) -> crate::formats::Limits {
         crate::formats::Limits {
-            read_ahead: self.jobs > 1,
+            jobs: self.jobs,
             ..Default::default()
         }
     }

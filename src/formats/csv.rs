@@ -5,8 +5,9 @@
 //! lone CR line ends). A record larger than the limit is an error, never an allocation.
 
 use super::options::{Escape, TextOptions};
+use super::pieces::{Forks, Piece, PieceText, Pieces, Split};
 use super::sniff::{self, Dialect};
-use super::split::{Span, Split, Splitter};
+use super::split::{self as fast, RecordEnds, Span, Splitter};
 use super::{FieldSink, Limits, ReadError, RecordError, RecordSource};
 use crate::value::Value;
 use csv_core::ReadRecordResult;
@@ -86,45 +87,19 @@ impl CsvSource {
             given.delimiter = Some(given.delimiter.unwrap_or(b'\t'));
             given.quote = Some(None);
         }
-        let mut src = CsvSource {
-            input,
-            buf: vec![0; INPUT_CHUNK],
-            start: 0,
-            end: 0,
-            eof: false,
-            core: csv_core::Reader::new(),
-            fast: true,
-            out: vec![0; 4096],
-            ends: vec![0; 64],
-            out_len: 0,
-            spans: Vec::new(),
-            fields_in_record: 0,
-            lines: 0,
-            scratch: Vec::new(),
-            fields: Vec::new(),
-            positional: false,
-            record: 0,
-            skipped: 0,
-            in_comment: false,
-            max_record_bytes: limits.max_record_bytes,
-            flavor,
-            dialect: Dialect {
-                delimiter: b',',
-                quote: None,
-                escape: Escape::Double,
-                header: true,
-                comment: None,
-                trailing_delimiter: false,
-                sniffed_delimiter: false,
-                sniffed_quote: false,
-                sniffed_header: None,
-            },
-            checked_utf8: transcoded,
-            options: options.clone(),
-            deferred: None,
-            rec_start: 0,
-            quoted: Vec::new(),
+        let dialect = Dialect {
+            delimiter: b',',
+            quote: None,
+            escape: Escape::Double,
+            header: true,
+            comment: None,
+            trailing_delimiter: false,
+            sniffed_delimiter: false,
+            sniffed_quote: false,
+            sniffed_header: None,
         };
+        let mut src = CsvSource::blank(input, limits.max_record_bytes, flavor, dialect, options);
+        src.checked_utf8 = transcoded;
         src.skip_lines(given.skip_lines)?;
         while src.end - src.start < SNIFF_BYTES && !src.eof && src.deferred.is_none() {
             src.fill_or_defer()?;
@@ -141,6 +116,60 @@ impl CsvSource {
         src.dialect = dialect;
         src.read_header()?;
         Ok(src)
+    }
+
+    /// A reader that has read nothing, in `dialect`.
+    fn blank(
+        input: Box<dyn Read + Send>,
+        max_record_bytes: usize,
+        flavor: Flavor,
+        dialect: Dialect,
+        options: &TextOptions,
+    ) -> CsvSource {
+        CsvSource {
+            input,
+            buf: vec![0; INPUT_CHUNK],
+            start: 0,
+            end: 0,
+            eof: false,
+            core: sniff::core_reader(dialect.delimiter, dialect.quote, dialect.escape, None),
+            fast: true,
+            out: vec![0; 4096],
+            ends: vec![0; 64],
+            out_len: 0,
+            spans: Vec::new(),
+            fields_in_record: 0,
+            lines: 0,
+            scratch: Vec::new(),
+            fields: Vec::new(),
+            positional: false,
+            record: 0,
+            skipped: 0,
+            in_comment: false,
+            max_record_bytes,
+            flavor,
+            dialect,
+            checked_utf8: false,
+            options: options.clone(),
+            deferred: None,
+            rec_start: 0,
+            quoted: Vec::new(),
+        }
+    }
+
+    /// A reader of one piece of the file, with the settings this one found (no header, no
+    /// sniffing), counting lines from the piece's first.
+    fn fork(&self, piece: Piece) -> CsvSource {
+        let input = piece.text.into_reader();
+        let (flavor, dialect) = (self.flavor, self.dialect.clone());
+        let mut src =
+            CsvSource::blank(input, self.max_record_bytes, flavor, dialect, &self.options);
+        src.fast = self.fast;
+        src.fields = self.fields.clone();
+        src.positional = self.positional;
+        src.skipped = piece.first_line - 1;
+        src.checked_utf8 = self.checked_utf8;
+        src
     }
 
     fn read_header(&mut self) -> Result<(), ReadError> {
@@ -399,20 +428,20 @@ impl CsvSource {
                 out: &mut self.out,
             };
             match splitter.split(&self.buf[..self.end], self.start) {
-                Split::Record { end, newlines } => {
+                fast::Split::Record { end, newlines } => {
                     self.lines += 1 + newlines;
                     self.start = end;
                     self.out_len = self.out.len();
                     break;
                 }
-                Split::NeedMore if !self.eof => self.fill()?,
-                Split::NeedMore | Split::Unterminated => {
+                fast::Split::NeedMore if !self.eof => self.fill()?,
+                fast::Split::NeedMore | fast::Split::Unterminated => {
                     return Err(ReadError::File {
                         line: Some(line),
                         reason: "a quoted field is not closed before the end of the file".into(),
                     });
                 }
-                Split::TooManyFields => {
+                fast::Split::TooManyFields => {
                     return Err(ReadError::File {
                         line: Some(line),
                         reason: format!("record has more than {MAX_FIELDS} fields"),
@@ -633,9 +662,49 @@ fn unescape_tsv(field: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Readers of a file's pieces: copies of its reader as it stood after the header.
+struct CsvForks(std::sync::Mutex<CsvSource>);
+
+impl Forks for CsvForks {
+    fn open(&self, piece: Piece) -> Box<dyn RecordSource> {
+        let template = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Box::new(template.fork(piece))
+    }
+}
+
 impl RecordSource for CsvSource {
     fn fields(&self) -> &[String] {
         &self.fields
+    }
+
+    /// Only where records are split by the fast path, which finds their ends, and no comment
+    /// line (whose quotes are no quotes) can hide one.
+    fn split(&mut self) -> Option<Split> {
+        if !self.fast || self.dialect.comment.is_some() || self.deferred.is_some() {
+            return None;
+        }
+        let input = std::mem::replace(&mut self.input, Box::new(std::io::empty()));
+        let ends = RecordEnds {
+            delimiter: self.dialect.delimiter,
+            quote: self.dialect.quote,
+        };
+        let pieces = Pieces::new(
+            &self.buf[self.start..self.end],
+            input,
+            self.line(),
+            Box::new(ends),
+            self.max_record_bytes,
+        );
+        self.start = self.end;
+        self.eof = true;
+        let template = self.fork(Piece {
+            text: PieceText::Bytes(Vec::new()),
+            first_line: 1,
+        });
+        Some(Split {
+            pieces,
+            forks: Box::new(CsvForks(std::sync::Mutex::new(template))),
+        })
     }
 
     fn positional(&self) -> bool {

@@ -3,6 +3,7 @@
 
 use super::fields::FieldNames;
 use super::object::{self, OnePass, Origin};
+use super::pieces::{Forks, Lines, Piece, Pieces, Split};
 use super::{FieldSink, Limits, ReadError, RecordSource};
 use std::io::{BufRead, BufReader, Read};
 
@@ -79,9 +80,43 @@ impl JsonLinesSource {
     }
 }
 
+/// Readers of a JSON Lines file's pieces.
+struct LineForks {
+    limits: Limits,
+}
+
+impl Forks for LineForks {
+    fn open(&self, piece: Piece) -> Box<dyn RecordSource> {
+        let mut src = JsonLinesSource::new(piece.text.into_reader(), self.limits);
+        src.line = piece.first_line - 1;
+        Box::new(src)
+    }
+}
+
 impl RecordSource for JsonLinesSource {
     fn fields(&self) -> &[String] {
         self.names.names()
+    }
+
+    fn split(&mut self) -> Option<Split> {
+        let buffered = self.input.buffer().to_vec();
+        let input = std::mem::replace(self.input.get_mut(), Box::new(std::io::empty()));
+        self.input.consume(buffered.len());
+        let limits = Limits {
+            max_record_bytes: self.max_record_bytes,
+            max_depth: self.max_depth,
+            ..Limits::default()
+        };
+        Some(Split {
+            pieces: Pieces::new(
+                &buffered,
+                input,
+                self.line + 1,
+                Box::new(Lines),
+                self.max_record_bytes,
+            ),
+            forks: Box::new(LineForks { limits }),
+        })
     }
 
     fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {

@@ -13,6 +13,7 @@ mod object;
 pub mod options;
 mod parquet;
 mod parquet_footer;
+pub mod pieces;
 mod read_ahead;
 mod sniff;
 mod split;
@@ -146,9 +147,10 @@ pub struct Limits {
     /// Deepest nesting of arrays and objects (JSON) or of lists (Parquet) a record may have:
     /// values are decoded and converted recursively, so depth must be bounded.
     pub max_depth: usize,
-    /// A streamed file's bytes are read, decompressed and decoded on a thread of their own
-    /// ahead of the parser (`--jobs` above 1).
-    pub read_ahead: bool,
+    /// Threads that read one file (`--jobs`): above 1, a streamed file's bytes are read,
+    /// decompressed and decoded on a thread of their own ahead of the parser, and its records
+    /// are read in pieces where the format allows.
+    pub jobs: usize,
 }
 
 impl Default for Limits {
@@ -158,7 +160,7 @@ impl Default for Limits {
             min_decompressed_bytes: 1 << 30,
             max_expansion: 1000,
             max_depth: MAX_DEPTH,
-            read_ahead: false,
+            jobs: 1,
         }
     }
 }
@@ -202,6 +204,12 @@ pub trait RecordSource: Send {
     fn columns(&mut self) -> Option<&mut dyn Columns> {
         None
     }
+
+    /// Hands the rest of the file over to be read in pieces on other threads, where records
+    /// can be found without reading them; the source itself then reads nothing more.
+    fn split(&mut self) -> Option<pieces::Split> {
+        None
+    }
 }
 
 /// A source and what decoding its text found, shown together in the dry run.
@@ -221,6 +229,10 @@ impl RecordSource for Described {
 
     fn positional(&self) -> bool {
         self.inner.positional()
+    }
+
+    fn split(&mut self) -> Option<pieces::Split> {
+        self.inner.split()
     }
 
     fn describe(&self) -> Option<String> {
@@ -276,7 +288,7 @@ pub fn open(
 ) -> Result<Box<dyn RecordSource>, ReadError> {
     let max_out = limits.max_decompressed(input.size()?);
     // Files read whole into memory are small: read before a thread pays off.
-    let ahead = limits.read_ahead && matches!(input, Input::Stream { .. });
+    let ahead = limits.jobs > 1 && matches!(input, Input::Stream { .. });
     if detected.format == Format::Parquet {
         return Ok(Box::new(parquet::ParquetSource::open(
             input,

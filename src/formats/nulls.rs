@@ -1,6 +1,7 @@
 //! A route's spellings of NULL for formats whose readers hand over typed values (JSON, XML): a
 //! text or string value spelled as one of them reaches the row as NULL.
 
+use super::pieces::{Forks, Piece, Split};
 use super::{FieldSink, ReadError, RecordSource};
 use crate::convert::ConvError;
 use crate::value::Value;
@@ -43,5 +44,31 @@ impl RecordSource for Nulls {
 
     fn describe(&self) -> Option<String> {
         self.inner.describe()
+    }
+
+    fn split(&mut self) -> Option<Split> {
+        let split = self.inner.split()?;
+        Some(Split {
+            pieces: split.pieces,
+            forks: Box::new(NullForks {
+                inner: split.forks,
+                markers: self.markers.clone(),
+            }),
+        })
+    }
+}
+
+/// The pieces' readers, with the route's NULL spellings.
+struct NullForks {
+    inner: Box<dyn Forks>,
+    markers: Vec<Vec<u8>>,
+}
+
+impl Forks for NullForks {
+    fn open(&self, piece: Piece) -> Box<dyn RecordSource> {
+        Box::new(Nulls {
+            inner: self.inner.open(piece),
+            markers: self.markers.clone(),
+        })
     }
 }

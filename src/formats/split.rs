@@ -4,6 +4,7 @@
 //! few hundred MB/s, byte by byte through its state machine; this skips to the next delimiter,
 //! line end or quote, about twice as fast on the benchmark's rows (see BENCHMARKS.md).
 
+use super::pieces::{Cut, Cutter};
 use memchr::{memchr, memchr2};
 
 /// Where a field's bytes are: in the input buffer, or unescaped into the output buffer.
@@ -132,6 +133,113 @@ impl Splitter<'_> {
     }
 }
 
+/// Where records end by the fast path's rules, found without splitting fields (so that a piece
+/// of a file starts exactly where the file's own reader would start its next record): a line
+/// feed outside quotes ends a record, and so does a CR right after a closing quote; a quote opens
+/// a quoted field only at a field's start, and a doubled one inside is a quote. Lines are counted
+/// as the reader counts them: every line feed, and a record's lone CR end.
+pub struct RecordEnds {
+    pub delimiter: u8,
+    pub quote: Option<u8>,
+}
+
+/// How far scanning one quoted field got.
+enum Quoted {
+    /// Closed: the offset after the closing quote, and the line feeds inside.
+    Closed(usize, u64),
+    /// The buffer ends before it is closed (or before what follows its last quote is known).
+    Open,
+}
+
+/// The quoted field whose opening quote is at `open`, as `quoted` reads it.
+fn scan_quoted(text: &[u8], open: usize, q: u8, eof: bool) -> Quoted {
+    let mut from = open + 1;
+    loop {
+        let Some(k) = memchr(q, &text[from..]) else {
+            return Quoted::Open;
+        };
+        let at = from + k;
+        match text.get(at + 1) {
+            Some(&next) if next == q => from = at + 2,
+            None if !eof => return Quoted::Open,
+            _ => {
+                let newlines = memchr::memchr_iter(b'\n', &text[open + 1..at]).count() as u64;
+                return Quoted::Closed(at + 1, newlines);
+            }
+        }
+    }
+}
+
+impl Cutter for RecordEnds {
+    fn cut(&mut self, text: &[u8], want: usize, eof: bool) -> Cut {
+        let len = text.len();
+        let (d, q) = (self.delimiter, self.quote);
+        let mut pos = 0;
+        let mut lines = 0u64;
+        // Where the record being scanned starts (before any CRs the reader skips).
+        let mut record = 0;
+        let mut whole = None;
+        loop {
+            let next = match q {
+                Some(q) => memchr2(b'\n', q, &text[pos..]),
+                None => memchr(b'\n', &text[pos..]),
+            };
+            let Some(k) = next else {
+                if eof && len > record {
+                    whole = Some((len, lines + 1));
+                }
+                break;
+            };
+            let at = pos + k;
+            if text[at] == b'\n' {
+                lines += 1;
+                pos = at + 1;
+                record = pos;
+                whole = Some((pos, lines));
+                if pos >= want {
+                    break;
+                }
+                continue;
+            }
+            let field_start = match at.checked_sub(1) {
+                None => true,
+                Some(before) => text[before] == d || text[record..at].iter().all(|&c| c == b'\r'),
+            };
+            if !field_start {
+                pos = at + 1;
+                continue;
+            }
+            let Quoted::Closed(after, newlines) = scan_quoted(text, at, text[at], eof) else {
+                if eof && whole.is_none() {
+                    return Cut::Stop;
+                }
+                break;
+            };
+            lines += newlines;
+            pos = after;
+            if text.get(pos) == Some(&b'\r') {
+                match text.get(pos + 1) {
+                    Some(b'\n') => {}
+                    None if !eof => break,
+                    _ => {
+                        lines += 1;
+                        pos += 1;
+                        record = pos;
+                        whole = Some((pos, lines));
+                        if pos >= want {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        match whole {
+            Some((end, lines)) if end > 0 => Cut::Whole { end, lines },
+            _ => Cut::Short,
+        }
+    }
+}
+
 /// End of a field's text without the `\r` of a CRLF line end.
 fn trim_cr(buf: &[u8], from: usize, to: usize) -> usize {
     if to > from && buf[to - 1] == b'\r' && buf.get(to) == Some(&b'\n') {
@@ -173,5 +281,93 @@ fn quoted(
                 return Some((span, at + 1, newlines));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The places the file's reader is at a record's start when it reads all of `text`, with
+    /// the lines it counted to there; the places after the first record it cannot split are
+    /// unknown.
+    fn starts(text: &[u8], d: u8, q: Option<u8>) -> Vec<(usize, u64)> {
+        let (mut spans, mut quoted, mut out) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut pos, mut lines) = (0, 0);
+        let mut at = vec![(0, 0)];
+        loop {
+            while pos < text.len() && (text[pos] == b'\n' || text[pos] == b'\r') {
+                lines += u64::from(text[pos] == b'\n');
+                pos += 1;
+                at.push((pos, lines));
+            }
+            if pos == text.len() {
+                return at;
+            }
+            let mut splitter = Splitter {
+                delimiter: d,
+                quote: q,
+                eof: true,
+                max_fields: 1000,
+                spans: &mut spans,
+                quoted: &mut quoted,
+                out: &mut out,
+            };
+            match splitter.split(text, pos) {
+                Split::Record { end, newlines } => {
+                    lines += 1 + newlines;
+                    pos = end;
+                    at.push((pos, lines));
+                }
+                _ => return at,
+            }
+        }
+    }
+
+    #[test]
+    fn record_ends_are_where_the_reader_starts_its_next_record() {
+        let alphabet = b"a,\"\n\r\"a,";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut cuts = 0;
+        for case in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let quote = (case % 5 != 0).then_some(b'"');
+            let known = starts(&text, b',', quote);
+            let last_known = known.last().map_or(0, |&(p, _)| p);
+            let mut ends = RecordEnds {
+                delimiter: b',',
+                quote,
+            };
+            for cut_at in 0..=len {
+                for (eof, upto) in [(false, cut_at), (true, len)] {
+                    let want = 1 + cut_at % 7;
+                    match ends.cut(&text[..upto], want, eof) {
+                        // All of the text at its end is the rest of the file, read as one.
+                        Cut::Whole { end, .. } if eof && end == len => {}
+                        Cut::Whole { end, lines } => {
+                            cuts += 1;
+                            assert!(
+                                known.contains(&(end, lines)),
+                                "{:?} cut at {end} with {lines} lines, want {want}, eof {eof}: \
+                             known {known:?}",
+                                String::from_utf8_lossy(&text[..upto])
+                            );
+                        }
+                        Cut::Stop => assert!(eof && last_known < len, "{text:?}"),
+                        Cut::Short => {}
+                    }
+                }
+            }
+        }
+        assert!(cuts > 100_000, "{cuts}");
     }
 }

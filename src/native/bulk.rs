@@ -75,6 +75,43 @@ fn plain(enc: &Enc) -> Option<(bool, &Scalar, &[u8])> {
     }
 }
 
+/// Appends rows `from..from + n` of a plain or nullable column to one of the same type.
+fn copy_rows(to: &mut Enc, of: &Enc, from: usize, n: usize) {
+    match (to, of) {
+        (
+            Enc::Plain {
+                scalar,
+                data,
+                rows,
+                last_start,
+            },
+            Enc::Plain { data: src, .. },
+        ) => {
+            let (a, b) = match scalar.width() {
+                Some(w) => (from * w, (from + n) * w),
+                None => {
+                    let a = string_offset(src, from);
+                    (a, string_offset_from(src, a, n))
+                }
+            };
+            data.extend_from_slice(&src[a..b]);
+            *rows += n;
+            *last_start = None;
+        }
+        (
+            Enc::Nullable { nulls, inner },
+            Enc::Nullable {
+                nulls: src,
+                inner: of,
+            },
+        ) => {
+            nulls.extend_from_slice(&src[from..from + n]);
+            copy_rows(inner, of, from, n);
+        }
+        _ => unreachable!("rows are copied between blocks of the same plain or nullable columns"),
+    }
+}
+
 impl BlockBuilder {
     /// Whether every column is plain or nullable, so that `bulk` opens each and
     /// `rows_reaching` can measure them.
@@ -137,6 +174,29 @@ impl BlockBuilder {
             }
         }
         self.rows = rows;
+    }
+
+    /// Appends rows `from..from + n` of `src`, a block of the same columns, to every column but
+    /// those in `skip`, past the complete rows (`add_rows` completes them). Both blocks take
+    /// bulk.
+    pub fn extend_from(&mut self, src: &BlockBuilder, from: usize, n: usize, skip: &[usize]) {
+        for (i, (to, of)) in self.columns.iter_mut().zip(&src.columns).enumerate() {
+            if !skip.contains(&i) {
+                copy_rows(&mut to.enc, &of.enc, from, n);
+            }
+        }
+    }
+
+    /// Takes back the rows appended after `start` that follow the one with which the block holds
+    /// `bytes` bytes (where reading row by row writes it out); the rows after `start` kept.
+    pub fn keep_reaching(&mut self, start: usize, bytes: Option<usize>) -> usize {
+        let end = bytes
+            .filter(|&bytes| self.byte_size() >= bytes)
+            .and_then(|bytes| self.rows_reaching(start, bytes));
+        if let Some(end) = end {
+            self.truncate(end);
+        }
+        self.rows - start
     }
 
     /// The fewest complete rows, more than `from`, with which the block holds at least `bytes`
@@ -226,6 +286,38 @@ mod tests {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         one.write_native(&mut a);
         many.write_native(&mut b);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn rows_copied_from_another_block_are_the_rows_pushed_there() {
+        let texts = ["", "abc", "de", "f", "ghij"];
+        let push = |b: &mut BlockBuilder, k: usize| {
+            let s = match k % 2 {
+                0 => Value::Null,
+                _ => Value::Str(texts[k].as_bytes()),
+            };
+            b.push(0, &s).unwrap();
+            b.push(1, &Value::Int(k as i64 * 10)).unwrap();
+            b.push(2, &Value::Str(texts[k].as_bytes())).unwrap();
+            b.finish_row();
+        };
+        let mut whole = builder(&COLUMNS);
+        (0..5).for_each(|k| push(&mut whole, k));
+        let mut src = builder(&COLUMNS);
+        (0..5).for_each(|k| push(&mut src, k));
+        let mut copied = builder(&COLUMNS);
+        push(&mut copied, 0);
+        copied.extend_from(&src, 1, 3, &[]);
+        copied.add_rows(3);
+        copied.extend_from(&src, 4, 1, &[1]);
+        copied.extend(1, &Value::Int(40)).unwrap();
+        copied.add_rows(1);
+        assert_eq!(copied.rows(), 5);
+        assert_eq!(copied.byte_size(), whole.byte_size());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        whole.write_native(&mut a);
+        copied.write_native(&mut b);
         assert_eq!(a, b);
     }
 

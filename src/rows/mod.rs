@@ -2,6 +2,7 @@
 //! field to its column under the error policy, and stamping each row with its provenance.
 
 pub mod columnar;
+pub mod parallel;
 pub mod records;
 pub mod source;
 pub mod target;

@@ -2,10 +2,12 @@
 //! whole file; with `--on-error skip-row` bad records are set aside, up to a limit, and reported.
 
 use super::columnar::{Columnar, Fill, Room};
+use super::parallel::{Next, Parallel};
 use super::target::{ColumnPlan, RowWriter};
 use crate::config::ErrorPolicy;
 use crate::formats::{ReadError, RecordError, RecordSource};
 use crate::native::BlockBuilder;
+use chrono_tz::Tz;
 
 /// How many errors a failing file reports.
 const REPORTED_ERRORS: usize = 5;
@@ -58,6 +60,8 @@ pub struct Records<'a> {
     columnar: Option<Option<Columnar>>,
     /// Records to read one by one before trying columns again.
     by_record: usize,
+    /// The rest of the file read on other threads, once started.
+    parallel: Option<Parallel>,
 }
 
 impl<'a> Records<'a> {
@@ -82,7 +86,17 @@ impl<'a> Records<'a> {
             line_shift: 0,
             columnar: None,
             by_record: 0,
+            parallel: None,
         }
+    }
+
+    /// Reads the rest of the file on `jobs` threads where it can be (see `Parallel::start`),
+    /// with blocks for a server in `tz`; the records, rows and errors are the same either way.
+    pub fn on_jobs(mut self, jobs: usize, tz: Tz) -> Records<'a> {
+        if self.first_row == 0 && self.line_shift == 0 {
+            self.parallel = Parallel::start(self.source, self.plan, tz, jobs);
+        }
+        self
     }
 
     /// Reads the part of a grown file an entry stands for: its records are numbered on from the
@@ -109,6 +123,25 @@ impl<'a> Records<'a> {
             return Step::End;
         }
         let ordinal = self.records;
+        if let Some(p) = &mut self.parallel {
+            let one = Room {
+                rows: 1,
+                bytes: None,
+            };
+            let at = (self.file_id, self.first_row + ordinal);
+            return match p.next(block, self.plan, at, one, false) {
+                Next::Rows(_) => {
+                    self.records += 1;
+                    Step::Row(ordinal)
+                }
+                Next::Reject(error, value) => self.reject(error, value),
+                Next::Broken(e) => {
+                    self.broken = Some(e);
+                    Step::End
+                }
+                Next::End | Next::NotRows => Step::End,
+            };
+        }
         let mut writer = RowWriter::new(self.plan, block);
         let result = self.source.next_record(&mut writer);
         let bad_value = writer.take_bad_value();
@@ -122,18 +155,8 @@ impl<'a> Records<'a> {
             Ok(false) => Step::End,
             Err(ReadError::Record(mut error)) => {
                 block.abort_row();
-                error.record = ordinal;
                 error.line = self.shift(error.line);
-                self.records += 1;
-                self.rejects.push(Reject {
-                    error,
-                    value: bad_value.unwrap_or_default(),
-                });
-                if self.policy.keep_reading(self.rejects.len()) {
-                    Step::Skipped
-                } else {
-                    Step::End
-                }
+                self.reject(error, bad_value.unwrap_or_default())
             }
             Err(mut e) => {
                 block.abort_row();
@@ -146,12 +169,34 @@ impl<'a> Records<'a> {
         }
     }
 
+    /// Sets the next record aside as bad.
+    fn reject(&mut self, mut error: RecordError, value: String) -> Step {
+        error.record = self.records;
+        self.records += 1;
+        self.rejects.push(Reject { error, value });
+        match self.policy.keep_reading(self.rejects.len()) {
+            true => Step::Skipped,
+            false => Step::End,
+        }
+    }
+
     /// Appends as many of the next records to `block` at once as `room` allows, column by column,
     /// where the reader decodes columns and they convert whole: the first one's ordinal and how
     /// many. `None`: read the next record with `step`.
     pub fn step_many(&mut self, block: &mut BlockBuilder, room: Room) -> Option<(u64, usize)> {
         if self.broken.is_some() || room.rows == 0 {
             return None;
+        }
+        if let Some(p) = &mut self.parallel {
+            let first = self.records;
+            let at = (self.file_id, self.first_row + first);
+            return match p.next(block, self.plan, at, room, true) {
+                Next::Rows(n) => {
+                    self.records += n as u64;
+                    Some((first, n))
+                }
+                _ => None,
+            };
         }
         if self.by_record > 0 {
             self.by_record -= 1;

@@ -269,7 +269,8 @@ fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
     };
     out.columns(plan.column_list()).map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel)
-        .of_part(job.entry.segment.as_deref());
+        .of_part(job.entry.segment.as_deref())
+        .on_jobs(job.limits.jobs, job.target.server_tz);
     let per_insert = encode_batches(
         &mut records,
         &mut block,

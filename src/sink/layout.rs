@@ -64,6 +64,30 @@ impl Out for Discard {
     }
 }
 
+/// Everything a pass hands on, for tests: batch edges and every block's bytes.
+#[cfg(test)]
+#[derive(Default, Debug, PartialEq)]
+pub struct Capture(pub Vec<(String, Vec<u8>)>);
+
+#[cfg(test)]
+impl Out for Capture {
+    fn begin(&mut self, batch: u64) -> Result<(), String> {
+        self.0.push((format!("begin {batch}"), Vec::new()));
+        Ok(())
+    }
+    fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String> {
+        let mut bytes = Vec::new();
+        block.write_native_to(key, &mut bytes);
+        self.0.push((format!("block of {}", bytes.len()), bytes));
+        Ok(())
+    }
+    fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
+        self.0
+            .push((format!("end {batch}: {rows} rows"), Vec::new()));
+        Ok(())
+    }
+}
+
 /// The rows of one insert are sorted together when the table's key allows it; this bounds the
 /// memory that takes (a larger insert is sent as several sorted blocks, which the server sorts).
 const SORTED_INSERT_BYTES: u64 = 32 << 20;

@@ -86,17 +86,7 @@ impl Columnar {
             return Fill::Refused(n);
         }
         plan.stamp_rows(block, file_id, first, n);
-        let end = room
-            .bytes
-            .filter(|&bytes| block.byte_size() >= bytes)
-            .and_then(|bytes| block.rows_reaching(start, bytes));
-        let n = match end {
-            Some(end) => {
-                block.truncate(end);
-                end - start
-            }
-            None => n,
-        };
+        let n = block.keep_reaching(start, room.bytes);
         columns.consume(n);
         Fill::Rows(n)
     }
@@ -125,13 +115,11 @@ impl Columnar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ch::ident::TableRef;
-    use crate::ch::schema::{TableColumn, TableSchema};
     use crate::config::ErrorPolicy;
     use crate::formats::{Compression, Detected, FieldSink, Format, Input, Limits, ReadError};
     use crate::rows::records::Records;
     use crate::rows::target::Target;
-    use crate::sink::layout::{Layout, Out, encode_batches};
+    use crate::sink::layout::{Capture, Layout, encode_batches};
     use arrow_array::{ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array};
     use arrow_array::{Int32Array, Int64Array, StringArray, TimestampMillisecondArray};
     use arrow_array::{UInt32Array, builder::StringBuilder};
@@ -216,20 +204,7 @@ mod tests {
     }
 
     fn target(sort_key: &[&str]) -> Target {
-        let column = |(name, type_name): (&str, &str)| TableColumn {
-            name: name.to_owned(),
-            type_name: type_name.to_owned(),
-            default_kind: String::new(),
-            default_expression: String::new(),
-        };
-        let schema = TableSchema {
-            table: TableRef::parse("db.t", "default").unwrap(),
-            columns: COLUMNS.into_iter().map(column).collect(),
-            sort_key: sort_key.iter().map(|k| (*k).to_owned()).collect(),
-            engine: "MergeTree".to_owned(),
-            dependents: Vec::new(),
-        };
-        Target::new(schema, Tz::UTC)
+        crate::rows::target::table_of(&COLUMNS, sort_key)
     }
 
     /// A reader that hands over records one by one only.
@@ -242,28 +217,6 @@ mod tests {
 
         fn next_record(&mut self, sink: &mut dyn FieldSink) -> Result<bool, ReadError> {
             self.0.next_record(sink)
-        }
-    }
-
-    /// Everything a pass hands on: batch edges and every block's bytes.
-    #[derive(Default, Debug, PartialEq)]
-    struct Capture(Vec<(String, Vec<u8>)>);
-
-    impl Out for Capture {
-        fn begin(&mut self, batch: u64) -> Result<(), String> {
-            self.0.push((format!("begin {batch}"), Vec::new()));
-            Ok(())
-        }
-        fn block(&mut self, block: &mut BlockBuilder, key: &[usize]) -> Result<(), String> {
-            let mut bytes = Vec::new();
-            block.write_native_to(key, &mut bytes);
-            self.0.push((format!("block of {}", bytes.len()), bytes));
-            Ok(())
-        }
-        fn end(&mut self, batch: u64, rows: u64) -> Result<(), String> {
-            self.0
-                .push((format!("end {batch}: {rows} rows"), Vec::new()));
-            Ok(())
         }
     }
 

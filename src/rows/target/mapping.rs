@@ -152,6 +152,13 @@ impl ColumnPlan {
 }
 
 impl ColumnPlan {
+    /// The columns `stamp` fills: metadata and provenance.
+    pub fn stamped_columns(&self) -> Vec<usize> {
+        let mut cols: Vec<usize> = self.meta.iter().map(|(c, _)| *c).collect();
+        cols.extend(self.provenance.iter().flat_map(|&(f, r)| [f, r]));
+        cols
+    }
+
     /// Completes `n` rows whose fields were appended column by column with their metadata and
     /// provenance, as `stamp` completes one; the first row's ordinal is `first`.
     pub fn stamp_rows(&self, block: &mut BlockBuilder, file_id: u64, first: u64, n: usize) {

@@ -378,5 +378,24 @@ impl FieldSink for RowWriter<'_> {
     }
 }
 
+/// For tests: a MergeTree table `db.t` of `columns`, ordered by `sort_key`, on a server in UTC.
+#[cfg(test)]
+pub fn table_of(columns: &[(&str, &str)], sort_key: &[&str]) -> Target {
+    let column = |&(name, type_name): &(&str, &str)| crate::ch::schema::TableColumn {
+        name: name.to_owned(),
+        type_name: type_name.to_owned(),
+        default_kind: String::new(),
+        default_expression: String::new(),
+    };
+    let schema = TableSchema {
+        table: TableRef::parse("db.t", "default").unwrap(),
+        columns: columns.iter().map(column).collect(),
+        sort_key: sort_key.iter().map(|k| (*k).to_owned()).collect(),
+        engine: "MergeTree".to_owned(),
+        dependents: Vec::new(),
+    };
+    Target::new(schema, Tz::UTC)
+}
+
 #[cfg(test)]
 mod tests;

@@ -95,7 +95,8 @@ impl FirstPass<'_> {
                 };
                 let mut records =
                     Records::new(&mut *opened.source, &mut plan, "", self.policy, rel)
-                        .of_part(self.entry.segment.as_deref());
+                        .of_part(self.entry.segment.as_deref())
+                        .on_jobs(self.limits.jobs, self.target.server_tz);
                 pass.per_insert = encode_batches(&mut records, &mut block, &layout, None, &[], out)
                     .map_err(std::io::Error::other)?;
                 if let Some(local) = records.local_failure() {

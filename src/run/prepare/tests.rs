@@ -3,11 +3,9 @@
 //! without sending a row. No server is involved: the reading side never talks to one.
 
 use super::*;
-use crate::ch::ident::TableRef;
-use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW, TableColumn, TableSchema};
+use crate::ch::schema::{PROVENANCE_FILE, PROVENANCE_ROW};
 use crate::folder::Folder;
 use crate::manifest::{ContentState, Event};
-use chrono_tz::Tz;
 
 fn settings(batch_rows: u64, insert_rows: u64) -> Settings {
     Settings {
@@ -23,25 +21,13 @@ fn settings(batch_rows: u64, insert_rows: u64) -> Settings {
 }
 
 fn target() -> Arc<Target> {
-    let column = |name: &str, type_name: &str| TableColumn {
-        name: name.to_owned(),
-        type_name: type_name.to_owned(),
-        default_kind: String::new(),
-        default_expression: String::new(),
-    };
-    let schema = TableSchema {
-        table: TableRef::parse("db.t", "default").unwrap(),
-        columns: vec![
-            column("id", "UInt64"),
-            column("note", "String"),
-            column(PROVENANCE_FILE, "UInt64"),
-            column(PROVENANCE_ROW, "UInt64"),
-        ],
-        sort_key: vec!["id".to_owned()],
-        engine: "MergeTree".to_owned(),
-        dependents: Vec::new(),
-    };
-    Arc::new(Target::new(schema, Tz::UTC))
+    let columns = [
+        ("id", "UInt64"),
+        ("note", "String"),
+        (PROVENANCE_FILE, "UInt64"),
+        (PROVENANCE_ROW, "UInt64"),
+    ];
+    Arc::new(crate::rows::target::table_of(&columns, &["id"]))
 }
 
 /// `rows` records `i,<tag>` under an `id,note` header.
