@@ -105,9 +105,10 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub insert_rows: u64,
 
-    /// Threads that work on reading a file: above 1, a large file's bytes are read, hashed,
-    /// decompressed and decoded on a thread of their own ahead of its parser; batches and
-    /// inserts are the same whatever the number [default: the machine's cores]
+    /// Threads that read one large file: above 1, a CSV, TSV or JSON Lines file is cut into
+    /// pieces of whole records converted side by side, and its bytes are read and decoded
+    /// ahead; batches and inserts are the same whatever the number [default: the machine's
+    /// cores]
     #[arg(long, env = "INGEST_JOBS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub jobs: Option<u32>,
