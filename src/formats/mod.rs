@@ -288,7 +288,10 @@ pub fn open(
 ) -> Result<Box<dyn RecordSource>, ReadError> {
     let max_out = limits.max_decompressed(input.size()?);
     // Files read whole into memory are small: read before a thread pays off.
-    let ahead = limits.jobs > 1 && matches!(input, Input::Stream { .. });
+    // A file read in pieces is read ahead by the thread that cuts them.
+    let ahead = limits.jobs > 1
+        && matches!(input, Input::Stream { .. })
+        && !read_in_pieces(detected.format, options);
     if detected.format == Format::Parquet {
         return Ok(Box::new(parquet::ParquetSource::open(
             input,
@@ -330,6 +333,21 @@ pub fn open(
         true => inner,
         false => Box::new(Described { inner, decoding }),
     })
+}
+
+/// Whether a file's reader will hand its records over to be read in pieces (`split`), as far as
+/// the route tells: CSV and TSV unless backslash escapes or comment lines make their record ends
+/// depend on more than quotes (or the file turns out to end its lines with CRs alone), and JSON
+/// Lines.
+fn read_in_pieces(format: Format, options: &TextOptions) -> bool {
+    let d = &options.dialect;
+    match format {
+        Format::Csv | Format::Tsv => {
+            d.escape != Some(options::Escape::Backslash) && d.comment.is_none()
+        }
+        Format::Jsonl => true,
+        Format::Json | Format::Parquet | Format::Xml => false,
+    }
 }
 
 #[cfg(test)]

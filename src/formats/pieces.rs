@@ -149,8 +149,10 @@ impl Iterator for Pieces {
                 .cut(&self.buf[..self.len], PIECE_BYTES, self.eof)
             {
                 Cut::Whole { end, lines } if end > 0 => {
-                    let piece = self.buf[..end].to_vec();
-                    self.buf.copy_within(end..self.len, 0);
+                    let mut rest = Vec::with_capacity(self.buf.len());
+                    rest.extend_from_slice(&self.buf[end..self.len]);
+                    let mut piece = std::mem::replace(&mut self.buf, rest);
+                    piece.truncate(end);
                     self.len -= end;
                     let first_line = self.line;
                     self.line += lines;

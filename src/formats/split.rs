@@ -143,29 +143,17 @@ pub struct RecordEnds {
     pub quote: Option<u8>,
 }
 
-/// How far scanning one quoted field got.
-enum Quoted {
-    /// Closed: the offset after the closing quote, and the line feeds inside.
-    Closed(usize, u64),
-    /// The buffer ends before it is closed (or before what follows its last quote is known).
-    Open,
-}
-
-/// The quoted field whose opening quote is at `open`, as `quoted` reads it.
-fn scan_quoted(text: &[u8], open: usize, q: u8, eof: bool) -> Quoted {
+/// Where the quoted field whose opening quote is at `open` ends, as `quoted` reads it: the
+/// offset after its closing quote; `None` when the text ends before it is closed (or before what
+/// follows its last quote is known).
+fn quoted_end(text: &[u8], open: usize, q: u8, eof: bool) -> Option<usize> {
     let mut from = open + 1;
     loop {
-        let Some(k) = memchr(q, &text[from..]) else {
-            return Quoted::Open;
-        };
-        let at = from + k;
+        let at = from + memchr(q, &text[from..])?;
         match text.get(at + 1) {
             Some(&next) if next == q => from = at + 2,
-            None if !eof => return Quoted::Open,
-            _ => {
-                let newlines = memchr::memchr_iter(b'\n', &text[open + 1..at]).count() as u64;
-                return Quoted::Closed(at + 1, newlines);
-            }
+            None if !eof => return None,
+            _ => return Some(at + 1),
         }
     }
 }
@@ -175,10 +163,12 @@ impl Cutter for RecordEnds {
         let len = text.len();
         let (d, q) = (self.delimiter, self.quote);
         let mut pos = 0;
-        let mut lines = 0u64;
+        // Records that ended at a lone CR, which counts as a line of its own.
+        let mut crs = 0u64;
         // Where the record being scanned starts (before any CRs the reader skips).
         let mut record = 0;
-        let mut whole = None;
+        // The end of the last whole record, and the lone CR ends before it.
+        let mut whole = (0, 0);
         loop {
             let next = match q {
                 Some(q) => memchr2(b'\n', q, &text[pos..]),
@@ -186,16 +176,15 @@ impl Cutter for RecordEnds {
             };
             let Some(k) = next else {
                 if eof && len > record {
-                    whole = Some((len, lines + 1));
+                    whole = (len, crs);
                 }
                 break;
             };
             let at = pos + k;
             if text[at] == b'\n' {
-                lines += 1;
                 pos = at + 1;
                 record = pos;
-                whole = Some((pos, lines));
+                whole = (pos, crs);
                 if pos >= want {
                     break;
                 }
@@ -209,23 +198,22 @@ impl Cutter for RecordEnds {
                 pos = at + 1;
                 continue;
             }
-            let Quoted::Closed(after, newlines) = scan_quoted(text, at, text[at], eof) else {
-                if eof && whole.is_none() {
+            let Some(after) = quoted_end(text, at, text[at], eof) else {
+                if eof && whole.0 == 0 {
                     return Cut::Stop;
                 }
                 break;
             };
-            lines += newlines;
             pos = after;
             if text.get(pos) == Some(&b'\r') {
                 match text.get(pos + 1) {
                     Some(b'\n') => {}
                     None if !eof => break,
                     _ => {
-                        lines += 1;
+                        crs += 1;
                         pos += 1;
                         record = pos;
-                        whole = Some((pos, lines));
+                        whole = (pos, crs);
                         if pos >= want {
                             break;
                         }
@@ -234,8 +222,14 @@ impl Cutter for RecordEnds {
             }
         }
         match whole {
-            Some((end, lines)) if end > 0 => Cut::Whole { end, lines },
-            _ => Cut::Short,
+            (0, _) => Cut::Short,
+            (end, crs) => {
+                let newlines = memchr::memchr_iter(b'\n', &text[..end]).count() as u64;
+                Cut::Whole {
+                    end,
+                    lines: newlines + crs,
+                }
+            }
         }
     }
 }

@@ -90,8 +90,14 @@ fn copy_rows(to: &mut Enc, of: &Enc, from: usize, n: usize) {
             let (a, b) = match scalar.width() {
                 Some(w) => (from * w, (from + n) * w),
                 None => {
-                    let a = string_offset(src, from);
-                    (a, string_offset_from(src, a, n))
+                    let a = match from {
+                        0 => 0,
+                        _ => string_offset(src, from),
+                    };
+                    match from + n == of.rows() {
+                        true => (a, src.len()),
+                        false => (a, string_offset_from(src, a, n)),
+                    }
                 }
             };
             data.extend_from_slice(&src[a..b]);

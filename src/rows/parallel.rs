@@ -60,6 +60,8 @@ pub struct Parallel {
     rows: Option<(BlockBuilder, usize)>,
     /// Columns stamped here rather than copied.
     stamped: Vec<usize>,
+    /// Where emptied blocks go back to the worker they came from, to be filled again.
+    spares: Vec<SyncSender<BlockBuilder>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -81,20 +83,29 @@ impl Parallel {
         let mut inputs = Vec::with_capacity(jobs);
         let mut outputs = Vec::with_capacity(jobs);
         let mut threads = Vec::with_capacity(jobs + 1);
+        let mut spares = Vec::with_capacity(jobs);
         // A worker that cannot be started leaves the file to fewer; with none, or without the
         // cutting thread, the workers stop without saying the file ended, which `next` reports
         // as a local failure (the source gave its input away).
         for _ in 0..jobs {
             let (task_tx, tasks) = sync_channel::<Task>(1);
             let (event_tx, events) = sync_channel::<Event>(2);
+            let (spare_tx, spare) = sync_channel::<BlockBuilder>(2);
             let (forks, plan) = (forks.clone(), plan.clone());
-            let worker = move || work(&tasks, &event_tx, &*forks, plan, tz);
+            let worker = move || {
+                let new_block = |plan: &ColumnPlan| match spare.try_recv() {
+                    Ok(block) => Some(block),
+                    Err(_) => plan.new_block(tz).ok(),
+                };
+                work(&tasks, &event_tx, &*forks, plan, &new_block);
+            };
             match crate::rows::spawn_reading("convert", worker) {
                 Ok(t) => threads.push(t),
                 Err(_) => break,
             }
             inputs.push(task_tx);
             outputs.push(events);
+            spares.push(spare_tx);
         }
         let pieces = split.pieces;
         let cutter = move || {
@@ -119,6 +130,7 @@ impl Parallel {
             held: None,
             rows: None,
             stamped: plan.stamped_columns(),
+            spares,
             threads,
         })
     }
@@ -148,7 +160,10 @@ impl Parallel {
                 if room.rows == 0 {
                     return Next::NotRows;
                 }
-                self.rows = None;
+                if let Some((mut done, _)) = self.rows.take() {
+                    done.truncate(0);
+                    let _ = self.spares[self.turn].try_send(done);
+                }
             }
             let event = match self.held.take() {
                 Some(e) => e,
@@ -185,6 +200,7 @@ impl Drop for Parallel {
     /// them, so that nothing reads the file any more.
     fn drop(&mut self) {
         self.outputs.clear();
+        self.spares.clear();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
@@ -197,7 +213,7 @@ fn work(
     events: &SyncSender<Event>,
     forks: &dyn Forks,
     mut plan: ColumnPlan,
-    tz: Tz,
+    new_block: &dyn Fn(&ColumnPlan) -> Option<BlockBuilder>,
 ) {
     let send = |e: Event| events.send(e).is_ok();
     loop {
@@ -211,7 +227,7 @@ fn work(
         };
         let mut source = forks.open(piece);
         plan.reset_fields();
-        if !convert(&mut *source, &mut plan, tz, &send) || !send(Event::PieceEnd) {
+        if !convert(&mut *source, &mut plan, new_block, &send) || !send(Event::PieceEnd) {
             return;
         }
     }
@@ -222,10 +238,9 @@ fn work(
 fn convert(
     source: &mut dyn RecordSource,
     plan: &mut ColumnPlan,
-    tz: Tz,
+    new_block: &dyn Fn(&ColumnPlan) -> Option<BlockBuilder>,
     send: &dyn Fn(Event) -> bool,
 ) -> bool {
-    let new_block = |plan: &ColumnPlan| plan.new_block(tz).ok();
     let Some(mut block) = new_block(plan) else {
         return send(Event::Broken(ReadError::Local(
             "the table's columns cannot be encoded".into(),
