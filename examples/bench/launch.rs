@@ -6,7 +6,7 @@ use crate::server::Server;
 use anyhow::{Result, bail};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Where a side's processes write their output.
 pub struct Logs {
@@ -84,8 +84,11 @@ pub fn client(
     Ok(cmd)
 }
 
-/// `curl --data-binary @file 'http://…/?query=INSERT INTO reviews FORMAT format'`: the server
-/// parses the body itself. `extra` is appended to the URL's parameters.
+/// `curl --upload-file - -X POST 'http://…/?query=INSERT INTO reviews FORMAT format' < file`: the
+/// server parses the body itself. The file is streamed from stdin (`--data-binary @file` would
+/// read all of it into memory first, which fails for the multi-GB file; a file name would be
+/// appended to the URL's path, which 26.9 routes by). `extra` is appended to the URL's
+/// parameters.
 pub fn curl(
     server: &Server,
     user: &str,
@@ -99,14 +102,11 @@ pub fn curl(
         "{}/?user={user}&database={database}&query=INSERT%20INTO%20reviews%20FORMAT%20{format}{extra}",
         server.url()
     );
-    let mut body = std::ffi::OsString::from("@");
-    body.push(file);
     let mut cmd = Command::new("curl");
     cmd.args(["--silent", "--show-error", "--fail-with-body"])
-        .arg("--data-binary")
-        .arg(body)
+        .args(["--request", "POST", "--header", "Expect:", "--upload-file", "-"])
         .arg(url)
-        .stdin(Stdio::null());
+        .stdin(File::open(file)?);
     logs.attach(&mut cmd)?;
     Ok(cmd)
 }

@@ -138,7 +138,7 @@ fn print_header(ingest: &Path, opts: &Options, sizes: &Sizes) {
          set's rows pre-encoded as Native in the table's key order and posted in one call \
          with curl (the server neither parses nor sorts); clickhouse-client, one call per \
          file (it parses the file and sends Native blocks); the server's own parse, one \
-         `curl --data-binary @file` per file. Every run inserts into a fresh database and \
+         `curl --upload-file - < file` per file. Every run inserts into a fresh database and \
          table on a private server (for `ingest`: a fresh manifest too); the sides take \
          turns run by run, each round starting with the next side; the files are read once \
          beforehand so that every side reads them from the page cache, and the rows landed \

@@ -20,7 +20,7 @@ pub enum Side {
     Ingest(u32),
     /// `clickhouse-client … < file`, one call per file.
     Client,
-    /// `curl --data-binary @file`, one call per file: the server parses the file itself.
+    /// `curl --upload-file - < file`, one call per file: the server parses the file itself.
     Http,
     /// All of the set's rows in one `Native` body, in the table's key order: the server neither
     /// parses nor sorts.
@@ -169,7 +169,7 @@ impl<'a> Sides<'a> {
                             (cmd, format!("clickhouse-client < {}", file.display()))
                         } else {
                             let cmd = launch::curl(server, user, db, format, "", file, &logs)?;
-                            (cmd, format!("curl --data-binary @{}", file.display()))
+                            (cmd, format!("curl --upload-file - < {}", file.display()))
                         };
                         samples.push(launch::run_checked(&mut cmd, &what, &logs)?);
                     }
@@ -178,7 +178,7 @@ impl<'a> Sides<'a> {
                     let logs = self.logs("floor");
                     let sync = server.sync_insert;
                     let mut cmd = launch::curl(server, user, db, "Native", sync, native, &logs)?;
-                    let what = format!("curl --data-binary @{}", native.display());
+                    let what = format!("curl --upload-file - < {}", native.display());
                     samples.push(launch::run_checked(&mut cmd, &what, &logs)?);
                 }
             }
