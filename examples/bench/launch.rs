@@ -104,7 +104,14 @@ pub fn curl(
     );
     let mut cmd = Command::new("curl");
     cmd.args(["--silent", "--show-error", "--fail-with-body"])
-        .args(["--request", "POST", "--header", "Expect:", "--upload-file", "-"])
+        .args([
+            "--request",
+            "POST",
+            "--header",
+            "Expect:",
+            "--upload-file",
+            "-",
+        ])
         .arg(url)
         .stdin(File::open(file)?);
     logs.attach(&mut cmd)?;

@@ -380,8 +380,13 @@ mod tests {
         let mut out = Capture::default();
         let mut records =
             Records::new(&mut *source, &mut plan, "0123abcd", policy, "f").on_jobs(jobs, Tz::UTC);
-        encode_batches(&mut records, &mut block, layout, None, &[], &mut out).unwrap();
-        let report = format!("{:?} {:?}", records.rejects, records.verdict());
+        let per_insert =
+            encode_batches(&mut records, &mut block, layout, None, &[], &mut out).unwrap();
+        let report = format!(
+            "{per_insert} batches an insert; {:?} {:?}",
+            records.rejects,
+            records.verdict()
+        );
         (out, records.records, report)
     }
 
@@ -409,11 +414,13 @@ mod tests {
                 batch_rows: 7_000,
                 insert_rows: 21_000,
                 key: Vec::new(),
+                whole_inserts: false,
             },
             Layout {
                 batch_rows: 5_000,
                 insert_rows: 50_000,
                 key: vec![1, 0],
+                whole_inserts: true,
             },
         ]
     }
@@ -437,6 +444,24 @@ mod tests {
         for layout in layouts() {
             same_on_any_jobs(&text, Format::Jsonl, &layout, ErrorPolicy::FailFile);
         }
+    }
+
+    #[test]
+    fn whole_inserts_hold_as_many_sorted_batches_as_insert_rows_allows() {
+        let text = csv(60_000, &[]);
+        let mut layout = Layout {
+            batch_rows: 1_000,
+            insert_rows: 1_000_000,
+            key: vec![1, 0],
+            whole_inserts: false,
+        };
+        // About 80 KB a batch: the 32 MiB sort budget holds a few hundred.
+        let cut = same_on_any_jobs(&text, Format::Csv, &layout, ErrorPolicy::FailFile);
+        let per_insert: u64 = cut.split(' ').next().unwrap().parse().unwrap();
+        assert!((2..1000).contains(&per_insert), "{cut}");
+        layout.whole_inserts = true;
+        let whole = same_on_any_jobs(&text, Format::Csv, &layout, ErrorPolicy::FailFile);
+        assert!(whole.starts_with("1000 batches an insert"), "{whole}");
     }
 
     #[test]

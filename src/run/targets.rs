@@ -177,6 +177,7 @@ impl Targets<'_> {
             && !recovery
             && !cfg.check_first
             && !cfg.dry_run;
+        target.whole_inserts = server.caps.whole_inserts();
         target.layout = layout;
         Ok(target)
     }

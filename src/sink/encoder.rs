@@ -266,6 +266,7 @@ fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
         batch_rows: job.batch_rows,
         insert_rows: job.insert_rows,
         key: plan.sort_columns().to_vec(),
+        whole_inserts: job.target.whole_inserts,
     };
     out.columns(plan.column_list()).map_err(changed)?;
     let mut records = Records::new(&mut *opened.source, &mut plan, &job.hash, job.policy, rel)

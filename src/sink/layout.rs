@@ -103,6 +103,10 @@ pub struct Layout {
     pub insert_rows: u64,
     /// Block columns to sort each insert's rows by (empty: leave the order to the server).
     pub key: Vec<usize>,
+    /// Sorted rows still go in inserts of up to `insert_rows`, as several sorted blocks, for a
+    /// server that absorbs a few large inserts better than many small ones (`Caps`); otherwise
+    /// the sort budget cuts the inserts too.
+    pub whole_inserts: bool,
 }
 
 impl Layout {
@@ -147,7 +151,7 @@ pub fn encode_batches(
     let batch_rows = layout.batch_rows;
     let key = &layout.key[..];
     let sorting = !key.is_empty();
-    let mut per_insert = match (per_insert, sorting) {
+    let mut per_insert = match (per_insert, sorting && !layout.whole_inserts) {
         (None, false) => {
             out.cut(layout.by_rows())?;
             Some(layout.by_rows())
@@ -369,6 +373,7 @@ mod tests {
             batch_rows,
             insert_rows,
             key: vec![0],
+            whole_inserts: false,
         }
     }
 

@@ -275,6 +275,7 @@ mod tests {
                 batch_rows,
                 insert_rows,
                 key: Vec::new(),
+                whole_inserts: false,
             };
             same_either_way(bytes, layout, &unsorted, ErrorPolicy::FailFile);
         }
@@ -283,6 +284,7 @@ mod tests {
             batch_rows: 7_000,
             insert_rows: 50_000,
             key: vec![6, 0],
+            whole_inserts: false,
         };
         same_either_way(&bytes, layout, &sorted, ErrorPolicy::FailFile);
     }
@@ -294,6 +296,7 @@ mod tests {
             batch_rows: 3_000,
             insert_rows: 9_000,
             key: Vec::new(),
+            whole_inserts: false,
         };
         let t = target(&[]);
         same_either_way(&bytes, layout.clone(), &t, ErrorPolicy::FailFile);

@@ -42,6 +42,9 @@ pub struct Target {
     /// A large file may be sent in its only pass, checked as it goes: rows of a file found bad
     /// on the way can be deleted before anything reads them (see `sink::only_pass`).
     pub one_pass: bool,
+    /// The server takes a large file's sorted rows better in inserts of up to `--insert-rows`
+    /// than cut at the sort budget (`Caps::whole_inserts`).
+    pub whole_inserts: bool,
     /// The run, for the metadata columns.
     pub stamp: RunStamp,
     /// Where its rows are written, and whether they are replicated.
@@ -95,6 +98,7 @@ impl Target {
             provenance: true,
             insert_settings: Vec::new(),
             one_pass: false,
+            whole_inserts: false,
             stamp: RunStamp::default(),
             layout: Default::default(),
         }

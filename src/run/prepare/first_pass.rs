@@ -87,6 +87,7 @@ impl FirstPass<'_> {
                     batch_rows: self.batch_rows,
                     insert_rows: self.insert_rows,
                     key: plan.sort_columns().to_vec(),
+                    whole_inserts: self.target.whole_inserts,
                 };
                 let mut spill = self.spill_dir.and_then(SpillOut::create);
                 let out: &mut dyn Out = match &mut spill {
