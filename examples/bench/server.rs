@@ -246,7 +246,7 @@ fn write_config(flavor: Flavor, dir: &Path, http_port: u16, tcp_port: u16) -> Re
         format!(
             r#"<?xml version="1.0"?>
 <{root}>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>1</log_queries></default></profiles>
+  <profiles><default><max_memory_usage>12000000000</max_memory_usage><log_queries>1</log_queries></default></profiles>
   <users>{users}</users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </{root}>

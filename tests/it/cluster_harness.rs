@@ -8,8 +8,9 @@
 //! and cannot replicate. The cluster tests run in the 18.16 pass of `scripts/test.sh`, one at a
 //! time (they stop and start servers), and say so in the 26.9 pass.
 
+use crate::server::free_port;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -66,13 +67,6 @@ impl Proc {
 
 fn port_open(port: u16) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
 }
 
 /// One ClickHouse server of the cluster.

@@ -51,11 +51,20 @@ struct Running {
     stdin: ChildStdin,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+/// A port for a test server: below Linux's ephemeral range (32768 and up), where a client
+/// connection's own port (or a port the kernel handed out to anyone asking for "any") could take
+/// it between now and the server's bind; each test process counts through its own stretch, so
+/// its servers never pick the same one.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let stretch = 20_000 + (std::process::id() % 12) * 1_000;
+    for _ in 0..1_000 {
+        let port = (stretch + NEXT.fetch_add(1, Ordering::Relaxed) % 1_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 fn packaged_binary() -> PathBuf {
