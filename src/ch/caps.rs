@@ -79,12 +79,12 @@ impl Caps {
         self.at_least(21, 9)
     }
 
-    /// A large file's rows, sorted, cost the server less in inserts of up to `--insert-rows`
-    /// (several sorted blocks each) than in inserts cut at the 32 MiB sort budget, which make
-    /// many parts to merge: on 26.9 the 8,000,000-row CSV file took 16–17 s and 15–18 s of
-    /// server CPU against 23–26 s and 28–31 s (BENCHMARKS.md). 18.16 is the other way round: it
-    /// sorts a large insert on one thread after its last byte (32–36 s against 25–27 s). Only
-    /// those two were measured; releases before 20.1 are taken to behave as 18.16.
+    /// A large file's rows cost less in inserts of up to `--insert-rows` that the server sorts
+    /// itself than in inserts sorted here and cut at the 32 MiB sort budget, which make many
+    /// parts to merge: on 26.9 the 8,000,000-row CSV file took 16–17 s against 23–26 s, with
+    /// less CPU on both sides (BENCHMARKS.md). 18.16 is the other way round: it sorts a large
+    /// insert on one thread after its last byte (32–36 s against 25–27 s). Only those two were
+    /// measured; releases before 20.1 are taken to behave as 18.16.
     pub fn whole_inserts(&self) -> bool {
         self.at_least(20, 1)
     }

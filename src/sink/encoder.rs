@@ -265,7 +265,7 @@ fn read_into(job: &Job, out: &mut dyn Out) -> Result<Read, Fault> {
     let layout = Layout {
         batch_rows: job.batch_rows,
         insert_rows: job.insert_rows,
-        key: plan.sort_columns().to_vec(),
+        key: job.target.sort_key(&plan),
         whole_inserts: job.target.whole_inserts,
     };
     out.columns(plan.column_list()).map_err(changed)?;

@@ -86,7 +86,7 @@ impl FirstPass<'_> {
                 let layout = Layout {
                     batch_rows: self.batch_rows,
                     insert_rows: self.insert_rows,
-                    key: plan.sort_columns().to_vec(),
+                    key: self.target.sort_key(&plan),
                     whole_inserts: self.target.whole_inserts,
                 };
                 let mut spill = self.spill_dir.and_then(SpillOut::create);
