@@ -240,16 +240,7 @@ impl BlockBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::native::ColumnSpec;
-    use chrono_tz::Tz;
-
-    fn builder(cols: &[(&str, &str)]) -> BlockBuilder {
-        let specs: Vec<ColumnSpec> = cols
-            .iter()
-            .map(|(n, t)| ColumnSpec::new(n, t).unwrap())
-            .collect();
-        BlockBuilder::new(&specs, Tz::UTC).unwrap()
-    }
+    use crate::native::tests::builder;
 
     const COLUMNS: [(&str, &str); 3] = [("s", "Nullable(String)"), ("i", "Int32"), ("t", "String")];
 

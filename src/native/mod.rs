@@ -174,7 +174,8 @@ impl BlockBuilder {
 mod tests {
     use super::*;
 
-    fn builder(cols: &[(&str, &str)]) -> BlockBuilder {
+    /// A block of `cols` (name, type) for a server in UTC.
+    pub(super) fn builder(cols: &[(&str, &str)]) -> BlockBuilder {
         let specs: Vec<ColumnSpec> = cols
             .iter()
             .map(|(n, t)| ColumnSpec::new(n, t).unwrap())
